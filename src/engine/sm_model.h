@@ -1,0 +1,92 @@
+/*
+ * sm_model.h -- architectures, the tensors each needs, and a model's life
+ * from stored rows to a runnable object.
+ *
+ * Each architecture (one file each: sm_linear.c, ...) provides an sm_arch:
+ *   spec()    checks the config and lists every tensor it needs with its
+ *             shape (names as in the PyTorch state_dict);
+ *   build()   turns complete, checked weights into a runnable model;
+ *   release() frees what build() made.
+ * The same spec serves import (checking a file's tensor list before anything
+ * is stored) and load (checking stored rows, which a user may have edited),
+ * so both report a missing, unexpected or mis-shaped tensor the same way.
+ */
+#ifndef SM_MODEL_H
+#define SM_MODEL_H
+
+#include "sm_config.h"
+#include "sm_core.h"
+#include "sm_json.h"
+#include "sm_tensor.h"
+
+typedef struct sm_spec_entry
+{
+	char	   *name;
+	int			ndim;
+	int64_t		shape[SM_MAX_DIMS];
+	bool		seen;
+} sm_spec_entry;
+
+typedef struct sm_spec
+{
+	int			count;
+	int			cap;
+	sm_spec_entry *items;
+} sm_spec;
+
+/* Add a required tensor; the name is printf-formatted (prefix + suffix). */
+sm_status	sm_spec_add(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape,
+						const char *fmt,...) __attribute__((format(printf, 5, 6)));
+void		sm_spec_free(sm_spec *spec);
+
+typedef struct sm_model sm_model;
+
+typedef struct sm_arch
+{
+	const char *name;
+	sm_status	(*spec) (const sm_config *cfg, sm_spec *spec, sm_error *err);
+	sm_status	(*build) (sm_model *model, sm_error *err);
+	void		(*release) (sm_model *model);
+} sm_arch;
+
+struct sm_model
+{
+	const sm_arch *arch;
+	sm_json    *config;
+	sm_config	cfg;
+	sm_spec		spec;
+	sm_weights	weights;
+	void	   *impl;			/* the arch's runnable form */
+};
+
+/* The arch of that name, or NULL. */
+const sm_arch *sm_arch_find(const char *name);
+/* "linear, lstm, ..." for messages */
+const char *sm_arch_names(void);
+
+/*
+ * Import-time check of an arch, its config (JSON text) and a file's tensor
+ * list; nothing is loaded.
+ */
+sm_status	sm_model_check(const char *arch, const char *config, size_t config_len,
+						   const sm_tensor_info *tensors, int n, sm_error *err);
+
+/*
+ * Load: begin (arch + config), add each stored tensor (checked against the
+ * spec, storage allocated), fill it with sm_tensor_append, then finish
+ * (every tensor present and complete; the arch builds).  On failure at any
+ * step call sm_model_free.
+ */
+sm_status	sm_model_begin(sm_model **out, const char *arch, const char *config,
+						   size_t config_len, sm_error *err);
+sm_status	sm_model_add_tensor(sm_model *model, const sm_tensor_info *info,
+								sm_tensor **out, sm_error *err);
+sm_status	sm_model_finish(sm_model *model, sm_error *err);
+void		sm_model_free(sm_model *model);
+
+/* Bytes of float32 weights held. */
+size_t		sm_model_bytes(const sm_model *model);
+/* Number of parameters (elements of all tensors). */
+uint64_t	sm_model_parameters(const sm_model *model);
+
+#endif							/* SM_MODEL_H */

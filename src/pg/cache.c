@@ -1,0 +1,254 @@
+/*
+ * cache.c -- each backend keeps the models it ran, loaded, in memory.
+ *
+ * Freshness: a cached model carries the catalog version it was loaded at
+ * (seqmodel.model.version, bumped by triggers on any change of the model's
+ * row or tensor rows, from a sequence, so never reused).  The first use of a
+ * model in a statement re-reads that version with the statement's snapshot;
+ * later uses in the same statement and command reuse the answer.  So a
+ * replace, drop or edit committed by any session is seen at the next
+ * statement, and a rolled-back import (whose version no snapshot sees any
+ * more) makes the old model load again.
+ *
+ * Memory: each model lives in its own memory context under one cache
+ * context.  seqmodel.cache_size bounds the total; least recently used models
+ * are evicted first, and a model larger than the whole budget is an error
+ * rather than a silent reload on every call.
+ */
+#include "sm_pg.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+typedef struct cache_entry
+{
+	dlist_node	lru;			/* head = most recently used */
+	char	   *name;
+	char	   *arch;
+	int64		version;
+	MemoryContext ctx;			/* holds the engine model */
+	sm_model   *model;
+	Size		bytes;			/* memory held by ctx */
+	int64		hits;
+	TimestampTz loaded_at;
+	TimestampTz last_used;
+	double		load_ms;
+	/* the statement and command in which the version was last checked */
+	LocalTransactionId checked_lxid;
+	TimestampTz checked_stmt;
+	CommandId	checked_cid;
+} cache_entry;
+
+static MemoryContext cache_context = NULL;
+static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
+static Size cache_bytes = 0;
+
+static void
+entry_free(cache_entry *e)
+{
+	dlist_delete(&e->lru);
+	cache_bytes -= e->bytes;
+	MemoryContextDelete(e->ctx);
+	pfree(e->name);
+	pfree(e->arch);
+	pfree(e);
+}
+
+static cache_entry *
+entry_find(const char *name)
+{
+	dlist_iter	it;
+
+	dlist_foreach(it, &cache_lru)
+	{
+		cache_entry *e = dlist_container(cache_entry, lru, it.cur);
+
+		if (strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static bool
+checked_in_this_statement(const cache_entry *e)
+{
+	return e->checked_lxid == MyProc->lxid &&
+		e->checked_stmt == GetCurrentStatementStartTimestamp() &&
+		e->checked_cid == GetCurrentCommandId(false);
+}
+
+static void
+mark_checked(cache_entry *e)
+{
+	e->checked_lxid = MyProc->lxid;
+	e->checked_stmt = GetCurrentStatementStartTimestamp();
+	e->checked_cid = GetCurrentCommandId(false);
+}
+
+static Size
+cache_limit(void)
+{
+	return (Size) sm_cache_size_kb * 1024;
+}
+
+/* Evict least recently used models until `need` more bytes fit. */
+static void
+make_room(Size need)
+{
+	while (!dlist_is_empty(&cache_lru) && cache_bytes + need > cache_limit())
+		entry_free(dlist_container(cache_entry, lru, dlist_tail_node(&cache_lru)));
+}
+
+void
+sm_cache_forget(const char *name)
+{
+	cache_entry *e = entry_find(name);
+
+	if (e != NULL)
+		entry_free(e);
+}
+
+static cache_entry *
+load_entry(const char *name, const sm_model_row *row)
+{
+	int64		need = sm_catalog_model_f32_bytes(name);
+	MemoryContext ctx;
+	MemoryContext old;
+	cache_entry *e;
+	instr_time	start,
+				elapsed;
+
+	if (need > (int64) cache_limit())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model \"%s\" does not fit in the model cache", name),
+				 errdetail("Its weights need %lld kB as float32; seqmodel.cache_size is %d kB.",
+						   (long long) (need / 1024), sm_cache_size_kb),
+				 errhint("Raise seqmodel.cache_size.")));
+	make_room((Size) need);
+
+	INSTR_TIME_SET_CURRENT(start);
+	/*
+	 * Load under the current (statement) context, so an error on the way
+	 * frees the half-built model; adopt it into the cache once complete.
+	 */
+	ctx = AllocSetContextCreate(CurrentMemoryContext, "seqmodel model",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ctx);
+	{
+		sm_model   *model = sm_catalog_load(name, row);
+
+		MemoryContextSwitchTo(old);
+		INSTR_TIME_SET_CURRENT(elapsed);
+		INSTR_TIME_SUBTRACT(elapsed, start);
+
+		MemoryContextSetParent(ctx, cache_context);
+		MemoryContextSetIdentifier(ctx, MemoryContextStrdup(ctx, name));
+		e = MemoryContextAllocZero(cache_context, sizeof(cache_entry));
+		e->name = MemoryContextStrdup(cache_context, name);
+		e->arch = MemoryContextStrdup(cache_context, row->arch);
+		e->version = row->version;
+		e->ctx = ctx;
+		e->model = model;
+		e->bytes = MemoryContextMemAllocated(ctx, true);
+		e->loaded_at = GetCurrentTimestamp();
+		e->load_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	}
+	dlist_push_head(&cache_lru, &e->lru);
+	cache_bytes += e->bytes;
+	return e;
+}
+
+const sm_model *
+sm_cache_get(const char *name)
+{
+	cache_entry *e;
+
+	if (cache_context == NULL)
+		cache_context = AllocSetContextCreate(TopMemoryContext, "seqmodel cache",
+											  ALLOCSET_SMALL_SIZES);
+
+	e = entry_find(name);
+	if (e != NULL && checked_in_this_statement(e))
+		e->hits++;
+	else
+	{
+		sm_model_row row;
+		bool		found;
+
+		SPI_connect();
+		found = sm_catalog_model_row(name, &row);
+		if (!found)
+		{
+			SPI_finish();
+			if (e != NULL)
+				entry_free(e);
+			sm_catalog_unknown_model(name);
+		}
+		if (e != NULL && e->version != row.version)
+		{
+			entry_free(e);
+			e = NULL;
+		}
+		if (e == NULL)
+			e = load_entry(name, &row);
+		else
+			e->hits++;
+		SPI_finish();
+		mark_checked(e);
+	}
+	dlist_move_head(&cache_lru, &e->lru);
+	e->last_used = GetCurrentStatementStartTimestamp();
+	return e->model;
+}
+
+PG_FUNCTION_INFO_V1(sm_cache_info);
+/* seqmodel.cache_info(): the models this backend holds, most recent first */
+Datum
+sm_cache_info(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	dlist_iter	it;
+
+	InitMaterializedSRF(fcinfo, 0);
+	dlist_foreach(it, &cache_lru)
+	{
+		cache_entry *e = dlist_container(cache_entry, lru, it.cur);
+		Datum		values[8];
+		bool		nulls[8] = {0};
+
+		values[0] = CStringGetTextDatum(e->name);
+		values[1] = CStringGetTextDatum(e->arch);
+		values[2] = Int64GetDatum(e->version);
+		values[3] = Int64GetDatum((int64) e->bytes);
+		values[4] = Int64GetDatum(e->hits);
+		values[5] = TimestampTzGetDatum(e->loaded_at);
+		values[6] = TimestampTzGetDatum(e->last_used);
+		values[7] = Float8GetDatum(e->load_ms);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(sm_cache_reset);
+/* seqmodel.cache_reset(): free every cached model */
+Datum
+sm_cache_reset(PG_FUNCTION_ARGS)
+{
+	int64		n = 0;
+
+	while (!dlist_is_empty(&cache_lru))
+	{
+		entry_free(dlist_container(cache_entry, lru, dlist_head_node(&cache_lru)));
+		n++;
+	}
+	PG_RETURN_INT64(n);
+}

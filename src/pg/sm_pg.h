@@ -1,0 +1,72 @@
+/*
+ * sm_pg.h -- what the glue files share.  The glue maps SQL to the engine:
+ * it owns everything PostgreSQL (memory contexts, SPI, ereport, interrupts)
+ * and nothing numeric.
+ */
+#ifndef SM_PG_H
+#define SM_PG_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/array.h"
+
+#include "sm_core.h"
+#include "sm_model.h"
+
+/* tensors are stored in rows of at most this many bytes (a multiple of 8) */
+#define SM_CHUNK_BYTES (4 * 1024 * 1024)
+
+/* GUCs (seqmodel.c) */
+extern int	sm_cache_size_kb;
+
+/* engine_hooks.c */
+void		sm_pg_install_hooks(void);
+/* ereport(ERROR) an engine error, mapping its status to a SQLSTATE. */
+void		sm_pg_raise(const sm_error *err) pg_attribute_noreturn();
+/* sm_pg_raise unless rc is SM_OK */
+#define SM_PG_CHECK(rc, err) do { if ((rc) != SM_OK) sm_pg_raise(err); } while (0)
+
+/* catalog.c: reading and writing seqmodel.model / seqmodel.tensor via SPI */
+typedef struct sm_model_row
+{
+	char	   *arch;
+	char	   *config;			/* jsonb as text */
+	char	   *metadata;		/* jsonb as text, or NULL */
+	int64		version;
+} sm_model_row;
+
+/* Prepare a query once per backend and keep the plan in *slot. */
+struct _SPI_plan;
+struct _SPI_plan *sm_catalog_plan(struct _SPI_plan **slot, const char *query,
+								  int nargs, Oid *argtypes);
+/* Fetch the model row; false if there is none (SPI must be connected). */
+bool		sm_catalog_model_row(const char *name, sm_model_row *row);
+/* The model's version, or -1 if it does not exist (SPI connected). */
+int64		sm_catalog_version(const char *name);
+/* float32 bytes the model will need once loaded (SPI connected). */
+int64		sm_catalog_model_f32_bytes(const char *name);
+/* Build the engine model from the tensor rows (SPI connected; allocations
+ * go to CurrentMemoryContext). */
+sm_model   *sm_catalog_load(const char *name, const sm_model_row *row);
+void		sm_catalog_unknown_model(const char *name) pg_attribute_noreturn();
+
+/* cache.c */
+/* The loaded model of that name, current as of this statement. */
+const sm_model *sm_cache_get(const char *name);
+/* Forget a model (after this backend imported or dropped it). */
+void		sm_cache_forget(const char *name);
+
+/* arrays.c */
+/* A 1-D or 2-D real[] as a row-major matrix (1-D: one row); errors on
+ * empty, NULL and non-finite elements, naming the position. */
+float	   *sm_pg_real_matrix(ArrayType *arr, const char *argname, int *ndim,
+							  int *rows, int *cols);
+ArrayType  *sm_pg_real_array(const float *data, int ndim, int rows, int cols);
+/* error if a model output is NaN or infinite */
+void		sm_pg_check_output(const char *model, const float *y, size_t n);
+
+/* text -> C string in CurrentMemoryContext, erroring on NULL */
+char	   *sm_pg_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
+
+#endif							/* SM_PG_H */
