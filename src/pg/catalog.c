@@ -43,26 +43,34 @@ sm_catalog_unknown_model(const char *name)
 	pg_unreachable();
 }
 
+uint64
+sm_catalog_exec_by_name(SPIPlanPtr *slot, const char *query, const char *name,
+						bool read_only, int expect)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	int			rc;
+
+	sm_catalog_plan(slot, query, 1, argtypes);
+	values[0] = CStringGetTextDatum(name);
+	rc = SPI_execute_plan(*slot, values, NULL, read_only, 0);
+	if (rc != expect)
+		elog(ERROR, "query \"%s\" failed: %s", query, SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
 bool
 sm_catalog_model_row(const char *name, sm_model_row *row)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
 	TupleDesc	desc;
 	HeapTuple	tup;
-	int			rc;
 
-	sm_catalog_plan(&plan,
-			  "SELECT arch, config::text, metadata::text, version FROM seqmodel.model"
-			  " WHERE name OPERATOR(pg_catalog.=) $1",
-			  1, argtypes);
-	values[0] = CStringGetTextDatum(name);
-	rc = SPI_execute_plan(plan, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading seqmodel.model failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
+	if (sm_catalog_exec_by_name(&plan,
+								"SELECT arch, config::text, metadata::text, version FROM seqmodel.model"
+								" WHERE name OPERATOR(pg_catalog.=) $1",
+								name, true, SPI_OK_SELECT) == 0)
 		return false;
 	desc = SPI_tuptable->tupdesc;
 	tup = SPI_tuptable->vals[0];
@@ -77,19 +85,11 @@ int64
 sm_catalog_version(const char *name)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
-	int			rc;
 
-	sm_catalog_plan(&plan,
-			  "SELECT version FROM seqmodel.model WHERE name OPERATOR(pg_catalog.=) $1",
-			  1, argtypes);
-	values[0] = CStringGetTextDatum(name);
-	rc = SPI_execute_plan(plan, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading seqmodel.model failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
+	if (sm_catalog_exec_by_name(&plan,
+								"SELECT version FROM seqmodel.model WHERE name OPERATOR(pg_catalog.=) $1",
+								name, true, SPI_OK_SELECT) == 0)
 		return -1;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -98,22 +98,25 @@ int64
 sm_catalog_model_f32_bytes(const char *name)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
 	int64		numel;
-	int			rc;
 
-	sm_catalog_plan(&plan,
-			  "SELECT pg_catalog.sum(seqmodel.numel(shape))::int8 FROM seqmodel.tensor"
-			  " WHERE model OPERATOR(pg_catalog.=) $1 AND chunk OPERATOR(pg_catalog.=) 0",
-			  1, argtypes);
-	values[0] = CStringGetTextDatum(name);
-	rc = SPI_execute_plan(plan, values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading seqmodel.tensor failed: %s", SPI_result_code_string(rc));
+	sm_catalog_exec_by_name(&plan,
+							"SELECT pg_catalog.sum(seqmodel.numel(shape))::int8 FROM seqmodel.tensor"
+							" WHERE model OPERATOR(pg_catalog.=) $1 AND chunk OPERATOR(pg_catalog.=) 0",
+							name, true, SPI_OK_SELECT);
 	numel = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	return isnull ? 0 : numel * (int64) sizeof(float);
+}
+
+bool
+sm_catalog_delete_model(const char *name)
+{
+	static SPIPlanPtr plan = NULL;
+
+	return sm_catalog_exec_by_name(&plan,
+								   "DELETE FROM seqmodel.model WHERE name OPERATOR(pg_catalog.=) $1",
+								   name, false, SPI_OK_DELETE) > 0;
 }
 
 /* shape int[] of a tensor row -> info; errors name the tensor */

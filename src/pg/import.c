@@ -107,10 +107,8 @@ import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 {
 	static SPIPlanPtr insert_model = NULL;
 	static SPIPlanPtr insert_tensor = NULL;
-	static SPIPlanPtr delete_model = NULL;
 	Oid			model_types[4] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID};
 	Oid			tensor_types[6] = {TEXTOID, TEXTOID, INT4OID, INT4ARRAYOID, TEXTOID, BYTEAOID};
-	Oid			name_type[1] = {TEXTOID};
 	ErrorContextCallback errcb;
 	uint8		prefix[SM_ST_PREFIX_LEN] = {0};
 	uint64		header_len;
@@ -156,16 +154,7 @@ import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("model \"%s\" already exists", name),
 					 errhint("Pass replace => true to replace it, or drop it with seqmodel.drop_model().")));
-		sm_catalog_plan(&delete_model,
-						"DELETE FROM seqmodel.model WHERE name OPERATOR(pg_catalog.=) $1",
-						1, name_type);
-		{
-			Datum		v[1] = {CStringGetTextDatum(name)};
-
-			rc = SPI_execute_plan(delete_model, v, NULL, false, 0);
-			if (rc != SPI_OK_DELETE)
-				elog(ERROR, "deleting model failed: %s", SPI_result_code_string(rc));
-		}
+		sm_catalog_delete_model(name);
 	}
 	sm_catalog_plan(&insert_model,
 					"INSERT INTO seqmodel.model (name, arch, config, metadata) VALUES ($1, $2, $3, $4)",
@@ -475,21 +464,12 @@ PG_FUNCTION_INFO_V1(sm_drop_model);
 Datum
 sm_drop_model(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			name_type[1] = {TEXTOID};
 	char	   *name = sm_pg_text_arg(fcinfo, 0, "name");
 	bool		if_exists = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
-	Datum		v[1];
 	bool		found;
 
 	SPI_connect();
-	sm_catalog_plan(&plan,
-					"DELETE FROM seqmodel.model WHERE name OPERATOR(pg_catalog.=) $1",
-					1, name_type);
-	v[0] = CStringGetTextDatum(name);
-	if (SPI_execute_plan(plan, v, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "deleting model failed");
-	found = SPI_processed > 0;
+	found = sm_catalog_delete_model(name);
 	SPI_finish();
 	sm_cache_forget(name);
 	if (!found && !if_exists)

@@ -40,6 +40,12 @@ typedef struct sm_model_row
 struct _SPI_plan;
 struct _SPI_plan *sm_catalog_plan(struct _SPI_plan **slot, const char *query,
 								  int nargs, Oid *argtypes);
+/* Run a kept query whose one parameter is a model name; errors unless
+ * SPI_execute_plan returns expect; returns SPI_processed. */
+uint64		sm_catalog_exec_by_name(struct _SPI_plan **slot, const char *query,
+									const char *name, bool read_only, int expect);
+/* Delete a model (its tensors cascade); false if there was none. */
+bool		sm_catalog_delete_model(const char *name);
 /* Fetch the model row; false if there is none (SPI must be connected). */
 bool		sm_catalog_model_row(const char *name, sm_model_row *row);
 /* The model's version, or -1 if it does not exist (SPI connected). */
