@@ -74,6 +74,13 @@ void		sm_free(void *ptr);			/* NULL is fine */
 bool		sm_should_abort(void);
 char	   *sm_strndup(const char *s, size_t n);
 
+/*
+ * Threads the engine may use for one call (BLAS and the engine's own batch
+ * parallelism); 1 by default.  Set by the glue from seqmodel.threads.
+ */
+void		sm_set_threads(int n);
+int			sm_get_threads(void);
+
 /* Checked arithmetic for sizes that come from untrusted input. */
 static inline bool
 sm_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out)

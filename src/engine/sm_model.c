@@ -7,9 +7,13 @@
 #include <string.h>
 
 #include "sm_linear.h"
+#include "sm_rnn.h"
 
 static const sm_arch *const archs[] = {
 	&sm_arch_linear,
+	&sm_arch_rnn,
+	&sm_arch_lstm,
+	&sm_arch_gru,
 };
 
 #define N_ARCHS (sizeof(archs) / sizeof(archs[0]))

@@ -5,4 +5,6 @@ void		test_json(void);
 void		test_dtype(void);
 void		test_safetensors(void);
 void		test_model(void);
+void		test_activ(void);
+void		test_rnn(void);
 #endif

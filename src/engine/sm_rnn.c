@@ -1,0 +1,1367 @@
+/*
+ * sm_rnn.c -- archs "rnn", "lstm", "gru" (see sm_rnn.h for the contract).
+ *
+ * How a batch runs.  Sequences are right-aligned (each ends at the last
+ * step), sorted by length, longest first, and cut into tiles of at most
+ * TILE_ROWS sequences.  Within a tile the sequences active at step t are
+ * then a prefix of the rows, so every recurrent matrix product covers
+ * exactly the active rows: padding costs nothing and needs no masks, and a
+ * row's state stays zero until its sequence starts.  All sequences end
+ * together, so the last-step outputs are one row block.
+ *
+ * Per layer and direction: one sgemm projects the inputs of a chunk of
+ * TIME_CHUNK steps at once (x W_ih^T + biases), then each step is one sgemm
+ * over the active rows (h W_hh^T, accumulated onto the projection) and a
+ * vectorised elementwise pass for the gates.  Layouts are time-major inside
+ * a tile: [T][rows][width].
+ *
+ * Forecasting.  Unidirectional models carry their state: the history runs
+ * once, then each new step costs one step.  Bidirectional models cannot
+ * (a new value changes every backward state), so each step re-runs the
+ * window.  Sampled (Gaussian) forecasts expand each series' state into
+ * `samples` rows after the history, so the history runs once per series.
+ */
+#include "sm_rnn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sm_activ.h"
+#include "sm_blas.h"
+
+#define TILE_ROWS 256			/* sequences per tile */
+#define TIME_CHUNK 32			/* steps per input-projection sgemm */
+
+/* ---------------------------------------------------------------- config */
+
+static const char *const rnn_keys[] = {
+	"input_size", "hidden_size", "num_layers", "bias", "bidirectional",
+	"nonlinearity", "proj_size", "batch_first", "dropout",
+	"rnn_prefix", "output_size", "head_prefix", "head_bias",
+	"input_mean", "input_std", "output_mean", "output_std",
+	"forecast", "context", "min_history", "quantiles", "distribution", NULL
+};
+
+typedef struct rnn_config
+{
+	sm_rnn_cell cell;
+	int64_t		I,
+				H,
+				L,
+				P,
+				O;
+	bool		bias,
+				bidir,
+				head_bias;
+	const char *rnn_prefix;
+	const char *head_prefix;
+	char		default_prefix[16];
+} rnn_config;
+
+static sm_rnn_cell
+cell_of_arch(const char *arch)
+{
+	if (strcmp(arch, "lstm") == 0)
+		return SM_CELL_LSTM;
+	if (strcmp(arch, "gru") == 0)
+		return SM_CELL_GRU;
+	return SM_CELL_RNN_TANH;
+}
+
+static int
+gates_of(sm_rnn_cell cell)
+{
+	return cell == SM_CELL_LSTM ? 4 : cell == SM_CELL_GRU ? 3 : 1;
+}
+
+/* A number or an array of `n` numbers (std: all > 0) into out[n]. */
+static sm_status
+config_vector(const sm_config *cfg, const char *key, int64_t n, bool positive,
+			  float *out, bool *present, sm_error *err)
+{
+	const sm_json *v = sm_json_get(cfg->json, key);
+
+	*present = v != NULL;
+	if (v == NULL)
+		return SM_OK;
+	if (v->type == SM_JSON_NUMBER)
+	{
+		for (int64_t i = 0; i < n; i++)
+			out[i] = (float) v->number;
+	}
+	else if (v->type == SM_JSON_ARRAY)
+	{
+		if ((int64_t) v->count != n)
+		{
+			sm_fail(err, SM_ERR_INVALID, "config key \"%s\" has %zu values, expected %lld",
+					key, v->count, (long long) n);
+			sm_detail(err, "Give one number for every feature, or a single number for all.");
+			return err->code;
+		}
+		for (int64_t i = 0; i < n; i++)
+		{
+			if (v->items[i]->type != SM_JSON_NUMBER)
+				return sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must hold numbers, not %s",
+							   key, sm_json_type_name(v->items[i]->type));
+			out[i] = (float) v->items[i]->number;
+		}
+	}
+	else
+		return sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must be a number or an array of numbers, not %s",
+					   key, sm_json_type_name(v->type));
+	for (int64_t i = 0; i < n; i++)
+		if (!isfinite(out[i]) || (positive && !(out[i] > 0.0f)))
+		{
+			sm_fail(err, SM_ERR_INVALID, "config key \"%s\" has an invalid value at position %lld",
+					key, (long long) i + 1);
+			sm_detail(err, positive ? "Standard deviations must be finite and greater than zero; it is %g."
+					  : "Values must be finite; it is %g.", (double) out[i]);
+			return err->code;
+		}
+	return SM_OK;
+}
+
+/* Read and check the config into c and m (m's scaling vectors are allocated). */
+static sm_status
+read_config(const sm_config *cfg, rnn_config *c, sm_rnn *m, sm_error *err)
+{
+	const char *s;
+	int64_t		v;
+	bool		present;
+	sm_status	rc;
+
+	memset(c, 0, sizeof(*c));
+	c->cell = cell_of_arch(cfg->arch);
+	snprintf(c->default_prefix, sizeof(c->default_prefix), "%s.", cfg->arch);
+
+	if ((rc = sm_config_check_keys(cfg, rnn_keys, err)) != SM_OK ||
+		(rc = sm_config_int(cfg, "input_size", true, 0, 1, 1 << 20, &c->I, err)) != SM_OK ||
+		(rc = sm_config_int(cfg, "hidden_size", true, 0, 1, 1 << 16, &c->H, err)) != SM_OK ||
+		(rc = sm_config_int(cfg, "num_layers", false, 1, 1, 1024, &c->L, err)) != SM_OK ||
+		(rc = sm_config_bool(cfg, "bias", true, &c->bias, err)) != SM_OK ||
+		(rc = sm_config_bool(cfg, "bidirectional", false, &c->bidir, err)) != SM_OK ||
+		(rc = sm_config_bool(cfg, "batch_first", true, &present, err)) != SM_OK ||
+		(rc = sm_config_string(cfg, "rnn_prefix", c->default_prefix, &c->rnn_prefix, err)) != SM_OK ||
+		(rc = sm_config_int(cfg, "output_size", false, 0, 1, 1 << 24, &c->O, err)) != SM_OK ||
+		(rc = sm_config_string(cfg, "head_prefix", "head.", &c->head_prefix, err)) != SM_OK ||
+		(rc = sm_config_bool(cfg, "head_bias", true, &c->head_bias, err)) != SM_OK)
+		return rc;
+	{
+		const sm_json *d = sm_json_get(cfg->json, "dropout");
+
+		if (d != NULL && d->type != SM_JSON_NUMBER)
+			return sm_fail(err, SM_ERR_INVALID, "config key \"dropout\" must be a number, not %s",
+						   sm_json_type_name(d->type));
+	}
+
+	/* nonlinearity: rnn only */
+	if ((rc = sm_config_string(cfg, "nonlinearity", NULL, &s, err)) != SM_OK)
+		return rc;
+	if (s != NULL)
+	{
+		if (c->cell != SM_CELL_RNN_TANH)
+			return sm_fail(err, SM_ERR_INVALID, "config key \"nonlinearity\" applies to arch \"rnn\" only");
+		if (strcmp(s, "relu") == 0)
+			c->cell = SM_CELL_RNN_RELU;
+		else if (strcmp(s, "tanh") != 0)
+		{
+			sm_fail(err, SM_ERR_INVALID, "config key \"nonlinearity\" must be \"tanh\" or \"relu\", not \"%s\"", s);
+			return err->code;
+		}
+	}
+	/* proj_size: lstm only */
+	if ((rc = sm_config_int(cfg, "proj_size", false, 0, 0, 1 << 16, &c->P, err)) != SM_OK)
+		return rc;
+	if (c->P > 0 && c->cell != SM_CELL_LSTM)
+		return sm_fail(err, SM_ERR_INVALID, "config key \"proj_size\" applies to arch \"lstm\" only");
+	if (c->P >= c->H)
+	{
+		sm_fail(err, SM_ERR_INVALID, "config key \"proj_size\" must be smaller than hidden_size");
+		sm_detail(err, "proj_size is %lld; hidden_size is %lld.", (long long) c->P, (long long) c->H);
+		return err->code;
+	}
+
+	m->cell = c->cell;
+	m->G = gates_of(c->cell);
+	m->I = (int) c->I;
+	m->H = (int) c->H;
+	m->R = (int) (c->P > 0 ? c->P : c->H);
+	m->L = (int) c->L;
+	m->D = c->bidir ? 2 : 1;
+	m->O = (int) c->O;
+
+	/* forecasting keys */
+	if ((rc = sm_config_string(cfg, "forecast", "recursive", &s, err)) != SM_OK)
+		return rc;
+	if (strcmp(s, "direct") == 0)
+		m->direct = true;
+	else if (strcmp(s, "recursive") != 0)
+		return sm_fail(err, SM_ERR_INVALID, "config key \"forecast\" must be \"recursive\" or \"direct\", not \"%s\"", s);
+	if ((rc = sm_config_int(cfg, "context", false, 0, 1, INT32_MAX, &v, err)) != SM_OK)
+		return rc;
+	m->context = (int) v;
+	if ((rc = sm_config_int(cfg, "min_history", false, 1, 1, INT32_MAX, &v, err)) != SM_OK)
+		return rc;
+	m->min_history = (int) v;
+
+	m->head_kind = c->O > 0 ? SM_HEAD_POINT : SM_HEAD_NONE;
+	{
+		const sm_json *q = sm_json_get(cfg->json, "quantiles");
+
+		if (q != NULL)
+		{
+			if (q->type != SM_JSON_ARRAY || q->count == 0 || q->count > SM_RNN_MAX_QUANTILES)
+				return sm_fail(err, SM_ERR_INVALID, "config key \"quantiles\" must be an array of 1 to %d numbers",
+							   SM_RNN_MAX_QUANTILES);
+			m->n_quantiles = (int) q->count;
+			for (size_t i = 0; i < q->count; i++)
+			{
+				double		x = q->items[i]->type == SM_JSON_NUMBER ? q->items[i]->number : -1;
+
+				if (!(x > 0 && x < 1) || (i > 0 && !(x > m->quantiles[i - 1])))
+				{
+					sm_fail(err, SM_ERR_INVALID, "config key \"quantiles\" must hold increasing numbers between 0 and 1");
+					sm_detail(err, "Position %zu is not.", i + 1);
+					return err->code;
+				}
+				m->quantiles[i] = (float) x;
+				if (fabs(x - 0.5) < fabs(m->quantiles[m->median] - 0.5))
+					m->median = (int) i;
+			}
+			m->head_kind = SM_HEAD_QUANTILE;
+		}
+	}
+	if ((rc = sm_config_string(cfg, "distribution", NULL, &s, err)) != SM_OK)
+		return rc;
+	if (s != NULL)
+	{
+		if (strcmp(s, "gaussian") != 0)
+			return sm_fail(err, SM_ERR_INVALID, "config key \"distribution\" must be \"gaussian\", not \"%s\"", s);
+		if (m->head_kind == SM_HEAD_QUANTILE)
+			return sm_fail(err, SM_ERR_INVALID, "config keys \"quantiles\" and \"distribution\" exclude each other");
+		if (m->direct)
+			return sm_fail(err, SM_ERR_UNSUPPORTED, "a gaussian head forecasts recursively only");
+		m->head_kind = SM_HEAD_GAUSSIAN;
+	}
+	if (m->head_kind != SM_HEAD_POINT && m->head_kind != SM_HEAD_NONE && c->O == 0)
+		return sm_fail(err, SM_ERR_INVALID, "a %s head needs config key \"output_size\"",
+					   m->head_kind == SM_HEAD_QUANTILE ? "quantile" : "gaussian");
+	if (c->O == 0 && m->direct)
+		return sm_fail(err, SM_ERR_INVALID, "a direct forecaster needs a head (config key \"output_size\")");
+
+	/* head width versus forecast mode (F = I) */
+	if (c->O > 0)
+	{
+		int64_t		per_step = c->I * (m->head_kind == SM_HEAD_QUANTILE ? m->n_quantiles : 1);
+
+		if (m->head_kind == SM_HEAD_GAUSSIAN && c->O != 2 * c->I)
+		{
+			sm_fail(err, SM_ERR_INVALID, "a gaussian head must have output_size 2 * input_size");
+			sm_detail(err, "output_size is %lld; input_size is %lld.", (long long) c->O, (long long) c->I);
+			return err->code;
+		}
+		if (m->head_kind == SM_HEAD_QUANTILE && !m->direct && c->O != per_step)
+		{
+			sm_fail(err, SM_ERR_INVALID, "a recursive quantile head must have output_size input_size * %d",
+					m->n_quantiles);
+			sm_detail(err, "output_size is %lld.", (long long) c->O);
+			return err->code;
+		}
+		if (m->direct)
+		{
+			if (c->O % per_step != 0)
+			{
+				sm_fail(err, SM_ERR_INVALID, "a direct forecaster's output_size must be a multiple of %lld",
+						(long long) per_step);
+				sm_detail(err, "Its output is laid out [step][feature]%s; output_size is %lld.",
+						  m->head_kind == SM_HEAD_QUANTILE ? "[quantile]" : "", (long long) c->O);
+				return err->code;
+			}
+			m->max_direct = (int) (c->O / per_step);
+		}
+	}
+
+	/* scaling */
+	{
+		float	  **dst[4] = {&m->in_mean, &m->in_std, &m->out_mean, &m->out_std};
+		const char *keys[4] = {"input_mean", "input_std", "output_mean", "output_std"};
+
+		for (int k = 0; k < 4; k++)
+		{
+			float	   *vec = sm_alloc_array((size_t) c->I, sizeof(float));
+
+			if (vec == NULL)
+				return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+			rc = config_vector(cfg, keys[k], c->I, k % 2 == 1, vec, &present, err);
+			if (rc != SM_OK || !present)
+				sm_free(vec);
+			else
+				*dst[k] = vec;
+			if (rc != SM_OK)
+				return rc;
+		}
+		if (m->out_mean != NULL || m->out_std != NULL)
+			if (c->O == 0)
+				return sm_fail(err, SM_ERR_INVALID, "output scaling needs a head (config key \"output_size\")");
+	}
+	return SM_OK;
+}
+
+static void
+free_scaling(sm_rnn *m)
+{
+	sm_free(m->in_mean);
+	sm_free(m->in_std);
+	sm_free(m->out_mean);
+	sm_free(m->out_std);
+	m->in_mean = m->in_std = m->out_mean = m->out_std = NULL;
+}
+
+static sm_status
+rnn_spec(const sm_config *cfg, sm_spec *spec, sm_error *err)
+{
+	rnn_config c;
+	sm_rnn		m = {0};
+	sm_status	rc = read_config(cfg, &c, &m, err);
+	const char *P = c.rnn_prefix;
+
+	free_scaling(&m);
+	if (rc != SM_OK)
+		return rc;
+	for (int k = 0; k < m.L; k++)
+		for (int d = 0; d < m.D; d++)
+		{
+			const char *sfx = d ? "_reverse" : "";
+			int64_t		in = k == 0 ? m.I : (int64_t) m.D * m.R;
+			int64_t		wih[2] = {(int64_t) m.G * m.H, in};
+			int64_t		whh[2] = {(int64_t) m.G * m.H, m.R};
+			int64_t		b[1] = {(int64_t) m.G * m.H};
+			int64_t		whr[2] = {m.R, m.H};
+
+			if ((rc = sm_spec_add(spec, err, 2, wih, "%sweight_ih_l%d%s", P, k, sfx)) != SM_OK ||
+				(rc = sm_spec_add(spec, err, 2, whh, "%sweight_hh_l%d%s", P, k, sfx)) != SM_OK)
+				return rc;
+			if (c.bias &&
+				((rc = sm_spec_add(spec, err, 1, b, "%sbias_ih_l%d%s", P, k, sfx)) != SM_OK ||
+				 (rc = sm_spec_add(spec, err, 1, b, "%sbias_hh_l%d%s", P, k, sfx)) != SM_OK))
+				return rc;
+			if (c.P > 0 &&
+				(rc = sm_spec_add(spec, err, 2, whr, "%sweight_hr_l%d%s", P, k, sfx)) != SM_OK)
+				return rc;
+		}
+	if (c.O > 0)
+	{
+		int64_t		hw[2] = {c.O, (int64_t) m.D * m.R};
+		int64_t		hb[1] = {c.O};
+
+		if ((rc = sm_spec_add(spec, err, 2, hw, "%sweight", c.head_prefix)) != SM_OK)
+			return rc;
+		if (c.head_bias && (rc = sm_spec_add(spec, err, 1, hb, "%sbias", c.head_prefix)) != SM_OK)
+			return rc;
+	}
+	return SM_OK;
+}
+
+static const float *
+weight(const sm_model *model, const char *fmt, const char *prefix, int k, const char *sfx)
+{
+	char		name[SM_MAX_NAME];
+	sm_tensor  *t;
+
+	snprintf(name, sizeof(name), fmt, prefix, k, sfx);
+	t = sm_weights_find(&model->weights, name);
+	return t ? t->data : NULL;
+}
+
+static void
+rnn_release(sm_model *model)
+{
+	sm_rnn	   *m = model->impl;
+
+	if (m == NULL)
+		return;
+	if (m->dirs)
+		for (int i = 0; i < m->L * m->D; i++)
+			sm_free(m->dirs[i].b_sum);
+	sm_free(m->dirs);
+	free_scaling(m);
+	sm_free(m);
+	model->impl = NULL;
+}
+
+static sm_status
+rnn_build(sm_model *model, sm_error *err)
+{
+	sm_rnn	   *m = sm_alloc0(sizeof(sm_rnn));
+	rnn_config	c;
+	sm_status	rc;
+
+	if (m == NULL)
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	model->impl = m;
+	if ((rc = read_config(&model->cfg, &c, m, err)) != SM_OK)
+		return rc;
+	m->dirs = sm_alloc0(sizeof(sm_rnn_dir) * (size_t) (m->L * m->D));
+	if (m->dirs == NULL)
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	for (int k = 0; k < m->L; k++)
+		for (int d = 0; d < m->D; d++)
+		{
+			sm_rnn_dir *dir = &m->dirs[k * m->D + d];
+			const char *sfx = d ? "_reverse" : "";
+			int			GH = m->G * m->H;
+
+			dir->w_ih = weight(model, "%sweight_ih_l%d%s", c.rnn_prefix, k, sfx);
+			dir->w_hh = weight(model, "%sweight_hh_l%d%s", c.rnn_prefix, k, sfx);
+			dir->b_ih = c.bias ? weight(model, "%sbias_ih_l%d%s", c.rnn_prefix, k, sfx) : NULL;
+			dir->b_hh = c.bias ? weight(model, "%sbias_hh_l%d%s", c.rnn_prefix, k, sfx) : NULL;
+			dir->w_hr = c.P > 0 ? weight(model, "%sweight_hr_l%d%s", c.rnn_prefix, k, sfx) : NULL;
+			/*
+			 * The input projection adds one bias vector: b_ih + b_hh for
+			 * rnn and lstm; b_ih alone for gru, whose b_hh goes with the
+			 * recurrent product (b_hn sits inside r * (W_hn h + b_hn)).
+			 */
+			dir->b_sum = sm_alloc0(sizeof(float) * (size_t) GH);
+			if (dir->b_sum == NULL)
+				return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+			if (c.bias)
+				for (int j = 0; j < GH; j++)
+					dir->b_sum[j] = dir->b_ih[j] + (m->cell == SM_CELL_GRU ? 0.0f : dir->b_hh[j]);
+		}
+	if (c.O > 0)
+	{
+		char		name[SM_MAX_NAME];
+
+		snprintf(name, sizeof(name), "%sweight", c.head_prefix);
+		m->head_w = sm_weights_find(&model->weights, name)->data;
+		if (c.head_bias)
+		{
+			snprintf(name, sizeof(name), "%sbias", c.head_prefix);
+			m->head_b = sm_weights_find(&model->weights, name)->data;
+		}
+	}
+	return SM_OK;
+}
+
+const sm_arch sm_arch_rnn = {.name = "rnn", .spec = rnn_spec, .build = rnn_build, .release = rnn_release};
+const sm_arch sm_arch_lstm = {.name = "lstm", .spec = rnn_spec, .build = rnn_build, .release = rnn_release};
+const sm_arch sm_arch_gru = {.name = "gru", .spec = rnn_spec, .build = rnn_build, .release = rnn_release};
+
+const sm_rnn *
+sm_rnn_of(const sm_model *model)
+{
+	if (model->arch == &sm_arch_rnn || model->arch == &sm_arch_lstm || model->arch == &sm_arch_gru)
+		return model->impl;
+	return NULL;
+}
+
+int
+sm_rnn_output_width(const sm_rnn *m)
+{
+	return m->O > 0 ? m->O : m->D * m->R;
+}
+
+/* ---------------------------------------------------------------- tiles */
+
+/*
+ * The workspace of one tile: rows sequences (after sampling expansion) of
+ * at most T steps.  States persist across run_tile calls so a forecast can
+ * continue where the history ended.
+ */
+typedef struct tile_ws
+{
+	int			rows;			/* capacity */
+	int			T;				/* capacity in steps */
+	float	   *x;				/* [T][rows][I] scaled input */
+	float	   *ya,
+			   *yb;				/* [T][rows][D*R] layer outputs (ping-pong) */
+	float	   *xw;				/* [TIME_CHUNK][rows][G*H] input projection */
+	float	   *gh;				/* [rows][G*H] recurrent part (gru) */
+	float	   *hc;				/* [rows][H] lstm pre-projection h */
+	float	   *h;				/* [L*D][rows][R] states */
+	float	   *c;				/* [L*D][rows][H] lstm cell states */
+	float	   *hnew;			/* [rows][R] */
+	int		   *active;			/* [T] active rows at each step */
+} tile_ws;
+
+static void
+tile_free(tile_ws *ws)
+{
+	sm_free(ws->x);
+	sm_free(ws->ya);
+	sm_free(ws->yb);
+	sm_free(ws->xw);
+	sm_free(ws->gh);
+	sm_free(ws->hc);
+	sm_free(ws->h);
+	sm_free(ws->c);
+	sm_free(ws->hnew);
+	sm_free(ws->active);
+	memset(ws, 0, sizeof(*ws));
+}
+
+static sm_status
+tile_alloc(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_error *err)
+{
+	size_t		r = (size_t) rows;
+	size_t		t = (size_t) T;
+	size_t		DR = (size_t) m->D * m->R;
+	size_t		GH = (size_t) m->G * m->H;
+	size_t		LD = (size_t) m->L * m->D;
+
+	memset(ws, 0, sizeof(*ws));
+	ws->rows = rows;
+	ws->T = T;
+	ws->x = sm_alloc_array(t * r, sizeof(float) * (size_t) m->I);
+	ws->ya = sm_alloc_array(t * r, sizeof(float) * DR);
+	ws->yb = m->L > 1 ? sm_alloc_array(t * r, sizeof(float) * DR) : sm_alloc(1);
+	ws->xw = sm_alloc_array((size_t) TIME_CHUNK * r, sizeof(float) * GH);
+	ws->gh = sm_alloc_array(r, sizeof(float) * GH);
+	ws->hc = sm_alloc_array(r, sizeof(float) * (size_t) m->H);
+	ws->h = sm_alloc_array(LD * r, sizeof(float) * (size_t) m->R);
+	ws->c = sm_alloc_array(LD * r, sizeof(float) * (size_t) m->H);
+	ws->hnew = sm_alloc_array(r, sizeof(float) * (size_t) m->R);
+	ws->active = sm_alloc_array(t, sizeof(int));
+	if (!ws->x || !ws->ya || !ws->yb || !ws->xw || !ws->gh || !ws->hc || !ws->h ||
+		!ws->c || !ws->hnew || !ws->active)
+	{
+		tile_free(ws);
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory for a recurrent forward pass");
+	}
+	return SM_OK;
+}
+
+static void
+tile_reset_state(const sm_rnn *m, tile_ws *ws)
+{
+	size_t		LD = (size_t) m->L * m->D;
+
+	memset(ws->h, 0, sizeof(float) * LD * ws->rows * m->R);
+	memset(ws->c, 0, sizeof(float) * LD * ws->rows * m->H);
+}
+
+/*
+ * One direction of one layer over T steps.
+ *   in:  [T][rows][in_w]   out: [T][rows][D*R], columns [d*R, d*R+R)
+ *   h:   [rows][R] state (c: [rows][H] for lstm), updated in place
+ * active[t] = rows active at step t (a prefix, see the header comment).
+ */
+static sm_status
+run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T,
+			  const float *in, int in_w, float *out, int d, float *h, float *c,
+			  sm_error *err)
+{
+	const int	H = m->H,
+				R = m->R,
+				G = m->G,
+				GH = G * H,
+				DR = m->D * m->R;
+	const bool	reverse = d == 1;
+
+	for (int t0 = 0; t0 < T; t0 += TIME_CHUNK)
+	{
+		int			tc = T - t0 < TIME_CHUNK ? T - t0 : TIME_CHUNK;
+		/* the chunk in processing order: reverse walks from the end */
+		int			first = reverse ? T - t0 - tc : t0;
+		float	   *xw = ws->xw;
+
+		/* xw[tt][r] = in[first + tt][r] W_ih^T + b, for the whole chunk */
+		for (int tt = 0; tt < tc; tt++)
+			for (int r = 0; r < rows; r++)
+				memcpy(xw + ((size_t) tt * rows + r) * GH, w->b_sum, sizeof(float) * GH);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tc * rows, GH, in_w,
+					1.0f, in + (size_t) first * rows * in_w, in_w, w->w_ih, in_w,
+					1.0f, xw, GH);
+
+		for (int k = 0; k < tc; k++)
+		{
+			int			t = reverse ? T - 1 - t0 - k : t0 + k;
+			int			n = ws->active[t];
+			float	   *g = xw + (size_t) (t - first) * rows * GH;
+			float	   *y = out + (size_t) t * rows * DR + (size_t) d * R;
+
+			if (sm_should_abort())
+				return sm_fail(err, SM_ERR_ABORTED, "canceled");
+			if (n == 0)
+				continue;
+
+			if (m->cell == SM_CELL_GRU)
+			{
+				/* gh = h W_hh^T + b_hh, kept apart for r * (W_hn h + b_hn) */
+				for (int r = 0; r < n; r++)
+				{
+					if (w->b_hh)
+						memcpy(ws->gh + (size_t) r * GH, w->b_hh, sizeof(float) * GH);
+					else
+						memset(ws->gh + (size_t) r * GH, 0, sizeof(float) * GH);
+				}
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, GH, R,
+							1.0f, h, R, w->w_hh, R, 1.0f, ws->gh, GH);
+				for (int r = 0; r < n; r++)
+				{
+					float	   *gx = g + (size_t) r * GH;
+					float	   *gg = ws->gh + (size_t) r * GH;
+					float	   *hr = h + (size_t) r * R;
+
+					for (int j = 0; j < 2 * H; j++)
+						gx[j] += gg[j];
+					sm_vsigmoid(gx, 2 * H);
+					for (int j = 0; j < H; j++)
+						gx[2 * H + j] += gx[j] * gg[2 * H + j];
+					sm_vtanh(gx + 2 * H, H);
+					for (int j = 0; j < H; j++)
+					{
+						float		z = gx[H + j];
+
+						hr[j] = (1.0f - z) * gx[2 * H + j] + z * hr[j];
+					}
+				}
+			}
+			else
+			{
+				/* g += h W_hh^T over the active rows */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, GH, R,
+							1.0f, h, R, w->w_hh, R, 1.0f, g, GH);
+				if (m->cell == SM_CELL_LSTM)
+				{
+					float	   *hout = w->w_hr ? ws->hc : h;
+					int			hw = w->w_hr ? H : R;
+
+					for (int r = 0; r < n; r++)
+					{
+						float	   *gr = g + (size_t) r * GH;
+						float	   *cr = c + (size_t) r * H;
+						float	   *hr = hout + (size_t) r * hw;
+
+						/* i f g o */
+						sm_vsigmoid(gr, 2 * H);
+						sm_vtanh(gr + 2 * H, H);
+						sm_vsigmoid(gr + 3 * H, H);
+						for (int j = 0; j < H; j++)
+							cr[j] = gr[H + j] * cr[j] + gr[j] * gr[2 * H + j];
+						memcpy(hr, cr, sizeof(float) * H);
+						sm_vtanh(hr, H);
+						for (int j = 0; j < H; j++)
+							hr[j] *= gr[3 * H + j];
+					}
+					if (w->w_hr)	/* h = (o * tanh(c)) W_hr^T */
+						cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, R, H,
+									1.0f, ws->hc, H, w->w_hr, H, 0.0f, h, R);
+				}
+				else
+				{
+					if (m->cell == SM_CELL_RNN_TANH)
+						sm_vtanh(g, (size_t) n * GH);
+					else
+						sm_vrelu(g, (size_t) n * GH);
+					for (int r = 0; r < n; r++)
+						memcpy(h + (size_t) r * R, g + (size_t) r * GH, sizeof(float) * R);
+				}
+			}
+			for (int r = 0; r < n; r++)
+				memcpy(y + (size_t) r * DR, h + (size_t) r * R, sizeof(float) * R);
+			/* inactive rows' outputs are zero (padding) */
+			for (int r = n; r < rows; r++)
+				memset(y + (size_t) r * DR, 0, sizeof(float) * R);
+		}
+	}
+	return SM_OK;
+}
+
+/*
+ * All layers over the tile's input ws->x [T][rows][I] (already scaled).
+ * Leaves the top layer's output in *top ([T][rows][D*R]).  States start from
+ * what ws holds (zero after tile_reset_state).
+ */
+static sm_status
+run_layers(const sm_rnn *m, tile_ws *ws, int rows, int T, float **top, sm_error *err)
+{
+	const float *in = ws->x;
+	int			in_w = m->I;
+	float	   *out = ws->ya;
+	const size_t DR = (size_t) m->D * m->R;
+
+	for (int k = 0; k < m->L; k++)
+	{
+		for (int d = 0; d < m->D; d++)
+		{
+			size_t		s = (size_t) (k * m->D + d) * ws->rows;
+			sm_status	rc = run_direction(m, &m->dirs[k * m->D + d], ws, rows, T, in, in_w, out, d,
+										   ws->h + s * m->R, ws->c + s * m->H, err);
+
+			if (rc != SM_OK)
+				return rc;
+		}
+		in = out;
+		in_w = (int) DR;
+		out = out == ws->ya ? ws->yb : ws->ya;
+	}
+	*top = (float *) in;
+	return SM_OK;
+}
+
+/* Apply the head (if any) to n rows of top-layer outputs, then unscale. */
+static void
+apply_head(const sm_rnn *m, const float *y, size_t n, float *out)
+{
+	const int	DR = m->D * m->R;
+	const int	W = sm_rnn_output_width(m);
+
+	if (m->O == 0)
+	{
+		memcpy(out, y, sizeof(float) * n * DR);
+		return;
+	}
+	for (size_t r = 0; r < n; r++)
+	{
+		if (m->head_b)
+			memcpy(out + r * W, m->head_b, sizeof(float) * W);
+		else
+			memset(out + r * W, 0, sizeof(float) * W);
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n, W, DR,
+				1.0f, y, DR, m->head_w, DR, 1.0f, out, W);
+	for (size_t r = 0; r < n; r++)
+	{
+		float	   *o = out + r * W;
+
+		for (int j = 0; j < W; j++)
+		{
+			int			f;		/* target feature of output j */
+			bool		is_scale = false;
+
+			switch (m->head_kind)
+			{
+				case SM_HEAD_GAUSSIAN:
+					is_scale = j >= m->I;
+					f = j % m->I;
+					if (is_scale)
+						o[j] = sm_softplus(o[j]);
+					break;
+				case SM_HEAD_QUANTILE:
+					f = (j / m->n_quantiles) % m->I;
+					break;
+				default:
+					f = j % m->I;
+					break;
+			}
+			if (m->out_std)
+				o[j] *= m->out_std[f];
+			if (m->out_mean && !is_scale)
+				o[j] += m->out_mean[f];
+		}
+	}
+}
+
+/* x (user layout row, right-aligned in T) -> ws->x time-major, scaled */
+static void
+load_row(const sm_rnn *m, tile_ws *ws, int row, int rows, const float *src, int len,
+		 int T_tile)
+{
+	const int	I = m->I;
+
+	for (int t = 0; t < T_tile; t++)
+	{
+		float	   *dst = ws->x + ((size_t) t * rows + row) * I;
+		int			st = t - (T_tile - len);	/* step of the sequence */
+
+		if (st < 0)
+		{
+			memset(dst, 0, sizeof(float) * I);
+			continue;
+		}
+		for (int i = 0; i < I; i++)
+		{
+			float		v = src[(size_t) st * I + i];
+
+			if (m->in_mean)
+				v -= m->in_mean[i];
+			if (m->in_std)
+				v /= m->in_std[i];
+			dst[i] = v;
+		}
+	}
+}
+
+typedef struct order_item
+{
+	int			index;
+	int			len;
+} order_item;
+
+static int
+cmp_len_desc(const void *a, const void *b)
+{
+	const order_item *x = a,
+			   *y = b;
+
+	if (x->len != y->len)
+		return x->len > y->len ? -1 : 1;
+	return x->index - y->index;
+}
+
+/* Sort sequence indices by length, longest first (stable on index). */
+static order_item *
+order_by_length(int B, int T, const int *lengths)
+{
+	order_item *o = sm_alloc_array((size_t) (B ? B : 1), sizeof(order_item));
+
+	if (o == NULL)
+		return NULL;
+	for (int b = 0; b < B; b++)
+	{
+		o[b].index = b;
+		o[b].len = lengths ? lengths[b] : T;
+	}
+	qsort(o, (size_t) B, sizeof(order_item), cmp_len_desc);
+	return o;
+}
+
+/* active[t] for a tile of sorted lengths, right-aligned in T_tile steps */
+static void
+set_active(tile_ws *ws, const order_item *o, int rows, int T_tile)
+{
+	int			n = 0;
+
+	for (int t = 0; t < T_tile; t++)
+	{
+		while (n < rows && o[n].len >= T_tile - t)
+			n++;
+		ws->active[t] = n;
+	}
+}
+
+static sm_status
+check_lengths(int B, int T, const int *lengths, sm_error *err)
+{
+	if (B < 0 || T < 1)
+		return sm_fail(err, SM_ERR_INVALID, "a sequence needs at least one step");
+	if (lengths)
+		for (int b = 0; b < B; b++)
+			if (lengths[b] < 1 || lengths[b] > T)
+				return sm_fail(err, SM_ERR_INVALID, "sequence %d has length %d, outside 1 to %d",
+							   b + 1, lengths[b], T);
+	return SM_OK;
+}
+
+sm_status
+sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
+			   float *last, float *steps, sm_error *err)
+{
+	const int	W = sm_rnn_output_width(m);
+	const size_t DR = (size_t) m->D * m->R;
+	order_item *o;
+	tile_ws		ws;
+	float	   *tmp = NULL;
+	sm_status	rc;
+
+	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK)
+		return rc;
+	if (B == 0)
+		return SM_OK;
+	o = order_by_length(B, T, lengths);
+	if (o == NULL)
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	if ((rc = tile_alloc(m, B < TILE_ROWS ? B : TILE_ROWS, o[0].len, &ws, err)) != SM_OK)
+	{
+		sm_free(o);
+		return rc;
+	}
+	tmp = sm_alloc_array((size_t) ws.rows * (steps ? (size_t) ws.T : 1), sizeof(float) * (size_t) W);
+	if (tmp == NULL)
+	{
+		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (int b0 = 0; b0 < B; b0 += TILE_ROWS)
+	{
+		int			rows = B - b0 < TILE_ROWS ? B - b0 : TILE_ROWS;
+		int			Tt = o[b0].len;
+		float	   *top;
+
+		for (int r = 0; r < rows; r++)
+		{
+			const order_item *it = &o[b0 + r];
+
+			load_row(m, &ws, r, ws.rows, x + ((size_t) it->index * T + (T - it->len)) * m->I,
+					 it->len, Tt);
+		}
+		set_active(&ws, o + b0, rows, Tt);
+		tile_reset_state(m, &ws);
+		/* run with the workspace's row stride, only `rows` rows used */
+		if ((rc = run_layers(m, &ws, ws.rows, Tt, &top, err)) != SM_OK)
+			goto done;
+		if (last)
+		{
+			apply_head(m, top + (size_t) (Tt - 1) * ws.rows * DR, (size_t) rows, tmp);
+			for (int r = 0; r < rows; r++)
+				memcpy(last + (size_t) o[b0 + r].index * W, tmp + (size_t) r * W, sizeof(float) * W);
+		}
+		if (steps)
+		{
+			apply_head(m, top, (size_t) Tt * ws.rows, tmp);
+			for (int r = 0; r < rows; r++)
+			{
+				const order_item *it = &o[b0 + r];
+				float	   *dst = steps + (size_t) it->index * T * W;
+
+				memset(dst, 0, sizeof(float) * (size_t) (T - it->len) * W);
+				for (int t = Tt - it->len; t < Tt; t++)
+					memcpy(dst + (size_t) (t + T - Tt) * W, tmp + ((size_t) t * ws.rows + r) * W,
+						   sizeof(float) * W);
+			}
+		}
+	}
+	rc = SM_OK;
+done:
+	sm_free(tmp);
+	tile_free(&ws);
+	sm_free(o);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- forecasting */
+
+/* splitmix64: a per-path stream from (series seed, path) */
+static inline uint64_t
+mix64(uint64_t *s)
+{
+	uint64_t	z = (*s += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+/* a standard normal draw (Box-Muller on two 53-bit uniforms) */
+static inline double
+normal_draw(uint64_t *s)
+{
+	double		u1 = ((mix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	double		u2 = (mix64(s) >> 11) * (1.0 / 9007199254740992.0);
+
+	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static int
+cmp_float(const void *a, const void *b)
+{
+	float		x = *(const float *) a,
+				y = *(const float *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* quantile q of sorted v[0..n) with linear interpolation (torch.quantile) */
+static float
+sorted_quantile(const float *v, int n, float q)
+{
+	double		h = (double) (n - 1) * q;
+	int			lo = (int) floor(h);
+	int			hi = lo + 1 < n ? lo + 1 : lo;
+
+	return (float) (v[lo] + (h - lo) * (v[hi] - v[lo]));
+}
+
+/* What a forecast needs beyond the model: checked once up front. */
+typedef struct fc_plan
+{
+	int			F;				/* target width = I */
+	int			S;				/* paths per series (1 unless sampling) */
+	bool		sampling;
+	int			qmap[SM_RNN_MAX_QUANTILES];	/* requested -> head quantile */
+} fc_plan;
+
+static sm_status
+plan_forecast(const sm_rnn *m, int B, const int *lengths, int T,
+			  const sm_forecast_opts *opts, fc_plan *p, sm_error *err)
+{
+	const int	W = sm_rnn_output_width(m);
+
+	memset(p, 0, sizeof(*p));
+	p->F = m->I;
+	p->S = 1;
+	if (opts->horizon < 1)
+		return sm_fail(err, SM_ERR_INVALID, "horizon must be at least 1, not %d", opts->horizon);
+	if (m->head_kind == SM_HEAD_NONE && W != m->I)
+	{
+		sm_fail(err, SM_ERR_INVALID, "this model cannot forecast: its output has %d values per step, its input %d", W, m->I);
+		sm_detail(err, "A recursive forecast feeds each output back as the next input.");
+		sm_hint(err, "Give the model a head with output_size equal to input_size.");
+		return err->code;
+	}
+	if (m->head_kind == SM_HEAD_POINT && !m->direct && m->O != m->I)
+	{
+		sm_fail(err, SM_ERR_INVALID, "this model cannot forecast recursively: its head outputs %d values, its input has %d",
+				m->O, m->I);
+		sm_hint(err, "For a head that outputs the whole horizon at once, set config \"forecast\": \"direct\".");
+		return err->code;
+	}
+	if (m->direct && opts->horizon > m->max_direct)
+	{
+		sm_fail(err, SM_ERR_INVALID, "horizon %d is longer than this direct forecaster's %d steps",
+				opts->horizon, m->max_direct);
+		sm_detail(err, "Its head outputs %d steps at once.", m->max_direct);
+		return err->code;
+	}
+	for (int b = 0; b < B; b++)
+	{
+		int			len = lengths ? lengths[b] : T;
+
+		if (len < m->min_history)
+		{
+			sm_fail(err, SM_ERR_INVALID, "series %d is too short to forecast", b + 1);
+			sm_detail(err, "It has %d steps; the model needs at least %d (config min_history).",
+					  len, m->min_history);
+			return err->code;
+		}
+	}
+	if (opts->n_quantiles > 0)
+	{
+		if (m->head_kind == SM_HEAD_QUANTILE)
+		{
+			for (int i = 0; i < opts->n_quantiles; i++)
+			{
+				int			k = -1;
+
+				for (int j = 0; j < m->n_quantiles; j++)
+					if (fabsf(opts->quantiles[i] - m->quantiles[j]) < 1e-6f)
+						k = j;
+				if (k < 0)
+				{
+					char		list[SM_DETAIL_LEN - 64] = "";
+					size_t		len = 0;
+
+					for (int j = 0; j < m->n_quantiles && len < sizeof(list); j++)
+						len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%g", j ? ", " : "",
+												 (double) m->quantiles[j]);
+					sm_fail(err, SM_ERR_INVALID, "quantile %g is not one this model outputs",
+							(double) opts->quantiles[i]);
+					sm_detail(err, "Its quantile head outputs: %s.", list);
+					return err->code;
+				}
+				p->qmap[i] = k;
+			}
+		}
+		else if (m->head_kind == SM_HEAD_GAUSSIAN)
+		{
+			for (int i = 0; i < opts->n_quantiles; i++)
+				if (!(opts->quantiles[i] > 0.0f && opts->quantiles[i] < 1.0f))
+					return sm_fail(err, SM_ERR_INVALID, "quantile %g is not between 0 and 1",
+								   (double) opts->quantiles[i]);
+			if (opts->samples < 2)
+				return sm_fail(err, SM_ERR_INVALID, "sampled quantiles need at least 2 samples, not %d",
+							   opts->samples);
+		}
+		else
+		{
+			sm_fail(err, SM_ERR_INVALID, "this model gives point forecasts only");
+			sm_hint(err, "Quantiles need a model with a quantile head (config \"quantiles\") or a gaussian head (\"distribution\").");
+			return err->code;
+		}
+	}
+	if (m->head_kind == SM_HEAD_GAUSSIAN && opts->samples > 0)
+	{
+		p->sampling = true;
+		p->S = opts->samples;
+	}
+	return SM_OK;
+}
+
+/*
+ * Record step k of the forecast from head outputs `out` [rows*S][W] of
+ * series it[0..rows), and write the value to feed back into next [rows*S][F]
+ * (unscaled).  vals is scratch [S].
+ */
+static void
+record_step(const sm_rnn *m, const fc_plan *p, const sm_forecast_opts *opts,
+			const order_item *it, int rows, int k, const float *out, uint64_t *rng,
+			float *next, float *vals, float *point, float *quant)
+{
+	const int	W = sm_rnn_output_width(m);
+	const int	F = p->F;
+	const int	h = opts->horizon;
+	const int	nq = opts->n_quantiles;
+
+	for (int r = 0; r < rows; r++)
+	{
+		size_t		b = (size_t) it[r].index;
+
+		for (int f = 0; f < F; f++)
+		{
+			float	   *pt = point ? point + (b * h + k) * F + f : NULL;
+			float	   *qt = quant ? quant + ((b * h + k) * F + f) * nq : NULL;
+
+			if (p->sampling)
+			{
+				double		sum = 0;
+
+				for (int s = 0; s < p->S; s++)
+				{
+					size_t		row = (size_t) r * p->S + s;
+					const float *o = out + row * W;
+					float		v = o[f] + o[F + f] * (float) normal_draw(&rng[row]);
+
+					next[row * F + f] = v;
+					vals[s] = v;
+					sum += v;
+				}
+				if (pt)
+					*pt = (float) (sum / p->S);
+				if (qt)
+				{
+					qsort(vals, (size_t) p->S, sizeof(float), cmp_float);
+					for (int i = 0; i < nq; i++)
+						qt[i] = sorted_quantile(vals, p->S, opts->quantiles[i]);
+				}
+				continue;
+			}
+			{
+				const float *o = out + (size_t) r * W;
+				float		v;
+
+				if (m->head_kind == SM_HEAD_QUANTILE)
+				{
+					v = o[f * m->n_quantiles + m->median];
+					if (qt)
+						for (int i = 0; i < nq; i++)
+							qt[i] = o[f * m->n_quantiles + p->qmap[i]];
+				}
+				else
+					v = o[f];	/* point, gaussian mean, or headless output */
+				next[(size_t) r * F + f] = v;
+				if (pt)
+					*pt = v;
+			}
+		}
+	}
+}
+
+/* direct: the head's output holds every step at once */
+static void
+record_direct(const sm_rnn *m, const fc_plan *p, const sm_forecast_opts *opts,
+			  const order_item *it, int rows, const float *out, float *point, float *quant)
+{
+	const int	W = sm_rnn_output_width(m);
+	const int	F = p->F;
+	const int	Q = m->head_kind == SM_HEAD_QUANTILE ? m->n_quantiles : 1;
+	const int	h = opts->horizon;
+
+	for (int r = 0; r < rows; r++)
+	{
+		size_t		b = (size_t) it[r].index;
+
+		for (int k = 0; k < h; k++)
+			for (int f = 0; f < F; f++)
+			{
+				const float *o = out + (size_t) r * W + ((size_t) k * F + f) * Q;
+
+				if (point)
+					point[(b * h + k) * F + f] = Q > 1 ? o[m->median] : o[0];
+				if (quant)
+					for (int i = 0; i < opts->n_quantiles; i++)
+						quant[((b * h + k) * F + f) * opts->n_quantiles + i] = o[p->qmap[i]];
+			}
+	}
+}
+
+/* copy the states of `rows` history rows into a stepping workspace, each S times */
+static void
+expand_states(const sm_rnn *m, const tile_ws *src, int rows, tile_ws *dst, int S)
+{
+	for (int ld = 0; ld < m->L * m->D; ld++)
+		for (int r = 0; r < rows; r++)
+			for (int s = 0; s < S; s++)
+			{
+				size_t		to = (size_t) ld * dst->rows + (size_t) r * S + s;
+				size_t		from = (size_t) ld * src->rows + r;
+
+				memcpy(dst->h + to * m->R, src->h + from * m->R, sizeof(float) * m->R);
+				memcpy(dst->c + to * m->H, src->c + from * m->H, sizeof(float) * m->H);
+			}
+}
+
+sm_status
+sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
+				const sm_forecast_opts *opts, float *point, float *quant, sm_error *err)
+{
+	const int	W = sm_rnn_output_width(m);
+	const size_t DR = (size_t) m->D * m->R;
+	const int	h = opts->horizon;
+	fc_plan		p;
+	order_item *o = NULL;
+	int		   *eff = NULL;
+	tile_ws		hist = {0},
+				step = {0};
+	float	   *out = NULL,
+			   *next = NULL,
+			   *vals = NULL,
+			   *win = NULL;
+	uint64_t   *rng = NULL;
+	int			tile;
+	sm_status	rc;
+
+	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK ||
+		(rc = plan_forecast(m, B, lengths, T, opts, &p, err)) != SM_OK)
+		return rc;
+	if (B == 0)
+		return SM_OK;
+	/* the context limit: only the last `context` steps of each history */
+	eff = sm_alloc_array((size_t) B, sizeof(int));
+	if (eff == NULL)
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	for (int b = 0; b < B; b++)
+	{
+		eff[b] = lengths ? lengths[b] : T;
+		if (m->context > 0 && eff[b] > m->context)
+			eff[b] = m->context;
+	}
+	o = order_by_length(B, T, eff);
+	/* sampling multiplies rows: keep a tile's rows * S bounded */
+	tile = p.S > 1 ? (TILE_ROWS * 8 / p.S > 0 ? TILE_ROWS * 8 / p.S : 1) : TILE_ROWS;
+	if (tile > TILE_ROWS)
+		tile = TILE_ROWS;
+	if (tile > B)
+		tile = B;
+	{
+		int			Tcap = o ? o[0].len + (m->D == 2 && !m->direct ? h : 0) : 1;
+		int			hist_rows = m->D == 2 && !m->direct ? tile * p.S : tile;
+
+		if (o == NULL ||
+			(rc = tile_alloc(m, hist_rows, Tcap, &hist, err)) != SM_OK ||
+			(m->D == 1 && !m->direct && (rc = tile_alloc(m, tile * p.S, 1, &step, err)) != SM_OK))
+		{
+			if (o == NULL)
+				rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
+			goto done;
+		}
+		out = sm_alloc_array((size_t) tile * p.S, sizeof(float) * (size_t) W);
+		next = sm_alloc_array((size_t) tile * p.S, sizeof(float) * (size_t) p.F);
+		vals = sm_alloc_array((size_t) p.S, sizeof(float));
+		rng = sm_alloc_array((size_t) tile * p.S, sizeof(uint64_t));
+		if (m->D == 2 && !m->direct)
+			win = sm_alloc_array((size_t) tile * p.S * Tcap, sizeof(float) * (size_t) p.F);
+		if (!out || !next || !vals || !rng || (m->D == 2 && !m->direct && !win))
+		{
+			rc = sm_fail(err, SM_ERR_NOMEM, "out of memory for a forecast");
+			goto done;
+		}
+	}
+
+	for (int b0 = 0; b0 < B; b0 += tile)
+	{
+		int			rows = B - b0 < tile ? B - b0 : tile;
+		const order_item *it = o + b0;
+		int			Tt = it[0].len;
+		float	   *top;
+
+		for (int r = 0; r < rows; r++)
+			for (int s = 0; s < p.S; s++)
+			{
+				size_t		row = (size_t) r * p.S + s;
+				uint64_t	seed = opts->series_seeds ? opts->series_seeds[it[r].index]
+					: opts->seed + (uint64_t) it[r].index;
+
+				rng[row] = seed * 0x9E3779B97F4A7C15ULL + (uint64_t) s * 0xD1B54A32D192ED03ULL;
+				(void) mix64(&rng[row]);
+			}
+
+		if (m->D == 1 || m->direct)
+		{
+			/* run the history once */
+			for (int r = 0; r < rows; r++)
+				load_row(m, &hist, r, hist.rows,
+						 x + ((size_t) it[r].index * T + (T - it[r].len)) * m->I, it[r].len, Tt);
+			set_active(&hist, it, rows, Tt);
+			tile_reset_state(m, &hist);
+			if ((rc = run_layers(m, &hist, hist.rows, Tt, &top, err)) != SM_OK)
+				goto done;
+			if (m->direct)
+			{
+				apply_head(m, top + (size_t) (Tt - 1) * hist.rows * DR, (size_t) rows, out);
+				record_direct(m, &p, opts, it, rows, out, point, quant);
+				continue;
+			}
+			/* then step: states (and the first output) expanded to S paths */
+			apply_head(m, top + (size_t) (Tt - 1) * hist.rows * DR, (size_t) rows, out);
+			/* row r -> rows r*S .. r*S+S-1, from the end so no source is overwritten */
+			for (int r = rows - 1; r >= 0; r--)
+				for (int s = p.S - 1; s >= 0; s--)
+					memmove(out + ((size_t) r * p.S + s) * W, out + (size_t) r * W, sizeof(float) * W);
+			expand_states(m, &hist, rows, &step, p.S);
+			for (int k = 0; k < h; k++)
+			{
+				int			n = rows * p.S;
+
+				record_step(m, &p, opts, it, rows, k, out, rng, next, vals, point, quant);
+				if (k == h - 1)
+					break;
+				for (int r = 0; r < n; r++)
+					load_row(m, &step, r, step.rows, next + (size_t) r * p.F, 1, 1);
+				step.active[0] = n;
+				if ((rc = run_layers(m, &step, step.rows, 1, &top, err)) != SM_OK)
+					goto done;
+				apply_head(m, top, (size_t) n, out);
+			}
+			continue;
+		}
+
+		/* bidirectional: re-run the growing window at every step */
+		{
+			int			n = rows * p.S;
+
+			for (int r = 0; r < rows; r++)
+				for (int s = 0; s < p.S; s++)
+				{
+					size_t		row = (size_t) r * p.S + s;
+
+					memcpy(win + row * hist.T * p.F,
+						   x + ((size_t) it[r].index * T + (T - it[r].len)) * m->I,
+						   sizeof(float) * (size_t) it[r].len * p.F);
+				}
+			for (int k = 0; k < h; k++)
+			{
+				int			Tk = Tt + k;
+				order_item *wit = sm_alloc_array((size_t) n, sizeof(order_item));
+
+				if (wit == NULL)
+				{
+					rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
+					goto done;
+				}
+				for (int row = 0; row < n; row++)
+				{
+					int			len = it[row / p.S].len + k;
+
+					wit[row].index = row;
+					wit[row].len = len;
+					load_row(m, &hist, row, hist.rows, win + (size_t) row * hist.T * p.F, len, Tk);
+				}
+				set_active(&hist, wit, n, Tk);
+				sm_free(wit);
+				tile_reset_state(m, &hist);
+				if ((rc = run_layers(m, &hist, hist.rows, Tk, &top, err)) != SM_OK)
+					goto done;
+				apply_head(m, top + (size_t) (Tk - 1) * hist.rows * DR, (size_t) n, out);
+				record_step(m, &p, opts, it, rows, k, out, rng, next, vals, point, quant);
+				for (int row = 0; row < n; row++)
+					memcpy(win + ((size_t) row * hist.T + it[row / p.S].len + k) * p.F,
+						   next + (size_t) row * p.F, sizeof(float) * p.F);
+			}
+		}
+	}
+	rc = SM_OK;
+done:
+	tile_free(&hist);
+	tile_free(&step);
+	sm_free(out);
+	sm_free(next);
+	sm_free(vals);
+	sm_free(rng);
+	sm_free(win);
+	sm_free(o);
+	sm_free(eff);
+	return rc;
+}

@@ -1,0 +1,516 @@
+/*
+ * test_rnn.c -- the batched recurrent engine against a plain reference:
+ * PyTorch's equations one sequence at a time, in double precision.  Covers
+ * the three cells, layers, directions, proj_size, bias=False, heads,
+ * scaling, mixed-length batches (tiles and padding), recursive, direct,
+ * bidirectional, quantile and sampled forecasts, and cancellation.
+ */
+#include <stdlib.h>
+
+#include "sm_test.h"
+#include "sm_tests.h"
+
+#include "sm_rnn.h"
+
+static double
+urand(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return ((*s >> 8) & 0xffff) / 65535.0 * 2.0 - 1.0;
+}
+
+/* a model from a config, every tensor filled with scaled random values */
+static sm_model *
+make_model(const char *arch, const char *config, unsigned seed, double scale)
+{
+	sm_model   *model;
+	sm_error	err;
+
+	if (sm_model_begin(&model, arch, config, strlen(config), &err) != SM_OK)
+	{
+		fprintf(stderr, "make_model %s: %s\n", config, err.message);
+		return NULL;
+	}
+	for (int i = 0; i < model->spec.count; i++)
+	{
+		sm_spec_entry *e = &model->spec.items[i];
+		sm_tensor_info info = {.name = e->name, .dtype = SM_DTYPE_F32, .ndim = e->ndim};
+		sm_tensor  *t;
+		float	   *data;
+		size_t		n;
+
+		memcpy(info.shape, e->shape, sizeof(int64_t) * e->ndim);
+		sm_shape_numel(e->ndim, e->shape, &n);
+		data = malloc(sizeof(float) * n);
+		for (size_t k = 0; k < n; k++)
+			data[k] = (float) (scale * urand(&seed));
+		if (sm_model_add_tensor(model, &info, &t, &err) != SM_OK ||
+			sm_tensor_append(t, SM_DTYPE_F32, data, n * sizeof(float), &err) != SM_OK)
+			fprintf(stderr, "make_model tensor %s: %s\n", e->name, err.message);
+		free(data);
+	}
+	if (sm_model_finish(model, &err) != SM_OK)
+	{
+		fprintf(stderr, "make_model finish: %s\n", err.message);
+		sm_model_free(model);
+		return NULL;
+	}
+	return model;
+}
+
+static double
+sig(double x)
+{
+	return 1.0 / (1.0 + exp(-x));
+}
+
+/* y[out] = W[out, in] x[in] (+ b) */
+static void
+matvec(const float *W, const float *b, const double *x, int out, int in, double *y)
+{
+	for (int o = 0; o < out; o++)
+	{
+		double		acc = b ? b[o] : 0.0;
+
+		for (int i = 0; i < in; i++)
+			acc += (double) W[(size_t) o * in + i] * x[i];
+		y[o] = acc;
+	}
+}
+
+/*
+ * PyTorch's equations for one sequence x[len][I]; outputs every step's
+ * model output (head, unscaled) into y[len][W].
+ */
+static void
+naive_forward(const sm_rnn *m, const float *x, int len, double *y)
+{
+	const int	H = m->H,
+				R = m->R,
+				D = m->D,
+				GH = m->G * H,
+				DR = D * R;
+	double	   *in = calloc((size_t) len * (DR > m->I ? DR : m->I), sizeof(double));
+	double	   *outl = calloc((size_t) len * DR, sizeof(double));
+	double	   *gi = malloc(sizeof(double) * GH),
+			   *gh = malloc(sizeof(double) * GH),
+			   *h = malloc(sizeof(double) * H),
+			   *c = malloc(sizeof(double) * H),
+			   *hc = malloc(sizeof(double) * H);
+	int			in_w = m->I;
+
+	for (int t = 0; t < len; t++)
+		for (int i = 0; i < m->I; i++)
+		{
+			double		v = x[t * m->I + i];
+
+			if (m->in_mean)
+				v -= m->in_mean[i];
+			if (m->in_std)
+				v /= m->in_std[i];
+			in[t * m->I + i] = v;
+		}
+	for (int k = 0; k < m->L; k++)
+	{
+		for (int d = 0; d < D; d++)
+		{
+			const sm_rnn_dir *w = &m->dirs[k * D + d];
+
+			memset(h, 0, sizeof(double) * H);
+			memset(c, 0, sizeof(double) * H);
+			for (int s = 0; s < len; s++)
+			{
+				int			t = d ? len - 1 - s : s;
+
+				matvec(w->w_ih, w->b_ih, in + (size_t) t * in_w, GH, in_w, gi);
+				matvec(w->w_hh, w->b_hh, h, GH, R, gh);
+				if (m->cell == SM_CELL_GRU)
+				{
+					for (int j = 0; j < H; j++)
+					{
+						double		r = sig(gi[j] + gh[j]);
+						double		z = sig(gi[H + j] + gh[H + j]);
+						double		n = tanh(gi[2 * H + j] + r * gh[2 * H + j]);
+
+						h[j] = (1 - z) * n + z * h[j];
+					}
+				}
+				else if (m->cell == SM_CELL_LSTM)
+				{
+					for (int j = 0; j < H; j++)
+					{
+						double		ig = sig(gi[j] + gh[j]);
+						double		fg = sig(gi[H + j] + gh[H + j]);
+						double		gg = tanh(gi[2 * H + j] + gh[2 * H + j]);
+						double		og = sig(gi[3 * H + j] + gh[3 * H + j]);
+
+						c[j] = fg * c[j] + ig * gg;
+						hc[j] = og * tanh(c[j]);
+					}
+					if (w->w_hr)
+						matvec(w->w_hr, NULL, hc, R, H, h);
+					else
+						memcpy(h, hc, sizeof(double) * H);
+				}
+				else
+					for (int j = 0; j < H; j++)
+					{
+						double		v = gi[j] + gh[j];
+
+						h[j] = m->cell == SM_CELL_RNN_TANH ? tanh(v) : (v > 0 ? v : 0);
+					}
+				memcpy(outl + (size_t) t * DR + d * R, h, sizeof(double) * R);
+			}
+		}
+		memcpy(in, outl, sizeof(double) * len * DR);
+		in_w = DR;
+	}
+	for (int t = 0; t < len; t++)
+	{
+		double	   *yt = y + (size_t) t * sm_rnn_output_width(m);
+
+		if (m->O == 0)
+		{
+			memcpy(yt, outl + (size_t) t * DR, sizeof(double) * DR);
+			continue;
+		}
+		matvec(m->head_w, m->head_b, outl + (size_t) t * DR, m->O, DR, yt);
+		for (int j = 0; j < m->O; j++)
+		{
+			int			f = m->head_kind == SM_HEAD_QUANTILE ? (j / m->n_quantiles) % m->I : j % m->I;
+			bool		is_scale = m->head_kind == SM_HEAD_GAUSSIAN && j >= m->I;
+
+			if (is_scale)
+				yt[j] = yt[j] > 20 ? yt[j] : log1p(exp(yt[j]));
+			if (m->out_std)
+				yt[j] *= m->out_std[f];
+			if (m->out_mean && !is_scale)
+				yt[j] += m->out_mean[f];
+		}
+	}
+	free(in);
+	free(outl);
+	free(gi);
+	free(gh);
+	free(h);
+	free(c);
+	free(hc);
+}
+
+/* normwise relative error of float results against double references */
+static double
+rel_err(const float *got, const double *ref, size_t n)
+{
+	double		d = 0,
+				mx = 1e-30;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		d = fmax(d, fabs(got[i] - ref[i]));
+		mx = fmax(mx, fabs(ref[i]));
+	}
+	return d / mx;
+}
+
+static const char *const forward_configs[][2] = {
+	{"rnn", "{\"input_size\": 3, \"hidden_size\": 5}"},
+	{"rnn", "{\"input_size\": 2, \"hidden_size\": 7, \"num_layers\": 3, \"bidirectional\": true, \"nonlinearity\": \"relu\", \"output_size\": 2}"},
+	{"lstm", "{\"input_size\": 1, \"hidden_size\": 13, \"num_layers\": 2, \"output_size\": 1}"},
+	{"lstm", "{\"input_size\": 2, \"hidden_size\": 9, \"num_layers\": 2, \"bidirectional\": true, \"proj_size\": 4}"},
+	{"lstm", "{\"input_size\": 2, \"hidden_size\": 6, \"bias\": false, \"output_size\": 3, \"head_bias\": false}"},
+	{"gru", "{\"input_size\": 1, \"hidden_size\": 11, \"num_layers\": 3, \"bidirectional\": true, \"output_size\": 1}"},
+	{"gru", "{\"input_size\": 2, \"hidden_size\": 5, \"bias\": false, \"rnn_prefix\": \"\", \"output_size\": 2, \"head_prefix\": \"fc.\","
+	 " \"input_mean\": [1, -2], \"input_std\": 3, \"output_mean\": [0.5, 4], \"output_std\": [2, 0.25]}"},
+};
+
+static void
+test_forward(void)
+{
+	/* 300 sequences (two tiles) of mixed lengths in a batch of T = 23 */
+	const int	B = 300,
+				T = 23;
+	int		   *len = malloc(sizeof(int) * B);
+	unsigned	seed = 7;
+
+	for (int b = 0; b < B; b++)
+		len[b] = b % 17 == 0 ? T : 1 + (int) ((urand(&seed) + 1) / 2 * (T - 1));
+	for (size_t c = 0; c < sizeof(forward_configs) / sizeof(forward_configs[0]); c++)
+	{
+		sm_model   *model = make_model(forward_configs[c][0], forward_configs[c][1], 100 + c, 0.5);
+		const sm_rnn *m = model ? sm_rnn_of(model) : NULL;
+		int			W;
+		float	   *x,
+				   *last,
+				   *steps;
+		double	   *ref,
+				   *ref_last,
+				   *ref_steps;
+		sm_error	err;
+
+		CHECK_MSG(m != NULL, "config %zu", c);
+		if (m == NULL)
+			continue;
+		W = sm_rnn_output_width(m);
+		x = malloc(sizeof(float) * B * T * m->I);
+		last = malloc(sizeof(float) * B * W);
+		steps = malloc(sizeof(float) * B * T * W);
+		ref = malloc(sizeof(double) * T * W);
+		ref_last = malloc(sizeof(double) * B * W);
+		ref_steps = calloc((size_t) B * T * W, sizeof(double));
+		for (int i = 0; i < B * T * m->I; i++)
+			x[i] = (float) (2 * urand(&seed));
+		CHECK(sm_rnn_forward(m, x, B, T, len, last, steps, &err) == SM_OK);
+		for (int b = 0; b < B; b++)
+		{
+			naive_forward(m, x + ((size_t) b * T + (T - len[b])) * m->I, len[b], ref);
+			memcpy(ref_last + (size_t) b * W, ref + (size_t) (len[b] - 1) * W, sizeof(double) * W);
+			memcpy(ref_steps + ((size_t) b * T + (T - len[b])) * W, ref, sizeof(double) * len[b] * W);
+		}
+		{
+			double		e1 = rel_err(last, ref_last, (size_t) B * W);
+			double		e2 = rel_err(steps, ref_steps, (size_t) B * T * W);
+
+			printf("rnn %s %s: last %.2g steps %.2g\n", forward_configs[c][0], forward_configs[c][1], e1, e2);
+			CHECK(e1 < 1e-5);
+			CHECK(e2 < 1e-5);
+		}
+		/* T = 1 */
+		CHECK(sm_rnn_forward(m, x, 1, 1, NULL, last, NULL, &err) == SM_OK);
+		naive_forward(m, x, 1, ref);
+		CHECK(rel_err(last, ref, W) < 1e-5);
+		free(x);
+		free(last);
+		free(steps);
+		free(ref);
+		free(ref_last);
+		free(ref_steps);
+		sm_model_free(model);
+	}
+	free(len);
+}
+
+/* reference recursive forecast: re-run the growing window each step */
+static void
+naive_forecast(const sm_rnn *m, const float *hist, int len, int h, double *out)
+{
+	const int	F = m->I,
+				W = sm_rnn_output_width(m);
+	int			start = m->context > 0 && len > m->context ? len - m->context : 0;
+	int			n = len - start;
+	float	   *win = malloc(sizeof(float) * (n + h) * F);
+	double	   *y = malloc(sizeof(double) * (n + h) * W);
+
+	memcpy(win, hist + (size_t) start * F, sizeof(float) * n * F);
+	for (int k = 0; k < h; k++)
+	{
+		naive_forward(m, win, n + k, y);
+		for (int f = 0; f < F; f++)
+		{
+			const double *o = y + (size_t) (n + k - 1) * W;
+			double		v = m->head_kind == SM_HEAD_QUANTILE ? o[f * m->n_quantiles + m->median] : o[f];
+
+			out[k * F + f] = v;
+			win[(n + k) * F + f] = (float) v;
+		}
+	}
+	free(win);
+	free(y);
+}
+
+static const char *const forecast_configs[][2] = {
+	{"lstm", "{\"input_size\": 1, \"hidden_size\": 13, \"num_layers\": 2, \"output_size\": 1}"},
+	{"gru", "{\"input_size\": 2, \"hidden_size\": 7, \"output_size\": 2, \"context\": 5, \"input_mean\": 1, \"output_mean\": 1}"},
+	{"rnn", "{\"input_size\": 1, \"hidden_size\": 6, \"num_layers\": 2, \"bidirectional\": true, \"output_size\": 1}"},
+	{"lstm", "{\"input_size\": 1, \"hidden_size\": 5, \"output_size\": 3, \"quantiles\": [0.1, 0.5, 0.9]}"},
+	{"gru", "{\"input_size\": 1, \"hidden_size\": 5, \"output_size\": 2, \"distribution\": \"gaussian\"}"},
+};
+
+static void
+test_forecast(void)
+{
+	const int	B = 9,
+				T = 12,
+				h = 6;
+	int			len[9] = {12, 1, 5, 12, 7, 2, 11, 3, 12};
+	unsigned	seed = 11;
+
+	for (size_t c = 0; c < sizeof(forecast_configs) / sizeof(forecast_configs[0]); c++)
+	{
+		sm_model   *model = make_model(forecast_configs[c][0], forecast_configs[c][1], 200 + c, 0.6);
+		const sm_rnn *m = model ? sm_rnn_of(model) : NULL;
+		float	   *x,
+				   *point;
+		double	   *ref;
+		sm_forecast_opts opts = {.horizon = h};
+		sm_error	err;
+
+		CHECK_MSG(m != NULL, "config %zu", c);
+		if (m == NULL)
+			continue;
+		x = malloc(sizeof(float) * B * T * m->I);
+		point = malloc(sizeof(float) * B * h * m->I);
+		ref = malloc(sizeof(double) * B * h * m->I);
+		for (int i = 0; i < B * T * m->I; i++)
+			x[i] = (float) urand(&seed);
+		CHECK(sm_rnn_forecast(m, x, B, T, len, &opts, point, NULL, &err) == SM_OK);
+		for (int b = 0; b < B; b++)
+			naive_forecast(m, x + ((size_t) b * T + (T - len[b])) * m->I, len[b], h, ref + (size_t) b * h * m->I);
+		{
+			double		e = rel_err(point, ref, (size_t) B * h * m->I);
+
+			printf("forecast %s %s: %.2g\n", forecast_configs[c][0], forecast_configs[c][1], e);
+			CHECK(e < 1e-5);
+		}
+		free(x);
+		free(point);
+		free(ref);
+		sm_model_free(model);
+	}
+}
+
+static void
+test_quantiles_and_sampling(void)
+{
+	sm_error	err;
+	float		hist[8] = {0.1f, -0.2f, 0.3f, 0.5f, 0.2f, -0.1f, 0.0f, 0.4f};
+
+	/* a quantile head reports its quantiles; unknown ones are refused */
+	{
+		sm_model   *model = make_model("lstm", forecast_configs[3][1], 203, 0.6);
+		const sm_rnn *m = sm_rnn_of(model);
+		float		q[2] = {0.9f, 0.1f};
+		float		quant[4 * 2],
+					point[4];
+		sm_forecast_opts opts = {.horizon = 4, .quantiles = q, .n_quantiles = 2};
+		double		ref[4 * 3 * 8];
+
+		CHECK(sm_rnn_forecast(m, hist, 1, 8, NULL, &opts, point, quant, &err) == SM_OK);
+		/* step 1's quantiles are the head's outputs after the history */
+		naive_forward(m, hist, 8, ref);
+		CHECK(fabs(quant[0] - ref[7 * 3 + 2]) < 1e-5 && fabs(quant[1] - ref[7 * 3 + 0]) < 1e-5);
+		CHECK(fabs(point[0] - ref[7 * 3 + 1]) < 1e-5);
+		q[0] = 0.25f;
+		CHECK_ERR((sm_rnn_forecast(m, hist, 1, 8, NULL, &opts, point, quant, &err), err), SM_ERR_INVALID,
+				  "quantile 0.25 is not one this model outputs");
+		sm_model_free(model);
+	}
+	/* gaussian: reproducible by seed; step-1 quantiles match the normal */
+	{
+		sm_model   *model = make_model("gru", forecast_configs[4][1], 204, 0.6);
+		const sm_rnn *m = sm_rnn_of(model);
+		float		q[3] = {0.1f, 0.5f, 0.9f};
+		const int	S = 20000;
+		float		a[3 * 3],
+					b[3 * 3],
+					pa[3];
+		sm_forecast_opts opts = {.horizon = 3, .samples = S, .seed = 42, .quantiles = q, .n_quantiles = 3};
+		double		y[8 * 2];
+		double		mu,
+					sd;
+
+		CHECK(sm_rnn_forecast(m, hist, 1, 8, NULL, &opts, pa, a, &err) == SM_OK);
+		CHECK(sm_rnn_forecast(m, hist, 1, 8, NULL, &opts, pa, b, &err) == SM_OK);
+		CHECK(memcmp(a, b, sizeof(a)) == 0);
+		opts.seed = 43;
+		CHECK(sm_rnn_forecast(m, hist, 1, 8, NULL, &opts, pa, b, &err) == SM_OK);
+		CHECK(memcmp(a, b, sizeof(a)) != 0);
+		naive_forward(m, hist, 8, y);
+		mu = y[7 * 2];
+		sd = y[7 * 2 + 1];
+		printf("gaussian step 1: mu %.4f sd %.4f q10 %.4f (%.4f) q50 %.4f q90 %.4f (%.4f)\n",
+			   mu, sd, b[0], mu - 1.2815516 * sd, b[1], b[2], mu + 1.2815516 * sd);
+		CHECK(fabs(b[0] - (mu - 1.2815516 * sd)) < 0.05 * sd);
+		CHECK(fabs(b[1] - mu) < 0.05 * sd);
+		CHECK(fabs(b[2] - (mu + 1.2815516 * sd)) < 0.05 * sd);
+		opts.samples = 1;
+		CHECK_ERR((sm_rnn_forecast(m, hist, 1, 8, NULL, &opts, pa, b, &err), err), SM_ERR_INVALID, "at least 2 samples");
+		sm_model_free(model);
+	}
+	/* direct: horizon bounded by the head; point-only models refuse quantiles */
+	{
+		sm_model   *model = make_model("lstm", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 5, \"forecast\": \"direct\"}", 205, 0.6);
+		const sm_rnn *m = sm_rnn_of(model);
+		float		point[6];
+		float		q = 0.5f;
+		double		y[8 * 5];
+		sm_forecast_opts opts = {.horizon = 5};
+
+		CHECK(sm_rnn_forecast(m, hist, 1, 8, NULL, &opts, point, NULL, &err) == SM_OK);
+		naive_forward(m, hist, 8, y);
+		CHECK(rel_err(point, y + 7 * 5, 5) < 1e-5);
+		opts.horizon = 6;
+		CHECK_ERR((sm_rnn_forecast(m, hist, 1, 8, NULL, &opts, point, NULL, &err), err), SM_ERR_INVALID,
+				  "longer than this direct forecaster's 5 steps");
+		opts.horizon = 2;
+		opts.quantiles = &q;
+		opts.n_quantiles = 1;
+		CHECK_ERR((sm_rnn_forecast(m, hist, 1, 8, NULL, &opts, point, NULL, &err), err), SM_ERR_INVALID,
+				  "point forecasts only");
+		sm_model_free(model);
+	}
+}
+
+static int	abort_after = -1;
+
+static bool
+abort_countdown(void)
+{
+	return abort_after >= 0 && abort_after-- == 0;
+}
+
+static void *
+plain_alloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void
+test_config_errors(void)
+{
+	sm_error	err;
+	sm_tensor_info none[1] = {{0}};
+
+#define BAD(arch, cfg, substr) \
+	CHECK_ERR((sm_model_check(arch, cfg, strlen(cfg), none, 0, &err), err), SM_ERR_INVALID, substr)
+
+	BAD("lstm", "{\"hidden_size\": 4}", "\"input_size\" is missing");
+	BAD("lstm", "{\"input_size\": 1, \"hidden_size\": 4, \"proj_size\": 4}", "smaller than hidden_size");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"proj_size\": 2}", "applies to arch \"lstm\" only");
+	BAD("lstm", "{\"input_size\": 1, \"hidden_size\": 4, \"nonlinearity\": \"relu\"}", "applies to arch \"rnn\" only");
+	BAD("rnn", "{\"input_size\": 1, \"hidden_size\": 4, \"nonlinearity\": \"gelu\"}", "must be \"tanh\" or \"relu\"");
+	BAD("gru", "{\"input_size\": 2, \"hidden_size\": 4, \"output_size\": 2, \"input_std\": [1, 0]}", "invalid value at position 2");
+	BAD("gru", "{\"input_size\": 2, \"hidden_size\": 4, \"output_size\": 2, \"input_mean\": [1, 2, 3]}", "has 3 values, expected 2");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 3, \"quantiles\": [0.5, 0.1]}", "increasing numbers");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 2, \"quantiles\": [0.1, 0.9]}", "");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 3, \"distribution\": \"gaussian\"}", "2 * input_size");
+	BAD("gru", "{\"input_size\": 2, \"hidden_size\": 4, \"output_size\": 5, \"forecast\": \"direct\"}", "multiple of 2");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"forecast\": \"direct\"}", "needs a head");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"forecast\": \"sideways\"}", "\"recursive\" or \"direct\"");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"output_mean\": 3}", "needs a head");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"hidden\": 3}", "unknown config key \"hidden\"");
+#undef BAD
+
+	/* cancellation is polled while stepping */
+	{
+		sm_model   *model = make_model("lstm", "{\"input_size\": 1, \"hidden_size\": 8}", 300, 0.5);
+		float		x[50] = {0},
+					y[8];
+		sm_hooks	hooks = {plain_alloc, free, abort_countdown, NULL};
+
+		sm_set_hooks(&hooks);
+		abort_after = 10;
+		CHECK(sm_rnn_forward(sm_rnn_of(model), x, 1, 50, NULL, y, NULL, &err) == SM_ERR_ABORTED);
+		abort_after = -1;
+		sm_set_hooks(NULL);
+		sm_model_free(model);
+	}
+}
+
+void
+test_rnn(void)
+{
+	test_forward();
+	test_forecast();
+	test_quantiles_and_sampling();
+	test_config_errors();
+}
