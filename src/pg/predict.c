@@ -24,9 +24,8 @@ sm_predict(PG_FUNCTION_ARGS)
 	sm_error	err;
 
 	if (lin == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("seqmodel.predict does not support arch \"%s\" yet", model->arch->name)));
+		return sm_predict_rnn(name, input);
+	sm_set_threads(sm_threads);
 	x = sm_pg_real_matrix(input, "input", &ndim, &rows, &cols);
 	if (cols != lin->in_features)
 		ereport(ERROR,

@@ -19,6 +19,8 @@
 
 /* GUCs (seqmodel.c) */
 extern int	sm_cache_size_kb;
+extern int	sm_threads;
+extern int	sm_max_horizon;
 
 /* engine_hooks.c */
 void		sm_pg_install_hooks(void);
@@ -71,6 +73,9 @@ float	   *sm_pg_real_matrix(ArrayType *arr, const char *argname, int *ndim,
 ArrayType  *sm_pg_real_array(const float *data, int ndim, int rows, int cols);
 /* error if a model output is NaN or infinite */
 void		sm_pg_check_output(const char *model, const float *y, size_t n);
+
+/* forecast.c: seqmodel.predict for arch rnn, lstm, gru */
+Datum		sm_predict_rnn(const char *name, ArrayType *input);
 
 /* text -> C string in CurrentMemoryContext, erroring on NULL */
 char	   *sm_pg_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname);

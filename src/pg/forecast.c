@@ -1,0 +1,776 @@
+/*
+ * forecast.c -- SQL for recurrent models: predict / predict_steps on one
+ * sequence, forecast and forecast_table on one history, the forecast_agg
+ * aggregate, and forecast_query over many series in batches.
+ *
+ * A history is a real[]: 1-D for T steps of one feature (input_size 1), or
+ * 2-D [T][input_size].  Forecasts come back in the same shape.
+ */
+#include "sm_pg.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "sm_rnn.h"
+
+/* series per engine call in forecast_query, and padded values per batch */
+#define QUERY_BATCH_SERIES 1024
+#define QUERY_BATCH_VALUES (16 * 1024 * 1024)
+#define MAX_SAMPLES 100000
+
+/* The recurrent model called `name`, or an error naming what it is instead. */
+static const sm_rnn *
+rnn_model(const char *name, const char *fn)
+{
+	const sm_model *model = sm_cache_get(name);
+	const sm_rnn *m = sm_rnn_of(model);
+
+	if (m == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("seqmodel.%s does not support arch \"%s\"", fn, model->arch->name),
+				 errdetail("Model \"%s\" has arch \"%s\"; %s needs arch rnn, lstm or gru.",
+						   name, model->arch->name, fn)));
+	sm_set_threads(sm_threads);
+	return m;
+}
+
+/* A history array as [T][I]; checks its width against the model. */
+static float *
+history_of(ArrayType *arr, const sm_rnn *m, const char *name, const char *argname,
+		   int *T, bool *one_d)
+{
+	int			ndim,
+				rows,
+				cols;
+	float	   *x = sm_pg_real_matrix(arr, argname, &ndim, &rows, &cols);
+
+	*one_d = ndim == 1;
+	if (ndim == 1)
+	{
+		if (m->I != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s is one-dimensional, but model \"%s\" takes %d features per step",
+							argname, name, m->I),
+					 errhint("Pass a two-dimensional array, one row of %d values per step.", m->I)));
+		*T = cols;
+	}
+	else
+	{
+		if (cols != m->I)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s has %d features per step, but model \"%s\" takes %d",
+							argname, cols, name, m->I),
+					 errdetail("The second dimension of the array must have length input_size.")));
+		*T = rows;
+	}
+	return x;
+}
+
+static void
+check_horizon(int horizon)
+{
+	if (horizon < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must be at least 1, not %d", horizon)));
+	if (horizon > sm_max_horizon)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon %d exceeds seqmodel.max_horizon (%d)", horizon, sm_max_horizon),
+				 errhint("A superuser can raise seqmodel.max_horizon.")));
+}
+
+static void
+check_min_history(const sm_rnn *m, int len, const char *name, const char *series)
+{
+	if (len < m->min_history)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 series ? errmsg("series \"%s\" is too short to forecast", series)
+				 : errmsg("history is too short to forecast"),
+				 errdetail("It has %d steps; model \"%s\" needs at least %d (config min_history).",
+						   len, name, m->min_history)));
+}
+
+PG_FUNCTION_INFO_V1(sm_predict_steps);
+/* seqmodel.predict_steps(model, input): the output at every step, [T][W] */
+Datum
+sm_predict_steps(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const sm_rnn *m = rnn_model(name, "predict_steps");
+	int			T;
+	bool		one_d;
+	float	   *x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "input", &T, &one_d);
+	int			W = sm_rnn_output_width(m);
+	float	   *y = palloc_extended(sizeof(float) * (size_t) T * W, MCXT_ALLOC_HUGE);
+	sm_error	err;
+
+	SM_PG_CHECK(sm_rnn_forward(m, x, 1, T, NULL, NULL, y, &err), &err);
+	sm_pg_check_output(name, y, (size_t) T * W);
+	PG_RETURN_ARRAYTYPE_P(sm_pg_real_array(y, 2, T, W));
+}
+
+/* seqmodel.predict for recurrent models: the output at the last step */
+Datum
+sm_predict_rnn(const char *name, ArrayType *input)
+{
+	const sm_rnn *m = rnn_model(name, "predict");
+	int			T;
+	bool		one_d;
+	float	   *x = history_of(input, m, name, "input", &T, &one_d);
+	int			W = sm_rnn_output_width(m);
+	float	   *y = palloc(sizeof(float) * W);
+	sm_error	err;
+
+	SM_PG_CHECK(sm_rnn_forward(m, x, 1, T, NULL, y, NULL, &err), &err);
+	sm_pg_check_output(name, y, W);
+	PG_RETURN_ARRAYTYPE_P(sm_pg_real_array(y, 1, 1, W));
+}
+
+/* forecast one history: point [h][F] */
+static ArrayType *
+forecast_one(const char *name, const sm_rnn *m, float *x, int T, bool one_d, int horizon)
+{
+	sm_forecast_opts opts = {.horizon = horizon};
+	float	   *point;
+	sm_error	err;
+
+	check_horizon(horizon);
+	check_min_history(m, T, name, NULL);
+	point = palloc(sizeof(float) * (size_t) horizon * m->I);
+	SM_PG_CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &opts, point, NULL, &err), &err);
+	sm_pg_check_output(name, point, (size_t) horizon * m->I);
+	return one_d ? sm_pg_real_array(point, 1, 1, horizon)
+		: sm_pg_real_array(point, 2, horizon, m->I);
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast);
+/* seqmodel.forecast(model, history, horizon): point forecasts */
+Datum
+sm_forecast(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const sm_rnn *m = rnn_model(name, "forecast");
+	int			T;
+	bool		one_d;
+	float	   *x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "history", &T, &one_d);
+
+	PG_RETURN_ARRAYTYPE_P(forecast_one(name, m, x, T, one_d, PG_GETARG_INT32(2)));
+}
+
+/* ------------------------------------------------------------ quantile options */
+
+typedef struct quantile_opts
+{
+	sm_forecast_opts opts;
+	float	   *q;				/* requested quantiles */
+	int			nq;
+} quantile_opts;
+
+/*
+ * Quantiles, samples and seed arguments -> engine options.  quantiles NULL:
+ * a quantile head's own quantiles, else none (point only).
+ */
+static void
+read_quantile_args(const sm_rnn *m, FunctionCallInfo fcinfo, int qarg, int horizon,
+				   quantile_opts *qo)
+{
+	int			samples = PG_ARGISNULL(qarg + 1) ? 100 : PG_GETARG_INT32(qarg + 1);
+	int64		seed = PG_ARGISNULL(qarg + 2) ? 0 : PG_GETARG_INT64(qarg + 2);
+
+	memset(qo, 0, sizeof(*qo));
+	if (!PG_ARGISNULL(qarg))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(qarg);
+		int			ndim,
+					rows,
+					cols;
+		float	   *q = sm_pg_real_matrix(arr, "quantiles", &ndim, &rows, &cols);
+
+		if (ndim != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("quantiles must be a one-dimensional array")));
+		for (int i = 0; i < cols; i++)
+			if (!(q[i] > 0.0f && q[i] < 1.0f))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("quantile %g is not between 0 and 1", (double) q[i])));
+		qo->q = q;
+		qo->nq = cols;
+	}
+	else if (m->head_kind == SM_HEAD_QUANTILE)
+	{
+		qo->q = palloc(sizeof(float) * m->n_quantiles);
+		memcpy(qo->q, m->quantiles, sizeof(float) * m->n_quantiles);
+		qo->nq = m->n_quantiles;
+	}
+	if (samples < 0 || samples > MAX_SAMPLES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("samples must be between 0 and %d, not %d", MAX_SAMPLES, samples)));
+	qo->opts.horizon = horizon;
+	qo->opts.samples = m->head_kind == SM_HEAD_GAUSSIAN ? samples : 0;
+	qo->opts.seed = (uint64) seed;
+	qo->opts.quantiles = qo->q;
+	qo->opts.n_quantiles = qo->nq;
+}
+
+/* emit the rows of one series' forecast: point row (quantile NULL), then each quantile */
+static void
+emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series, const quantile_opts *qo,
+				   int F, const float *point, const float *quant)
+{
+	int			h = qo->opts.horizon;
+	int			off = series ? 1 : 0;
+	Datum		values[5];
+	bool		nulls[5] = {0};
+
+	if (series)
+		values[0] = CStringGetTextDatum(series);
+	for (int k = 0; k < h; k++)
+		for (int f = 0; f < F; f++)
+		{
+			values[off + 0] = Int32GetDatum(k + 1);
+			values[off + 1] = Float4GetDatum(point[(size_t) k * F + f]);
+			nulls[off + 2] = true;
+			values[off + 3] = Int32GetDatum(f + 1);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			nulls[off + 2] = false;
+			for (int i = 0; i < qo->nq; i++)
+			{
+				values[off + 1] = Float4GetDatum(quant[((size_t) k * F + f) * qo->nq + i]);
+				values[off + 2] = Float4GetDatum(qo->q[i]);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_table);
+/* seqmodel.forecast_table(model, history, horizon, quantiles, samples, seed) */
+Datum
+sm_forecast_table(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	const sm_rnn *m;
+	int			T,
+				horizon;
+	bool		one_d;
+	float	   *x,
+			   *point,
+			   *quant;
+	quantile_opts qo;
+	sm_error	err;
+
+	/* not STRICT (quantiles may be NULL): a NULL model, history or horizon gives no rows */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		InitMaterializedSRF(fcinfo, 0);
+		return (Datum) 0;
+	}
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	m = rnn_model(name, "forecast_table");
+	x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "history", &T, &one_d);
+	horizon = PG_GETARG_INT32(2);
+	check_horizon(horizon);
+	check_min_history(m, T, name, NULL);
+	read_quantile_args(m, fcinfo, 3, horizon, &qo);
+	point = palloc(sizeof(float) * (size_t) horizon * m->I);
+	quant = palloc(sizeof(float) * (size_t) horizon * m->I * Max(qo.nq, 1));
+	SM_PG_CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &qo.opts, point, qo.nq ? quant : NULL, &err), &err);
+	sm_pg_check_output(name, point, (size_t) horizon * m->I);
+	InitMaterializedSRF(fcinfo, 0);
+	emit_forecast_rows(rsinfo, NULL, &qo, m->I, point, quant);
+	return (Datum) 0;
+}
+
+/* ------------------------------------------------------------ forecast_agg */
+
+typedef struct agg_state
+{
+	char	   *model;
+	int			horizon;
+	int			width;			/* values per row: 1, or the array's length */
+	bool		arrays;			/* rows were real[] */
+	int64		n;				/* rows */
+	int64		cap;
+	float	   *values;
+	int64		first_null;		/* 1-based row of the first NULL, or 0 */
+} agg_state;
+
+static agg_state *
+agg_state_of(FunctionCallInfo fcinfo, bool arrays)
+{
+	MemoryContext aggctx;
+	agg_state  *st;
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "forecast_agg called in non-aggregate context");
+	if (!PG_ARGISNULL(0))
+		return (agg_state *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model must not be null")));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("horizon must not be null")));
+	st = MemoryContextAllocZero(aggctx, sizeof(agg_state));
+	st->model = MemoryContextStrdup(aggctx, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	st->horizon = PG_GETARG_INT32(3);
+	st->arrays = arrays;
+	st->cap = 256;
+	st->values = MemoryContextAllocHuge(aggctx, sizeof(float) * st->cap);
+	check_horizon(st->horizon);
+	return st;
+}
+
+static void
+agg_append(agg_state *st, const float *v, int width)
+{
+	if (st->n == 0)
+		st->width = width;
+	else if (width != st->width)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value at row %lld has %d features, the first row had %d",
+						(long long) st->n + 1, width, st->width)));
+	if ((st->n + 1) * st->width > st->cap)
+	{
+		st->cap *= 2;
+		st->values = repalloc_huge(st->values, sizeof(float) * st->cap);
+	}
+	memcpy(st->values + st->n * st->width, v, sizeof(float) * width);
+	st->n++;
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_agg_step);
+/* forecast_agg transition: one value real */
+Datum
+sm_forecast_agg_step(PG_FUNCTION_ARGS)
+{
+	agg_state  *st = agg_state_of(fcinfo, false);
+
+	if (PG_ARGISNULL(2))
+	{
+		if (st->first_null == 0)
+			st->first_null = st->n + 1;
+		st->n++;				/* keeps positions right; the final function errors */
+		return PointerGetDatum(st);
+	}
+	if (st->first_null == 0)
+	{
+		float		v = PG_GETARG_FLOAT4(2);
+
+		agg_append(st, &v, 1);
+	}
+	return PointerGetDatum(st);
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_agg_array_step);
+/* forecast_agg transition: one row real[] of input_size features */
+Datum
+sm_forecast_agg_array_step(PG_FUNCTION_ARGS)
+{
+	agg_state  *st = agg_state_of(fcinfo, true);
+	ArrayType  *arr;
+	int			ndim,
+				rows,
+				cols;
+	float	   *v;
+
+	if (PG_ARGISNULL(2))
+	{
+		if (st->first_null == 0)
+			st->first_null = st->n + 1;
+		st->n++;
+		return PointerGetDatum(st);
+	}
+	if (st->first_null != 0)
+		return PointerGetDatum(st);
+	arr = PG_GETARG_ARRAYTYPE_P(2);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value at row %lld must be a one-dimensional array", (long long) st->n + 1)));
+	if (ARR_HASNULL(arr) || ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) == 0)
+	{
+		if (st->first_null == 0)
+			st->first_null = st->n + 1;
+		st->n++;
+		return PointerGetDatum(st);
+	}
+	v = sm_pg_real_matrix(arr, "value", &ndim, &rows, &cols);
+	agg_append(st, v, cols);
+	return PointerGetDatum(st);
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_agg_final);
+/* forecast_agg final: forecast the collected series */
+Datum
+sm_forecast_agg_final(PG_FUNCTION_ARGS)
+{
+	agg_state  *st;
+	const sm_rnn *m;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (agg_state *) PG_GETARG_POINTER(0);
+	if (st->first_null != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("value is NULL at position %lld of the series", (long long) st->first_null),
+				 errhint("Fill missing values (or filter them out) before forecasting.")));
+	m = rnn_model(st->model, "forecast_agg");
+	if (st->width != m->I)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("values have %d features per row, but model \"%s\" takes %d",
+						st->width, st->model, m->I),
+				 m->I > 1 && !st->arrays ? errhint("Aggregate real[] rows of %d values.", m->I) : 0));
+	if (st->n > INT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("series too long to forecast: %lld steps", (long long) st->n)));
+	{
+		size_t		bad = sm_find_nonfinite(st->values, (size_t) st->n * st->width);
+
+		if (bad < (size_t) st->n * st->width)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("value at position %lld of the series is not finite", (long long) (bad / st->width) + 1)));
+	}
+	PG_RETURN_ARRAYTYPE_P(forecast_one(st->model, m, st->values, (int) st->n,
+									   !st->arrays, st->horizon));
+}
+
+/* ------------------------------------------------------------ forecast_query */
+
+/* the series of the current batch: values back to back, lengths, keys */
+typedef struct query_batch
+{
+	int			n;				/* series */
+	int			maxlen;
+	char	  **keys;
+	int		   *lens;
+	int64	   *offs;			/* start of each series in vals (in floats) */
+	float	   *vals;
+	int64		used,
+				cap;			/* floats */
+} query_batch;
+
+/* the value column as real(s) */
+static int
+value_of(Datum d, Oid type, float *out, int I, const char *key, int64 pos)
+{
+	switch (type)
+	{
+		case FLOAT4OID:
+			out[0] = DatumGetFloat4(d);
+			return 1;
+		case FLOAT8OID:
+			out[0] = (float) DatumGetFloat8(d);
+			return 1;
+		case INT2OID:
+			out[0] = DatumGetInt16(d);
+			return 1;
+		case INT4OID:
+			out[0] = (float) DatumGetInt32(d);
+			return 1;
+		case INT8OID:
+			out[0] = (float) DatumGetInt64(d);
+			return 1;
+		case NUMERICOID:
+			out[0] = DatumGetFloat4(DirectFunctionCall1(numeric_float4, d));
+			return 1;
+		case FLOAT4ARRAYOID:
+			{
+				ArrayType  *arr = DatumGetArrayTypeP(d);
+				int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+				if (ARR_NDIM(arr) != 1 || n != I || ARR_HASNULL(arr))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("value of series \"%s\" at step %lld is not an array of %d non-NULL values",
+									key, (long long) pos, I)));
+				memcpy(out, ARR_DATA_PTR(arr), sizeof(float) * I);
+				return I;
+			}
+	}
+	return 0;
+}
+
+static void
+run_query_batch(const char *name, const sm_rnn *m, query_batch *qb, quantile_opts *qo,
+				ReturnSetInfo *rsinfo, uint64 seed)
+{
+	const int	I = m->I,
+				h = qo->opts.horizon;
+	float	   *x;
+	float	   *point,
+			   *quant;
+	uint64	   *seeds;
+	sm_error	err;
+
+	if (qb->n == 0)
+		return;
+	/* right-align every series in [n][maxlen][I] */
+	x = MemoryContextAllocExtended(CurrentMemoryContext,
+								   sizeof(float) * (size_t) qb->n * qb->maxlen * I,
+								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	seeds = palloc(sizeof(uint64) * qb->n);
+	for (int s = 0; s < qb->n; s++)
+	{
+		memcpy(x + ((size_t) s * qb->maxlen + (qb->maxlen - qb->lens[s])) * I,
+			   qb->vals + qb->offs[s], sizeof(float) * (size_t) qb->lens[s] * I);
+		/* a series' samples depend on the seed and its key, not its batch */
+		seeds[s] = seed ^ hash_bytes_extended((const unsigned char *) qb->keys[s],
+											  (int) strlen(qb->keys[s]), 0);
+	}
+	qo->opts.series_seeds = seeds;
+	point = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (size_t) qb->n * h * I,
+									   MCXT_ALLOC_HUGE);
+	quant = qo->nq ? MemoryContextAllocExtended(CurrentMemoryContext,
+												sizeof(float) * (size_t) qb->n * h * I * qo->nq,
+												MCXT_ALLOC_HUGE) : NULL;
+	SM_PG_CHECK(sm_rnn_forecast(m, x, qb->n, qb->maxlen, qb->lens, &qo->opts, point, quant, &err), &err);
+	sm_pg_check_output(name, point, (size_t) qb->n * h * I);
+	for (int s = 0; s < qb->n; s++)
+		emit_forecast_rows(rsinfo, qb->keys[s], qo, I, point + (size_t) s * h * I,
+						   quant ? quant + (size_t) s * h * I * qo->nq : NULL);
+	pfree(x);
+	pfree(point);
+	if (quant)
+		pfree(quant);
+	pfree(seeds);
+	for (int s = 0; s < qb->n; s++)
+		pfree(qb->keys[s]);
+	qb->n = 0;
+	qb->maxlen = 0;
+	qb->used = 0;
+}
+
+/*
+ * The series being read is complete: check it, keep only its last
+ * `context` steps (if the model has a context limit), add it to the batch,
+ * and remember its key so a later run of rows with the same key is caught.
+ */
+static void
+finish_series(const char *name, const sm_rnn *m, query_batch *qb, char *key,
+			  int64 start, int64 steps, HTAB *done)
+{
+	int64		len = steps;
+	uint64		h = hash_bytes_extended((const unsigned char *) key, (int) strlen(key), 0);
+
+	check_min_history(m, (int) Min(steps, INT_MAX), name, key);
+	if (m->context > 0 && len > m->context)
+	{
+		memmove(qb->vals + start, qb->vals + start + (len - m->context) * m->I,
+				sizeof(float) * (size_t) m->context * m->I);
+		len = m->context;
+		qb->used = start + len * m->I;
+	}
+	qb->lens[qb->n] = (int) len;
+	qb->offs[qb->n] = start;
+	qb->keys[qb->n] = key;
+	qb->maxlen = Max(qb->maxlen, (int) len);
+	qb->n++;
+	hash_search(done, &h, HASH_ENTER, NULL);
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_query);
+/* seqmodel.forecast_query(model, query, horizon, quantiles, samples, seed) */
+Datum
+sm_forecast_query(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	char	   *query;
+	const sm_rnn *m;
+	int			horizon;
+	quantile_opts qo;
+	query_batch qb = {0};
+	Portal		portal;
+	SPIPlanPtr	plan;
+	Oid			vtype = InvalidOid;
+	Oid			ktype;
+	FmgrInfo	kout;
+	HTAB	   *done;
+	HASHCTL		hctl;
+	char	   *cur = NULL;		/* key of the series being read */
+	int64		curstart = 0;
+	int64		step = 0;
+	float	   *v;
+	MemoryContext callctx = CurrentMemoryContext;
+	MemoryContext rowctx;
+	uint64		seed;
+
+	/* not STRICT (quantiles may be NULL): a NULL model, query or horizon gives no rows */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		InitMaterializedSRF(fcinfo, 0);
+		return (Datum) 0;
+	}
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	horizon = PG_GETARG_INT32(2);
+	m = rnn_model(name, "forecast_query");
+	check_horizon(horizon);
+	read_quantile_args(m, fcinfo, 3, horizon, &qo);
+	seed = qo.opts.seed;
+	InitMaterializedSRF(fcinfo, 0);
+
+	qb.cap = 1024 * 1024;
+	qb.vals = MemoryContextAllocHuge(callctx, sizeof(float) * qb.cap);
+	qb.keys = palloc(sizeof(char *) * QUERY_BATCH_SERIES);
+	qb.lens = palloc(sizeof(int) * QUERY_BATCH_SERIES);
+	qb.offs = palloc(sizeof(int64) * QUERY_BATCH_SERIES);
+	v = palloc(sizeof(float) * m->I);
+
+	/* keys of finished series: a key seen again means the rows were not grouped */
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = sizeof(uint64);	/* a 64-bit hash of the key */
+	hctl.entrysize = sizeof(uint64);
+	hctl.hcxt = callctx;
+	done = hash_create("seqmodel forecast_query keys", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	SPI_connect();
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("could not prepare the query of forecast_query: %s",
+						SPI_result_code_string(SPI_result))));
+	if (!SPI_is_cursor_plan(plan))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the query of forecast_query must return rows"),
+				 errdetail("It should return (series key, value) rows ordered by series and time.")));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	rowctx = AllocSetContextCreate(CurrentMemoryContext, "seqmodel forecast_query row",
+								   ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, 10000);
+		if (vtype == InvalidOid)
+		{
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isvarlena;
+
+			if (desc->natts != 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("the query of forecast_query must return 2 columns, not %d", desc->natts),
+						 errdetail("It should return (series key, value) rows ordered by series and time.")));
+			ktype = SPI_gettypeid(desc, 1);
+			vtype = SPI_gettypeid(desc, 2);
+			if (vtype != FLOAT4OID && vtype != FLOAT8OID && vtype != NUMERICOID && vtype != INT2OID &&
+				vtype != INT4OID && vtype != INT8OID && vtype != FLOAT4ARRAYOID)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column 2 of the query of forecast_query must be a number or real[], not %s",
+								format_type_be(vtype))));
+			if ((vtype == FLOAT4ARRAYOID) != (m->I > 1))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 m->I > 1 ? errmsg("model \"%s\" takes %d features per step: column 2 must be real[]", name, m->I)
+						 : errmsg("model \"%s\" takes one value per step: column 2 must be a number, not real[]", name)));
+			getTypeOutputInfo(ktype, &kout.fn_oid, &isvarlena);
+			fmgr_info(kout.fn_oid, &kout);
+		}
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		knull,
+						vnull;
+			Datum		kd = SPI_getbinval(tup, desc, 1, &knull);
+			Datum		vd = SPI_getbinval(tup, desc, 2, &vnull);
+			char	   *key;
+			MemoryContext old;
+
+			if (knull)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("the query of forecast_query returned a NULL series key")));
+			old = MemoryContextSwitchTo(callctx);
+			key = OutputFunctionCall(&kout, kd);
+			MemoryContextSwitchTo(old);
+			if (cur == NULL || strcmp(cur, key) != 0)
+			{
+				uint64		h = hash_bytes_extended((const unsigned char *) key, (int) strlen(key), 0);
+
+				/* a new series: the current one is complete */
+				if (cur != NULL)
+				{
+					finish_series(name, m, &qb, cur, curstart, step, done);
+					if (qb.n == QUERY_BATCH_SERIES || (int64) qb.n * qb.maxlen * m->I > QUERY_BATCH_VALUES)
+						run_query_batch(name, m, &qb, &qo, rsinfo, seed);
+				}
+				if (hash_search(done, &h, HASH_FIND, NULL) != NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("the query of forecast_query returned series \"%s\" in two separate runs of rows", key),
+							 errhint("Order the query's rows by series key, then by time.")));
+				cur = key;
+				curstart = qb.used;
+				step = 0;
+			}
+			else
+				pfree(key);
+			step++;
+			if (vnull)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("value of series \"%s\" is NULL at step %lld", cur, (long long) step),
+						 errhint("Fill missing values (or filter them out) before forecasting.")));
+			old = MemoryContextSwitchTo(rowctx);
+			value_of(vd, vtype, v, m->I, cur, step);
+			MemoryContextSwitchTo(old);
+			for (int i = 0; i < m->I; i++)
+				if (!isfinite(v[i]))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("value of series \"%s\" at step %lld is not finite", cur, (long long) step)));
+			if (step > INT_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("series \"%s\" is too long", cur)));
+			MemoryContextReset(rowctx);
+			if (qb.used + m->I > qb.cap)
+			{
+				qb.cap *= 2;
+				qb.vals = repalloc_huge(qb.vals, sizeof(float) * qb.cap);
+			}
+			memcpy(qb.vals + qb.used, v, sizeof(float) * m->I);
+			qb.used += m->I;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	if (cur != NULL)
+		finish_series(name, m, &qb, cur, curstart, step, done);
+	run_query_batch(name, m, &qb, &qo, rsinfo, seed);
+	SPI_cursor_close(portal);
+	SPI_finish();
+	return (Datum) 0;
+}
