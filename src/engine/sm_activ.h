@@ -12,6 +12,7 @@
 #ifndef SM_ACTIV_H
 #define SM_ACTIV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 void		sm_vexp(float *x, size_t n);		/* x = exp(x) */
@@ -19,5 +20,20 @@ void		sm_vsigmoid(float *x, size_t n);	/* x = 1 / (1 + exp(-x)) */
 void		sm_vtanh(float *x, size_t n);		/* x = tanh(x) */
 void		sm_vrelu(float *x, size_t n);		/* x = max(x, 0) */
 float		sm_softplus(float x);				/* log(1 + exp(x)), stable */
+
+/*
+ * Fused recurrent cells over one row of H units (PyTorch's gate order):
+ *   lstm: g = [i f g o] pre-activations [4H] (bias b [4H] added here, may
+ *         be NULL); c = sig(f) c + sig(i) tanh(g); h = sig(o) tanh(c)
+ *   gru:  gx = [r z n] input part, gh = recurrent part, each with its bias
+ *         added here (bx = b_ih, bh = b_hh [3H], may be NULL);
+ *         r, z = sig(gx + gh); n = tanh(gx_n + r gh_n); h = (1 - z) n + z h
+ *   elman (rnn): h = act(g + b)
+ * Same operations, in the same order, as the separate passes they replace.
+ */
+void		sm_lstm_cell(const float *g, const float *b, float *c, float *h, int H);
+void		sm_gru_cell(const float *gx, const float *bx, const float *gh, const float *bh,
+						float *h, int H);
+void		sm_elman_cell(const float *g, const float *b, float *h, int H, bool relu);
 
 #endif

@@ -32,7 +32,17 @@
 #include "sm_blas.h"
 
 #define TILE_ROWS 256			/* sequences per tile */
-#define TIME_CHUNK 32			/* steps per input-projection sgemm */
+#define TIME_CHUNK 32			/* at most this many steps per input-projection sgemm */
+#define CHUNK_ROWS 8192			/* ... and at most this many rows (steps x sequences) */
+
+/* steps per input-projection chunk for tiles of `rows` rows */
+static inline int
+chunk_steps(int rows)
+{
+	int			tc = CHUNK_ROWS / (rows > 0 ? rows : 1);
+
+	return tc < 1 ? 1 : tc > TIME_CHUNK ? TIME_CHUNK : tc;
+}
 
 /* ---------------------------------------------------------------- config */
 
@@ -419,9 +429,9 @@ rnn_build(sm_model *model, sm_error *err)
 			dir->b_hh = c.bias ? weight(model, "%sbias_hh_l%d%s", c.rnn_prefix, k, sfx) : NULL;
 			dir->w_hr = c.P > 0 ? weight(model, "%sweight_hr_l%d%s", c.rnn_prefix, k, sfx) : NULL;
 			/*
-			 * The input projection adds one bias vector: b_ih + b_hh for
-			 * rnn and lstm; b_ih alone for gru, whose b_hh goes with the
-			 * recurrent product (b_hn sits inside r * (W_hn h + b_hn)).
+			 * rnn and lstm cells add one bias vector, b_ih + b_hh; gru
+			 * cells add b_ih and b_hh apart (b_hn sits inside
+			 * r * (W_hn h + b_hn)), so b_sum is unused there.
 			 */
 			dir->b_sum = sm_alloc0(sizeof(float) * (size_t) GH);
 			if (dir->b_sum == NULL)
@@ -477,7 +487,7 @@ typedef struct tile_ws
 	float	   *x;				/* [T][rows][I] scaled input */
 	float	   *ya,
 			   *yb;				/* [T][rows][D*R] layer outputs (ping-pong) */
-	float	   *xw;				/* [TIME_CHUNK][rows][G*H] input projection */
+	float	   *xw;				/* [chunk][rows][G*H] input projection */
 	float	   *gh;				/* [rows][G*H] recurrent part (gru) */
 	float	   *hc;				/* [rows][H] lstm pre-projection h */
 	float	   *h;				/* [L*D][rows][R] states */
@@ -517,7 +527,7 @@ tile_alloc(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_error *err)
 	ws->x = sm_alloc_array(t * r, sizeof(float) * (size_t) m->I);
 	ws->ya = sm_alloc_array(t * r, sizeof(float) * DR);
 	ws->yb = m->L > 1 ? sm_alloc_array(t * r, sizeof(float) * DR) : sm_alloc(1);
-	ws->xw = sm_alloc_array((size_t) TIME_CHUNK * r, sizeof(float) * GH);
+	ws->xw = sm_alloc_array((size_t) chunk_steps(rows) * r, sizeof(float) * GH);
 	ws->gh = sm_alloc_array(r, sizeof(float) * GH);
 	ws->hc = sm_alloc_array(r, sizeof(float) * (size_t) m->H);
 	ws->h = sm_alloc_array(LD * r, sizeof(float) * (size_t) m->R);
@@ -548,6 +558,17 @@ tile_reset_state(const sm_rnn *m, tile_ws *ws)
  *   h:   [rows][R] state (c: [rows][H] for lstm), updated in place
  * active[t] = rows active at step t (a prefix, see the header comment).
  */
+/* y[n, N] (+)= x[n, K] W[N, K]^T: sgemv for one row, where sgemm's set-up costs more */
+static inline void
+matmul_t(int n, int N, int K, const float *x, const float *W, float beta, float *y)
+{
+	if (n == 1)
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, x, 1, beta, y, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, N, K,
+					1.0f, x, K, W, K, beta, y, N);
+}
+
 static sm_status
 run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T,
 			  const float *in, int in_w, float *out, int d, float *h, float *c,
@@ -559,21 +580,18 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 				GH = G * H,
 				DR = m->D * m->R;
 	const bool	reverse = d == 1;
+	const int	chunk = chunk_steps(rows);
+	const float *bias = m->cell == SM_CELL_GRU ? w->b_ih : (w->b_ih ? w->b_sum : NULL);
 
-	for (int t0 = 0; t0 < T; t0 += TIME_CHUNK)
+	for (int t0 = 0; t0 < T; t0 += chunk)
 	{
-		int			tc = T - t0 < TIME_CHUNK ? T - t0 : TIME_CHUNK;
+		int			tc = T - t0 < chunk ? T - t0 : chunk;
 		/* the chunk in processing order: reverse walks from the end */
 		int			first = reverse ? T - t0 - tc : t0;
 		float	   *xw = ws->xw;
 
-		/* xw[tt][r] = in[first + tt][r] W_ih^T + b, for the whole chunk */
-		for (int tt = 0; tt < tc; tt++)
-			for (int r = 0; r < rows; r++)
-				memcpy(xw + ((size_t) tt * rows + r) * GH, w->b_sum, sizeof(float) * GH);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tc * rows, GH, in_w,
-					1.0f, in + (size_t) first * rows * in_w, in_w, w->w_ih, in_w,
-					1.0f, xw, GH);
+		/* xw[tt][r] = in[first + tt][r] W_ih^T for the whole chunk (biases: in the cell) */
+		matmul_t(tc * rows, GH, in_w, in + (size_t) first * rows * in_w, w->w_ih, 0.0f, xw);
 
 		for (int k = 0; k < tc; k++)
 		{
@@ -589,76 +607,30 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 
 			if (m->cell == SM_CELL_GRU)
 			{
-				/* gh = h W_hh^T + b_hh, kept apart for r * (W_hn h + b_hn) */
+				/* gh = h W_hh^T, kept apart for r * (W_hn h + b_hn) */
+				matmul_t(n, GH, R, h, w->w_hh, 0.0f, ws->gh);
 				for (int r = 0; r < n; r++)
-				{
-					if (w->b_hh)
-						memcpy(ws->gh + (size_t) r * GH, w->b_hh, sizeof(float) * GH);
-					else
-						memset(ws->gh + (size_t) r * GH, 0, sizeof(float) * GH);
-				}
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, GH, R,
-							1.0f, h, R, w->w_hh, R, 1.0f, ws->gh, GH);
-				for (int r = 0; r < n; r++)
-				{
-					float	   *gx = g + (size_t) r * GH;
-					float	   *gg = ws->gh + (size_t) r * GH;
-					float	   *hr = h + (size_t) r * R;
-
-					for (int j = 0; j < 2 * H; j++)
-						gx[j] += gg[j];
-					sm_vsigmoid(gx, 2 * H);
-					for (int j = 0; j < H; j++)
-						gx[2 * H + j] += gx[j] * gg[2 * H + j];
-					sm_vtanh(gx + 2 * H, H);
-					for (int j = 0; j < H; j++)
-					{
-						float		z = gx[H + j];
-
-						hr[j] = (1.0f - z) * gx[2 * H + j] + z * hr[j];
-					}
-				}
+					sm_gru_cell(g + (size_t) r * GH, bias, ws->gh + (size_t) r * GH, w->b_hh,
+								h + (size_t) r * R, H);
 			}
 			else
 			{
 				/* g += h W_hh^T over the active rows */
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, GH, R,
-							1.0f, h, R, w->w_hh, R, 1.0f, g, GH);
+				matmul_t(n, GH, R, h, w->w_hh, 1.0f, g);
 				if (m->cell == SM_CELL_LSTM)
 				{
 					float	   *hout = w->w_hr ? ws->hc : h;
-					int			hw = w->w_hr ? H : R;
 
 					for (int r = 0; r < n; r++)
-					{
-						float	   *gr = g + (size_t) r * GH;
-						float	   *cr = c + (size_t) r * H;
-						float	   *hr = hout + (size_t) r * hw;
-
-						/* i f g o */
-						sm_vsigmoid(gr, 2 * H);
-						sm_vtanh(gr + 2 * H, H);
-						sm_vsigmoid(gr + 3 * H, H);
-						for (int j = 0; j < H; j++)
-							cr[j] = gr[H + j] * cr[j] + gr[j] * gr[2 * H + j];
-						memcpy(hr, cr, sizeof(float) * H);
-						sm_vtanh(hr, H);
-						for (int j = 0; j < H; j++)
-							hr[j] *= gr[3 * H + j];
-					}
+						sm_lstm_cell(g + (size_t) r * GH, bias, c + (size_t) r * H,
+									 hout + (size_t) r * H, H);
 					if (w->w_hr)	/* h = (o * tanh(c)) W_hr^T */
-						cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, R, H,
-									1.0f, ws->hc, H, w->w_hr, H, 0.0f, h, R);
+						matmul_t(n, R, H, ws->hc, w->w_hr, 0.0f, h);
 				}
 				else
-				{
-					if (m->cell == SM_CELL_RNN_TANH)
-						sm_vtanh(g, (size_t) n * GH);
-					else
-						sm_vrelu(g, (size_t) n * GH);
 					for (int r = 0; r < n; r++)
-						memcpy(h + (size_t) r * R, g + (size_t) r * GH, sizeof(float) * R);
-				}
+						sm_elman_cell(g + (size_t) r * GH, bias, h + (size_t) r * R, H,
+									m->cell == SM_CELL_RNN_RELU);
 			}
 			for (int r = 0; r < n; r++)
 				memcpy(y + (size_t) r * DR, h + (size_t) r * R, sizeof(float) * R);
