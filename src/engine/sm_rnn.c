@@ -30,6 +30,7 @@
 
 #include "sm_activ.h"
 #include "sm_blas.h"
+#include "sm_parallel.h"
 
 #define TILE_ROWS 256			/* sequences per tile */
 #define TIME_CHUNK 32			/* at most this many steps per input-projection sgemm */
@@ -494,6 +495,7 @@ typedef struct tile_ws
 	float	   *c;				/* [L*D][rows][H] lstm cell states */
 	float	   *hnew;			/* [rows][R] */
 	int		   *active;			/* [T] active rows at each step */
+	const sm_par *par;			/* the worker running this workspace */
 } tile_ws;
 
 static void
@@ -600,7 +602,7 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 			float	   *g = xw + (size_t) (t - first) * rows * GH;
 			float	   *y = out + (size_t) t * rows * DR + (size_t) d * R;
 
-			if (sm_should_abort())
+			if (sm_par_should_stop(ws->par))
 				return sm_fail(err, SM_ERR_ABORTED, "canceled");
 			if (n == 0)
 				continue;
@@ -818,79 +820,135 @@ check_lengths(int B, int T, const int *lengths, sm_error *err)
 	return SM_OK;
 }
 
+/* per-worker buffers; workers never allocate (sm_parallel.h) */
+typedef struct fwd_worker
+{
+	tile_ws		ws;
+	float	   *tmp;			/* head outputs of one tile */
+} fwd_worker;
+
+typedef struct fwd_ctx
+{
+	const sm_rnn *m;
+	const float *x;
+	int			T;
+	const order_item *o;
+	int			B;
+	float	   *last,
+			   *steps;
+	fwd_worker *workers;
+} fwd_ctx;
+
+static sm_status
+forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
+{
+	fwd_ctx    *c = arg;
+	const sm_rnn *m = c->m;
+	fwd_worker *wk = &c->workers[par->worker];
+	tile_ws    *ws = &wk->ws;
+	const int	W = sm_rnn_output_width(m);
+	const size_t DR = (size_t) m->D * m->R;
+	const int	T = c->T;
+	int			b0 = tile * TILE_ROWS;
+	int			rows = c->B - b0 < TILE_ROWS ? c->B - b0 : TILE_ROWS;
+	const order_item *it = c->o + b0;
+	int			Tt = it[0].len;
+	float	   *top;
+	sm_status	rc;
+
+	ws->par = par;
+	for (int r = 0; r < rows; r++)
+		load_row(m, ws, r, ws->rows, c->x + ((size_t) it[r].index * T + (T - it[r].len)) * m->I,
+				 it[r].len, Tt);
+	set_active(ws, it, rows, Tt);
+	tile_reset_state(m, ws);
+	/* run with the workspace's row stride, only `rows` rows used */
+	if ((rc = run_layers(m, ws, ws->rows, Tt, &top, err)) != SM_OK)
+		return rc;
+	if (c->last)
+	{
+		apply_head(m, top + (size_t) (Tt - 1) * ws->rows * DR, (size_t) rows, wk->tmp);
+		for (int r = 0; r < rows; r++)
+			memcpy(c->last + (size_t) it[r].index * W, wk->tmp + (size_t) r * W, sizeof(float) * W);
+	}
+	if (c->steps)
+	{
+		apply_head(m, top, (size_t) Tt * ws->rows, wk->tmp);
+		for (int r = 0; r < rows; r++)
+		{
+			float	   *dst = c->steps + (size_t) it[r].index * T * W;
+
+			memset(dst, 0, sizeof(float) * (size_t) (T - it[r].len) * W);
+			for (int t = Tt - it[r].len; t < Tt; t++)
+				memcpy(dst + (size_t) (t + T - Tt) * W, wk->tmp + ((size_t) t * ws->rows + r) * W,
+					   sizeof(float) * W);
+		}
+	}
+	return SM_OK;
+}
+
+/* workers for n tiles: threads only when there are several tiles */
+static int
+workers_for(int n_tiles)
+{
+	int			n = sm_get_threads();
+
+	return n_tiles < n ? n_tiles : n;
+}
+
 sm_status
 sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 			   float *last, float *steps, sm_error *err)
 {
 	const int	W = sm_rnn_output_width(m);
-	const size_t DR = (size_t) m->D * m->R;
-	order_item *o;
-	tile_ws		ws;
-	float	   *tmp = NULL;
+	fwd_ctx		c = {0};
+	int			n_tiles,
+				n_workers;
 	sm_status	rc;
 
 	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK)
 		return rc;
 	if (B == 0)
 		return SM_OK;
-	o = order_by_length(B, T, lengths);
-	if (o == NULL)
-		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
-	if ((rc = tile_alloc(m, B < TILE_ROWS ? B : TILE_ROWS, o[0].len, &ws, err)) != SM_OK)
-	{
-		sm_free(o);
-		return rc;
-	}
-	tmp = sm_alloc_array((size_t) ws.rows * (steps ? (size_t) ws.T : 1), sizeof(float) * (size_t) W);
-	if (tmp == NULL)
+	c.o = order_by_length(B, T, lengths);
+	n_tiles = (B + TILE_ROWS - 1) / TILE_ROWS;
+	n_workers = workers_for(n_tiles);
+	c.workers = sm_alloc0(sizeof(fwd_worker) * (size_t) n_workers);
+	if (c.o == NULL || c.workers == NULL)
 	{
 		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
 		goto done;
 	}
-	for (int b0 = 0; b0 < B; b0 += TILE_ROWS)
+	for (int w = 0; w < n_workers; w++)
 	{
-		int			rows = B - b0 < TILE_ROWS ? B - b0 : TILE_ROWS;
-		int			Tt = o[b0].len;
-		float	   *top;
+		fwd_worker *wk = &c.workers[w];
 
-		for (int r = 0; r < rows; r++)
-		{
-			const order_item *it = &o[b0 + r];
-
-			load_row(m, &ws, r, ws.rows, x + ((size_t) it->index * T + (T - it->len)) * m->I,
-					 it->len, Tt);
-		}
-		set_active(&ws, o + b0, rows, Tt);
-		tile_reset_state(m, &ws);
-		/* run with the workspace's row stride, only `rows` rows used */
-		if ((rc = run_layers(m, &ws, ws.rows, Tt, &top, err)) != SM_OK)
+		if ((rc = tile_alloc(m, B < TILE_ROWS ? B : TILE_ROWS, c.o[0].len, &wk->ws, err)) != SM_OK)
 			goto done;
-		if (last)
+		wk->tmp = sm_alloc_array((size_t) wk->ws.rows * (steps ? (size_t) wk->ws.T : 1),
+								 sizeof(float) * (size_t) W);
+		if (wk->tmp == NULL)
 		{
-			apply_head(m, top + (size_t) (Tt - 1) * ws.rows * DR, (size_t) rows, tmp);
-			for (int r = 0; r < rows; r++)
-				memcpy(last + (size_t) o[b0 + r].index * W, tmp + (size_t) r * W, sizeof(float) * W);
-		}
-		if (steps)
-		{
-			apply_head(m, top, (size_t) Tt * ws.rows, tmp);
-			for (int r = 0; r < rows; r++)
-			{
-				const order_item *it = &o[b0 + r];
-				float	   *dst = steps + (size_t) it->index * T * W;
-
-				memset(dst, 0, sizeof(float) * (size_t) (T - it->len) * W);
-				for (int t = Tt - it->len; t < Tt; t++)
-					memcpy(dst + (size_t) (t + T - Tt) * W, tmp + ((size_t) t * ws.rows + r) * W,
-						   sizeof(float) * W);
-			}
+			rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
+			goto done;
 		}
 	}
-	rc = SM_OK;
+	c.m = m;
+	c.x = x;
+	c.T = T;
+	c.B = B;
+	c.last = last;
+	c.steps = steps;
+	rc = sm_par_run(n_tiles, n_workers, forward_tile, &c, err);
 done:
-	sm_free(tmp);
-	tile_free(&ws);
-	sm_free(o);
+	if (c.workers)
+		for (int w = 0; w < n_workers; w++)
+		{
+			tile_free(&c.workers[w].ws);
+			sm_free(c.workers[w].tmp);
+		}
+	sm_free(c.workers);
+	sm_free((void *) c.o);
 	return rc;
 }
 
@@ -1155,76 +1213,65 @@ expand_states(const sm_rnn *m, const tile_ws *src, int rows, tile_ws *dst, int S
 			}
 }
 
-sm_status
-sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
-				const sm_forecast_opts *opts, float *point, float *quant, sm_error *err)
+/* per-worker buffers of a forecast; workers never allocate (sm_parallel.h) */
+typedef struct fc_worker
 {
+	tile_ws		hist,			/* the history (and bidirectional windows) */
+				step;			/* one step of every path (unidirectional) */
+	float	   *out,			/* [rows*S][W] head outputs */
+			   *next,			/* [rows*S][F] values fed back */
+			   *vals,			/* [S] scratch for quantiles */
+			   *win;			/* [rows*S][Tcap][F] bidirectional windows */
+	uint64_t   *rng;			/* [rows*S] sampling streams */
+	order_item *wit;			/* [rows*S] window lengths */
+} fc_worker;
+
+typedef struct fc_ctx
+{
+	const sm_rnn *m;
+	const float *x;
+	int			B,
+				T,
+				tile;			/* series per tile */
+	const order_item *o;
+	const sm_forecast_opts *opts;
+	const fc_plan *p;
+	float	   *point,
+			   *quant;
+	fc_worker  *workers;
+} fc_ctx;
+
+static sm_status
+forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
+{
+	fc_ctx	   *c = arg;
+	const sm_rnn *m = c->m;
+	const sm_forecast_opts *opts = c->opts;
+	fc_worker  *wk = &c->workers[par->worker];
+	const fc_plan p = *c->p;
 	const int	W = sm_rnn_output_width(m);
 	const size_t DR = (size_t) m->D * m->R;
 	const int	h = opts->horizon;
-	fc_plan		p;
-	order_item *o = NULL;
-	int		   *eff = NULL;
-	tile_ws		hist = {0},
-				step = {0};
-	float	   *out = NULL,
-			   *next = NULL,
-			   *vals = NULL,
-			   *win = NULL;
-	uint64_t   *rng = NULL;
-	int			tile;
+	const int	T = c->T;
+	const int	tile = c->tile;
+	const float *x = c->x;
+	float	   *point = c->point,
+			   *quant = c->quant;
+	tile_ws		hist = wk->hist,
+				step = wk->step;
+	float	   *out = wk->out,
+			   *next = wk->next,
+			   *vals = wk->vals,
+			   *win = wk->win;
+	uint64_t   *rng = wk->rng;
+	int			b0 = tile_index * tile;
+	const order_item *o = c->o;
 	sm_status	rc;
 
-	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK ||
-		(rc = plan_forecast(m, B, lengths, T, opts, &p, err)) != SM_OK)
-		return rc;
-	if (B == 0)
-		return SM_OK;
-	/* the context limit: only the last `context` steps of each history */
-	eff = sm_alloc_array((size_t) B, sizeof(int));
-	if (eff == NULL)
-		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
-	for (int b = 0; b < B; b++)
+	hist.par = par;
+	step.par = par;
 	{
-		eff[b] = lengths ? lengths[b] : T;
-		if (m->context > 0 && eff[b] > m->context)
-			eff[b] = m->context;
-	}
-	o = order_by_length(B, T, eff);
-	/* sampling multiplies rows: keep a tile's rows * S bounded */
-	tile = p.S > 1 ? (TILE_ROWS * 8 / p.S > 0 ? TILE_ROWS * 8 / p.S : 1) : TILE_ROWS;
-	if (tile > TILE_ROWS)
-		tile = TILE_ROWS;
-	if (tile > B)
-		tile = B;
-	{
-		int			Tcap = o ? o[0].len + (m->D == 2 && !m->direct ? h : 0) : 1;
-		int			hist_rows = m->D == 2 && !m->direct ? tile * p.S : tile;
-
-		if (o == NULL ||
-			(rc = tile_alloc(m, hist_rows, Tcap, &hist, err)) != SM_OK ||
-			(m->D == 1 && !m->direct && (rc = tile_alloc(m, tile * p.S, 1, &step, err)) != SM_OK))
-		{
-			if (o == NULL)
-				rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
-			goto done;
-		}
-		out = sm_alloc_array((size_t) tile * p.S, sizeof(float) * (size_t) W);
-		next = sm_alloc_array((size_t) tile * p.S, sizeof(float) * (size_t) p.F);
-		vals = sm_alloc_array((size_t) p.S, sizeof(float));
-		rng = sm_alloc_array((size_t) tile * p.S, sizeof(uint64_t));
-		if (m->D == 2 && !m->direct)
-			win = sm_alloc_array((size_t) tile * p.S * Tcap, sizeof(float) * (size_t) p.F);
-		if (!out || !next || !vals || !rng || (m->D == 2 && !m->direct && !win))
-		{
-			rc = sm_fail(err, SM_ERR_NOMEM, "out of memory for a forecast");
-			goto done;
-		}
-	}
-
-	for (int b0 = 0; b0 < B; b0 += tile)
-	{
-		int			rows = B - b0 < tile ? B - b0 : tile;
+		int			rows = c->B - b0 < tile ? c->B - b0 : tile;
 		const order_item *it = o + b0;
 		int			Tt = it[0].len;
 		float	   *top;
@@ -1249,12 +1296,12 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 			set_active(&hist, it, rows, Tt);
 			tile_reset_state(m, &hist);
 			if ((rc = run_layers(m, &hist, hist.rows, Tt, &top, err)) != SM_OK)
-				goto done;
+				return rc;
 			if (m->direct)
 			{
 				apply_head(m, top + (size_t) (Tt - 1) * hist.rows * DR, (size_t) rows, out);
 				record_direct(m, &p, opts, it, rows, out, point, quant);
-				continue;
+				return SM_OK;
 			}
 			/* then step: states (and the first output) expanded to S paths */
 			apply_head(m, top + (size_t) (Tt - 1) * hist.rows * DR, (size_t) rows, out);
@@ -1274,10 +1321,10 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 					load_row(m, &step, r, step.rows, next + (size_t) r * p.F, 1, 1);
 				step.active[0] = n;
 				if ((rc = run_layers(m, &step, step.rows, 1, &top, err)) != SM_OK)
-					goto done;
+					return rc;
 				apply_head(m, top, (size_t) n, out);
 			}
-			continue;
+			return SM_OK;
 		}
 
 		/* bidirectional: re-run the growing window at every step */
@@ -1301,7 +1348,7 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 				if (wit == NULL)
 				{
 					rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
-					goto done;
+					return rc;
 				}
 				for (int row = 0; row < n; row++)
 				{
@@ -1315,7 +1362,7 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 				sm_free(wit);
 				tile_reset_state(m, &hist);
 				if ((rc = run_layers(m, &hist, hist.rows, Tk, &top, err)) != SM_OK)
-					goto done;
+					return rc;
 				apply_head(m, top + (size_t) (Tk - 1) * hist.rows * DR, (size_t) n, out);
 				record_step(m, &p, opts, it, rows, k, out, rng, next, vals, point, quant);
 				for (int row = 0; row < n; row++)
@@ -1324,15 +1371,104 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 			}
 		}
 	}
-	rc = SM_OK;
+	return SM_OK;
+}
+
+sm_status
+sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
+				const sm_forecast_opts *opts, float *point, float *quant, sm_error *err)
+{
+	const int	W = sm_rnn_output_width(m);
+	const int	h = opts->horizon;
+	fc_plan		p;
+	fc_ctx		c = {0};
+	order_item *o = NULL;
+	int		   *eff = NULL;
+	int			tile,
+				n_tiles,
+				n_workers = 0;
+	sm_status	rc;
+
+	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK ||
+		(rc = plan_forecast(m, B, lengths, T, opts, &p, err)) != SM_OK)
+		return rc;
+	if (B == 0)
+		return SM_OK;
+	/* the context limit: only the last `context` steps of each history */
+	eff = sm_alloc_array((size_t) B, sizeof(int));
+	if (eff == NULL)
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	for (int b = 0; b < B; b++)
+	{
+		eff[b] = lengths ? lengths[b] : T;
+		if (m->context > 0 && eff[b] > m->context)
+			eff[b] = m->context;
+	}
+	o = order_by_length(B, T, eff);
+	/* sampling multiplies rows: keep a tile's rows * S bounded */
+	tile = p.S > 1 ? (TILE_ROWS * 8 / p.S > 0 ? TILE_ROWS * 8 / p.S : 1) : TILE_ROWS;
+	if (tile > TILE_ROWS)
+		tile = TILE_ROWS;
+	if (tile > B)
+		tile = B;
+	n_tiles = (B + tile - 1) / tile;
+	n_workers = workers_for(n_tiles);
+	c.workers = sm_alloc0(sizeof(fc_worker) * (size_t) n_workers);
+	if (o == NULL || c.workers == NULL)
+	{
+		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (int w = 0; w < n_workers; w++)
+	{
+		fc_worker  *wk = &c.workers[w];
+		bool		bidir = m->D == 2 && !m->direct;
+		int			Tcap = o[0].len + (bidir ? h : 0);
+		size_t		rows = (size_t) tile * p.S;
+
+		if ((rc = tile_alloc(m, bidir ? (int) rows : tile, Tcap, &wk->hist, err)) != SM_OK ||
+			(m->D == 1 && !m->direct && (rc = tile_alloc(m, (int) rows, 1, &wk->step, err)) != SM_OK))
+			goto done;
+		wk->out = sm_alloc_array(rows, sizeof(float) * (size_t) W);
+		wk->next = sm_alloc_array(rows, sizeof(float) * (size_t) p.F);
+		wk->vals = sm_alloc_array((size_t) p.S, sizeof(float));
+		wk->rng = sm_alloc_array(rows, sizeof(uint64_t));
+		wk->wit = sm_alloc_array(rows, sizeof(order_item));
+		if (bidir)
+			wk->win = sm_alloc_array(rows * Tcap, sizeof(float) * (size_t) p.F);
+		if (!wk->out || !wk->next || !wk->vals || !wk->rng || !wk->wit || (bidir && !wk->win))
+		{
+			rc = sm_fail(err, SM_ERR_NOMEM, "out of memory for a forecast");
+			goto done;
+		}
+	}
+	c.m = m;
+	c.x = x;
+	c.B = B;
+	c.T = T;
+	c.tile = tile;
+	c.o = o;
+	c.opts = opts;
+	c.p = &p;
+	c.point = point;
+	c.quant = quant;
+	rc = sm_par_run(n_tiles, n_workers, forecast_tile, &c, err);
 done:
-	tile_free(&hist);
-	tile_free(&step);
-	sm_free(out);
-	sm_free(next);
-	sm_free(vals);
-	sm_free(rng);
-	sm_free(win);
+	if (c.workers)
+		for (int w = 0; w < n_workers; w++)
+		{
+			fc_worker  *wk = &c.workers[w];
+
+			tile_free(&wk->hist);
+			tile_free(&wk->step);
+			sm_free(wk->out);
+			sm_free(wk->next);
+			sm_free(wk->vals);
+			sm_free(wk->rng);
+			sm_free(wk->wit);
+			sm_free(wk->win);
+		}
+	sm_free(c.workers);
 	sm_free(o);
 	sm_free(eff);
 	return rc;

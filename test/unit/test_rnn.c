@@ -506,6 +506,56 @@ test_config_errors(void)
 	}
 }
 
+/* tiles on two threads: bit-identical to one thread, and cancellable */
+static void
+test_threads(void)
+{
+	const int	B = 700,
+				T = 40,
+				h = 5;
+	sm_model   *model = make_model("gru", "{\"input_size\": 1, \"hidden_size\": 9, \"num_layers\": 2, \"output_size\": 1}", 400, 0.5);
+	const sm_rnn *m = sm_rnn_of(model);
+	float	   *x = malloc(sizeof(float) * B * T);
+	int		   *len = malloc(sizeof(int) * B);
+	float	   *a = malloc(sizeof(float) * B * h),
+			   *b = malloc(sizeof(float) * B * h),
+			   *la = malloc(sizeof(float) * B),
+			   *lb = malloc(sizeof(float) * B);
+	sm_forecast_opts opts = {.horizon = h};
+	sm_error	err;
+	unsigned	seed = 5;
+
+	for (int i = 0; i < B * T; i++)
+		x[i] = (float) urand(&seed);
+	for (int i = 0; i < B; i++)
+		len[i] = 1 + i % T;
+	sm_set_threads(1);
+	CHECK(sm_rnn_forward(m, x, B, T, len, la, NULL, &err) == SM_OK);
+	CHECK(sm_rnn_forecast(m, x, B, T, len, &opts, a, NULL, &err) == SM_OK);
+	sm_set_threads(2);
+	CHECK(sm_rnn_forward(m, x, B, T, len, lb, NULL, &err) == SM_OK);
+	CHECK(sm_rnn_forecast(m, x, B, T, len, &opts, b, NULL, &err) == SM_OK);
+	CHECK(memcmp(la, lb, sizeof(float) * B) == 0);
+	CHECK(memcmp(a, b, sizeof(float) * B * h) == 0);
+	{
+		sm_hooks	hooks = {plain_alloc, free, abort_countdown, NULL};
+
+		sm_set_hooks(&hooks);
+		abort_after = 30;
+		CHECK(sm_rnn_forecast(m, x, B, T, len, &opts, b, NULL, &err) == SM_ERR_ABORTED);
+		abort_after = -1;
+		sm_set_hooks(NULL);
+	}
+	sm_set_threads(1);
+	free(x);
+	free(len);
+	free(a);
+	free(b);
+	free(la);
+	free(lb);
+	sm_model_free(model);
+}
+
 void
 test_rnn(void)
 {
@@ -513,4 +563,5 @@ test_rnn(void)
 	test_forecast();
 	test_quantiles_and_sampling();
 	test_config_errors();
+	test_threads();
 }
