@@ -34,3 +34,7 @@ SELECT model, arch, version, bytes, hits FROM seqmodel.cache_info();
 \echo '== export gives back the same safetensors file'
 \set fixture `od -An -v -tx1 test/fixtures/linear.safetensors | tr -d ' \n'`
 SELECT seqmodel.export_safetensors('demo_linear') = decode(:'fixture', 'hex') AS export_is_the_original_file;
+
+\echo
+\echo == a real series: Mauna Loa CO2 (test/data), an LSTM trained by test/data/train_co2_lstm.py
+\i test/data/demo_co2.sql
