@@ -41,5 +41,4 @@ SELECT seqmodel.import_safetensors('big_rt', 'linear', '{"in_features": 8192, "o
 SELECT (SELECT string_agg(name || chunk || md5(data), ',' ORDER BY name, chunk) FROM seqmodel.tensor WHERE model = 'big')
      = (SELECT string_agg(name || chunk || md5(data), ',' ORDER BY name, chunk) FROM seqmodel.tensor WHERE model = 'big_rt') AS same_tensors;
 SQL
-if [ -e /etc/postgresql/15/regress ]; then pg_dropcluster --stop 15 regress 2>/dev/null || true; rm -rf /etc/postgresql/15/regress /var/lib/postgresql/15/regress; fi
-pg_virtualenv psql -X -f /tmp/seqmodel-big.sql
+pg_virtualenv -t psql -X -f /tmp/seqmodel-big.sql
