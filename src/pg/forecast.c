@@ -20,6 +20,9 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/datum.h"
+#include "utils/typcache.h"
+#include "catalog/pg_collation.h"
 
 #include "sm_rnn.h"
 
@@ -594,32 +597,201 @@ finish_series(const char *name, const sm_rnn *m, query_batch *qb, char *key,
 	hash_search(done, &h, HASH_ENTER, NULL);
 }
 
+/*
+ * forecast_query reads its query's rows through a DestReceiver: each row
+ * arrives as a slot, nothing is copied into an SPI tuple table, and a key
+ * is compared with its type's equality function and turned into text only
+ * when a new series starts.
+ */
+typedef struct fq_reader
+{
+	DestReceiver pub;
+	/* the model and the options */
+	const char *name;
+	const sm_rnn *m;
+	quantile_opts *qo;
+	ReturnSetInfo *rsinfo;
+	uint64		seed;
+	/* the columns */
+	Oid			ktype,
+				vtype;
+	FmgrInfo	kout;
+	FmgrInfo	keq;			/* the key type's equality, or fn_oid invalid */
+	Oid			kcoll;
+	bool		kbyval;
+	int16		klen;
+	/* the series being read and the batch */
+	MemoryContext ctx;			/* lives for the whole call */
+	MemoryContext rowctx;		/* reset every row */
+	bool		have_cur;
+	Datum		curkey;			/* copied into ctx */
+	char	   *curtext;		/* its text (ctx) */
+	int64		curstart,
+				step;
+	float	   *v;
+	query_batch qb;
+	HTAB	   *done;
+	uint64		rows;
+} fq_reader;
+
+static void
+fq_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	fq_reader  *r = (fq_reader *) self;
+	const sm_rnn *m = r->m;
+	Oid			vtype;
+	bool		isvarlena;
+	TypeCacheEntry *tc;
+
+	if (desc->natts != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the query of forecast_query must return 2 columns, not %d", desc->natts),
+				 errdetail("It should return (series key, value) rows ordered by series and time.")));
+	r->ktype = TupleDescAttr(desc, 0)->atttypid;
+	r->kcoll = TupleDescAttr(desc, 0)->attcollation;
+	vtype = r->vtype = TupleDescAttr(desc, 1)->atttypid;
+	if (vtype != FLOAT4OID && vtype != FLOAT8OID && vtype != NUMERICOID && vtype != INT2OID &&
+		vtype != INT4OID && vtype != INT8OID && vtype != FLOAT4ARRAYOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column 2 of the query of forecast_query must be a number or real[], not %s",
+						format_type_be(vtype))));
+	if ((vtype == FLOAT4ARRAYOID) != (m->I > 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 m->I > 1 ? errmsg("model \"%s\" takes %d features per step: column 2 must be real[]", r->name, m->I)
+				 : errmsg("model \"%s\" takes one value per step: column 2 must be a number, not real[]", r->name)));
+	getTypeOutputInfo(r->ktype, &r->kout.fn_oid, &isvarlena);
+	fmgr_info_cxt(r->kout.fn_oid, &r->kout, r->ctx);
+	get_typlenbyval(r->ktype, &r->klen, &r->kbyval);
+	tc = lookup_type_cache(r->ktype, TYPECACHE_EQ_OPR_FINFO);
+	if (OidIsValid(tc->eq_opr_finfo.fn_oid))
+		fmgr_info_copy(&r->keq, &tc->eq_opr_finfo, r->ctx);
+	else
+		r->keq.fn_oid = InvalidOid;
+	if (!OidIsValid(r->kcoll))
+		r->kcoll = DEFAULT_COLLATION_OID;
+}
+
+/* does the row's key continue the current series? */
+static bool
+same_key(fq_reader *r, Datum key)
+{
+	if (OidIsValid(r->keq.fn_oid))
+		return DatumGetBool(FunctionCall2Coll(&r->keq, r->kcoll, r->curkey, key));
+	/* a type without equality: compare the text forms */
+	return strcmp(r->curtext, OutputFunctionCall(&r->kout, key)) == 0;
+}
+
+static bool
+fq_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	fq_reader  *r = (fq_reader *) self;
+	const sm_rnn *m = r->m;
+	bool		knull,
+				vnull;
+	Datum		kd,
+				vd;
+	MemoryContext old = MemoryContextSwitchTo(r->rowctx);
+
+	if (++r->rows % 4096 == 0)
+		CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	kd = slot->tts_values[0];
+	knull = slot->tts_isnull[0];
+	vd = slot->tts_values[1];
+	vnull = slot->tts_isnull[1];
+	if (knull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the query of forecast_query returned a NULL series key")));
+	if (!r->have_cur || !same_key(r, kd))
+	{
+		char	   *text;
+		uint64		h;
+
+		MemoryContextSwitchTo(r->ctx);
+		text = OutputFunctionCall(&r->kout, kd);
+		MemoryContextSwitchTo(r->rowctx);
+		h = hash_bytes_extended((const unsigned char *) text, (int) strlen(text), 0);
+		/* the current series is complete */
+		if (r->have_cur)
+		{
+			finish_series(r->name, m, &r->qb, r->curtext, r->curstart, r->step, r->done);
+			if (!r->kbyval)
+				pfree(DatumGetPointer(r->curkey));
+			if (r->qb.n == QUERY_BATCH_SERIES ||
+				(int64) r->qb.n * r->qb.maxlen * m->I > QUERY_BATCH_VALUES)
+				run_query_batch(r->name, m, &r->qb, r->qo, r->rsinfo, r->seed);
+		}
+		if (hash_search(r->done, &h, HASH_FIND, NULL) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the query of forecast_query returned series \"%s\" in two separate runs of rows", text),
+					 errhint("Order the query's rows by series key, then by time.")));
+		r->curtext = text;
+		/* the key must outlive this row: copy it into the call's context */
+		MemoryContextSwitchTo(r->ctx);
+		r->curkey = datumCopy(kd, r->kbyval, r->klen);
+		MemoryContextSwitchTo(r->rowctx);
+		r->have_cur = true;
+		r->curstart = r->qb.used;
+		r->step = 0;
+	}
+	r->step++;
+	if (vnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("value of series \"%s\" is NULL at step %lld", r->curtext, (long long) r->step),
+				 errhint("Fill missing values (or filter them out) before forecasting.")));
+	value_of(vd, r->vtype, r->v, m->I, r->curtext, r->step);
+	for (int i = 0; i < m->I; i++)
+		if (!isfinite(r->v[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("value of series \"%s\" at step %lld is not finite", r->curtext, (long long) r->step)));
+	if (r->step > INT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("series \"%s\" is too long", r->curtext)));
+	if (r->qb.used + m->I > r->qb.cap)
+	{
+		r->qb.cap *= 2;
+		r->qb.vals = repalloc_huge(r->qb.vals, sizeof(float) * r->qb.cap);
+	}
+	memcpy(r->qb.vals + r->qb.used, r->v, sizeof(float) * m->I);
+	r->qb.used += m->I;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->rowctx);
+	return true;
+}
+
+static void
+fq_shutdown(DestReceiver *self)
+{
+}
+
+static void
+fq_destroy(DestReceiver *self)
+{
+}
+
 PG_FUNCTION_INFO_V1(sm_forecast_query);
 /* seqmodel.forecast_query(model, query, horizon, quantiles, samples, seed) */
 Datum
 sm_forecast_query(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *name;
 	char	   *query;
-	const sm_rnn *m;
 	int			horizon;
 	quantile_opts qo;
-	query_batch qb = {0};
-	Portal		portal;
+	fq_reader  *r;
 	SPIPlanPtr	plan;
-	Oid			vtype = InvalidOid;
-	Oid			ktype;
-	FmgrInfo	kout;
-	HTAB	   *done;
+	SPIExecuteOptions options;
 	HASHCTL		hctl;
-	char	   *cur = NULL;		/* key of the series being read */
-	int64		curstart = 0;
-	int64		step = 0;
-	float	   *v;
 	MemoryContext callctx = CurrentMemoryContext;
-	MemoryContext rowctx;
-	uint64		seed;
+	int			rc;
 
 	/* not STRICT (quantiles may be NULL): a NULL model, query or horizon gives no rows */
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -627,28 +799,38 @@ sm_forecast_query(PG_FUNCTION_ARGS)
 		InitMaterializedSRF(fcinfo, 0);
 		return (Datum) 0;
 	}
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	r = palloc0(sizeof(fq_reader));
+	r->name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	horizon = PG_GETARG_INT32(2);
-	m = rnn_model(name, "forecast_query");
+	r->m = rnn_model(r->name, "forecast_query");
 	check_horizon(horizon);
-	read_quantile_args(m, fcinfo, 3, horizon, &qo);
-	seed = qo.opts.seed;
+	read_quantile_args(r->m, fcinfo, 3, horizon, &qo);
 	InitMaterializedSRF(fcinfo, 0);
 
-	qb.cap = 1024 * 1024;
-	qb.vals = MemoryContextAllocHuge(callctx, sizeof(float) * qb.cap);
-	qb.keys = palloc(sizeof(char *) * QUERY_BATCH_SERIES);
-	qb.lens = palloc(sizeof(int) * QUERY_BATCH_SERIES);
-	qb.offs = palloc(sizeof(int64) * QUERY_BATCH_SERIES);
-	v = palloc(sizeof(float) * m->I);
+	r->pub.receiveSlot = fq_receive;
+	r->pub.rStartup = fq_startup;
+	r->pub.rShutdown = fq_shutdown;
+	r->pub.rDestroy = fq_destroy;
+	r->pub.mydest = DestNone;
+	r->qo = &qo;
+	r->rsinfo = rsinfo;
+	r->seed = qo.opts.seed;
+	r->ctx = callctx;
+	r->rowctx = AllocSetContextCreate(callctx, "seqmodel forecast_query row", ALLOCSET_DEFAULT_SIZES);
+	r->qb.cap = 1024 * 1024;
+	r->qb.vals = MemoryContextAllocHuge(callctx, sizeof(float) * r->qb.cap);
+	r->qb.keys = palloc(sizeof(char *) * QUERY_BATCH_SERIES);
+	r->qb.lens = palloc(sizeof(int) * QUERY_BATCH_SERIES);
+	r->qb.offs = palloc(sizeof(int64) * QUERY_BATCH_SERIES);
+	r->v = palloc(sizeof(float) * r->m->I);
 
 	/* keys of finished series: a key seen again means the rows were not grouped */
 	memset(&hctl, 0, sizeof(hctl));
 	hctl.keysize = sizeof(uint64);	/* a 64-bit hash of the key */
 	hctl.entrysize = sizeof(uint64);
 	hctl.hcxt = callctx;
-	done = hash_create("seqmodel forecast_query keys", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	r->done = hash_create("seqmodel forecast_query keys", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	SPI_connect();
 	plan = SPI_prepare(query, 0, NULL);
@@ -662,115 +844,15 @@ sm_forecast_query(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the query of forecast_query must return rows"),
 				 errdetail("It should return (series key, value) rows ordered by series and time.")));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	rowctx = AllocSetContextCreate(CurrentMemoryContext, "seqmodel forecast_query row",
-								   ALLOCSET_DEFAULT_SIZES);
-
-	for (;;)
-	{
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, 10000);
-		if (vtype == InvalidOid)
-		{
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isvarlena;
-
-			if (desc->natts != 2)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("the query of forecast_query must return 2 columns, not %d", desc->natts),
-						 errdetail("It should return (series key, value) rows ordered by series and time.")));
-			ktype = SPI_gettypeid(desc, 1);
-			vtype = SPI_gettypeid(desc, 2);
-			if (vtype != FLOAT4OID && vtype != FLOAT8OID && vtype != NUMERICOID && vtype != INT2OID &&
-				vtype != INT4OID && vtype != INT8OID && vtype != FLOAT4ARRAYOID)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("column 2 of the query of forecast_query must be a number or real[], not %s",
-								format_type_be(vtype))));
-			if ((vtype == FLOAT4ARRAYOID) != (m->I > 1))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 m->I > 1 ? errmsg("model \"%s\" takes %d features per step: column 2 must be real[]", name, m->I)
-						 : errmsg("model \"%s\" takes one value per step: column 2 must be a number, not real[]", name)));
-			getTypeOutputInfo(ktype, &kout.fn_oid, &isvarlena);
-			fmgr_info(kout.fn_oid, &kout);
-		}
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		knull,
-						vnull;
-			Datum		kd = SPI_getbinval(tup, desc, 1, &knull);
-			Datum		vd = SPI_getbinval(tup, desc, 2, &vnull);
-			char	   *key;
-			MemoryContext old;
-
-			if (knull)
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("the query of forecast_query returned a NULL series key")));
-			old = MemoryContextSwitchTo(callctx);
-			key = OutputFunctionCall(&kout, kd);
-			MemoryContextSwitchTo(old);
-			if (cur == NULL || strcmp(cur, key) != 0)
-			{
-				uint64		h = hash_bytes_extended((const unsigned char *) key, (int) strlen(key), 0);
-
-				/* a new series: the current one is complete */
-				if (cur != NULL)
-				{
-					finish_series(name, m, &qb, cur, curstart, step, done);
-					if (qb.n == QUERY_BATCH_SERIES || (int64) qb.n * qb.maxlen * m->I > QUERY_BATCH_VALUES)
-						run_query_batch(name, m, &qb, &qo, rsinfo, seed);
-				}
-				if (hash_search(done, &h, HASH_FIND, NULL) != NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("the query of forecast_query returned series \"%s\" in two separate runs of rows", key),
-							 errhint("Order the query's rows by series key, then by time.")));
-				cur = key;
-				curstart = qb.used;
-				step = 0;
-			}
-			else
-				pfree(key);
-			step++;
-			if (vnull)
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("value of series \"%s\" is NULL at step %lld", cur, (long long) step),
-						 errhint("Fill missing values (or filter them out) before forecasting.")));
-			old = MemoryContextSwitchTo(rowctx);
-			value_of(vd, vtype, v, m->I, cur, step);
-			MemoryContextSwitchTo(old);
-			for (int i = 0; i < m->I; i++)
-				if (!isfinite(v[i]))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("value of series \"%s\" at step %lld is not finite", cur, (long long) step)));
-			if (step > INT_MAX)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("series \"%s\" is too long", cur)));
-			MemoryContextReset(rowctx);
-			if (qb.used + m->I > qb.cap)
-			{
-				qb.cap *= 2;
-				qb.vals = repalloc_huge(qb.vals, sizeof(float) * qb.cap);
-			}
-			memcpy(qb.vals + qb.used, v, sizeof(float) * m->I);
-			qb.used += m->I;
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	if (cur != NULL)
-		finish_series(name, m, &qb, cur, curstart, step, done);
-	run_query_batch(name, m, &qb, &qo, rsinfo, seed);
-	SPI_cursor_close(portal);
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = (DestReceiver *) r;
+	rc = SPI_execute_plan_extended(plan, &options);
+	if (rc < 0)
+		elog(ERROR, "the query of forecast_query failed: %s", SPI_result_code_string(rc));
+	if (r->have_cur)
+		finish_series(r->name, r->m, &r->qb, r->curtext, r->curstart, r->step, r->done);
+	run_query_batch(r->name, r->m, &r->qb, &qo, rsinfo, r->seed);
 	SPI_finish();
 	return (Datum) 0;
 }
