@@ -33,7 +33,10 @@ note() { echo "note $*" >> "$out"; echo "  $*"; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@" 2>>"$log"; }
 
 config='{"input_size": 1, "hidden_size": 64, "num_layers": 2, "output_size": 1, "rnn_prefix": "lstm.", "head_prefix": "head."}'
-fq_sql="SELECT count(*) FROM seqmodel.forecast_query('w1', 'SELECT series::text, value FROM w1_input ORDER BY series, t', 1)"
+# the series table is keyed (series, t), as a time-series table is, so the
+# query's rows come in order from the index: what is timed is forecast_query,
+# not a sort of the whole table
+fq_sql="SELECT count(*) FROM seqmodel.forecast_query('w1', 'SELECT series, value FROM w1_input ORDER BY series, t', 1)"
 
 if ! q -c 'CREATE EXTENSION seqmodel'; then
     note "CREATE EXTENSION seqmodel failed (see $log): SQL section skipped"; exit 0
@@ -50,6 +53,8 @@ fi
 q <<SQL || { note "loading W1's input failed (see $log): SQL section skipped"; exit 0; }
 CREATE TABLE w1_input (series int, t int, value real);
 \copy w1_input FROM '$work/w1_input.csv' (FORMAT csv)
+ALTER TABLE w1_input ADD PRIMARY KEY (series, t);
+VACUUM ANALYZE w1_input;
 CREATE TABLE w1_ref (series int, y real);
 \copy w1_ref FROM '$work/w1_ref.csv' (FORMAT csv)
 -- series 0 as a 1-D real[] (168 steps) and as a 2-D real[] [168][1] (steps x features)
