@@ -62,3 +62,17 @@ SELECT (SELECT array_agg(value ORDER BY step, quantile) FROM seqmodel.forecast_t
 SELECT quantile, count(*) FROM seqmodel.forecast_query('gru_gaussian',
          'SELECT 1, sin(g) FROM generate_series(1, 20) g ORDER BY g', 2, '{0.25, 0.75}', 200)
  GROUP BY quantile ORDER BY quantile NULLS FIRST;
+
+-- the query of forecast_query may itself run other models: with a cache too
+-- small for both, loading the inner model must not evict the outer one
+-- while forecast_query is using it (it is pinned, then evicted afterwards)
+SET seqmodel.cache_size = '4405kB';  -- ramp's 4404 kB fits, not ramp and the lstm together
+SELECT seqmodel.cache_reset() >= 0 AS reset;
+SELECT count(*) AS rows, bool_and(value IS NOT NULL) AS all_values
+  FROM seqmodel.forecast_query('lstm_l1_uni_head',
+         'SELECT g % 2, (seqmodel.predict(''ramp'', array_fill(0.001::real, ARRAY[1024])))[1] / 1000 + g / 100.0
+            FROM generate_series(1, 6) g ORDER BY g % 2, g', 2);
+SELECT model FROM seqmodel.cache_info() ORDER BY model;
+SELECT array_length(seqmodel.forecast('lstm_l1_uni_head', '{0.1, 0.2}', 2), 1) AS still_runs;
+SELECT model FROM seqmodel.cache_info() ORDER BY model;
+RESET seqmodel.cache_size;

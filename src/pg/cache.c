@@ -41,6 +41,8 @@ typedef struct cache_entry
 	TimestampTz loaded_at;
 	TimestampTz last_used;
 	double		load_ms;
+	int			pins;			/* callers using the model across other cache calls */
+	bool		doomed;			/* unlinked while pinned: free at the last unpin */
 	/* the statement and command in which the version was last checked */
 	LocalTransactionId checked_lxid;
 	TimestampTz checked_stmt;
@@ -52,10 +54,29 @@ static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
 static Size cache_bytes = 0;
 
 static void
+entry_destroy(cache_entry *e)
+{
+	MemoryContextDelete(e->ctx);
+	pfree(e->name);
+	pfree(e->arch);
+	pfree(e);
+}
+
+/*
+ * Remove an entry from the cache.  A pinned entry (forecast_query runs its
+ * query, which may use other models, while holding one) is only unlinked:
+ * lookups no longer find it, and the last unpin frees it.
+ */
+static void
 entry_free(cache_entry *e)
 {
 	dlist_delete(&e->lru);
 	cache_bytes -= e->bytes;
+	if (e->pins > 0)
+	{
+		e->doomed = true;
+		return;
+	}
 	MemoryContextDelete(e->ctx);
 	pfree(e->name);
 	pfree(e->arch);
@@ -99,12 +120,41 @@ cache_limit(void)
 	return (Size) sm_cache_size_kb * 1024;
 }
 
-/* Evict least recently used models until `need` more bytes fit. */
+/* Evict least recently used models until `need` more bytes fit (pinned ones stay). */
 static void
 make_room(Size need)
 {
-	while (!dlist_is_empty(&cache_lru) && cache_bytes + need > cache_limit())
-		entry_free(dlist_container(cache_entry, lru, dlist_tail_node(&cache_lru)));
+	dlist_node *node = dlist_is_empty(&cache_lru) ? NULL : dlist_tail_node(&cache_lru);
+
+	while (node != NULL && cache_bytes + need > cache_limit())
+	{
+		dlist_node *prev = dlist_has_prev(&cache_lru, node) ? dlist_prev_node(&cache_lru, node) : NULL;
+		cache_entry *e = dlist_container(cache_entry, lru, node);
+
+		if (e->pins == 0)
+			entry_free(e);
+		node = prev;
+	}
+}
+
+void *
+sm_cache_pin(const char *name)
+{
+	cache_entry *e = entry_find(name);
+
+	if (e == NULL)
+		elog(ERROR, "model \"%s\" is not in the cache", name);
+	e->pins++;
+	return e;
+}
+
+void
+sm_cache_unpin(void *pin)
+{
+	cache_entry *e = pin;
+
+	if (--e->pins == 0 && e->doomed)
+		entry_destroy(e);
 }
 
 void

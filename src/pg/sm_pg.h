@@ -62,6 +62,14 @@ void		sm_catalog_unknown_model(const char *name) pg_attribute_noreturn();
 /* cache.c */
 /* The loaded model of that name, current as of this statement. */
 const sm_model *sm_cache_get(const char *name);
+/*
+ * Keep a cached model alive while other cache calls may happen (a query run
+ * by forecast_query can use other models): a pinned model is never evicted,
+ * and if it is dropped or replaced meanwhile it is freed at the unpin.
+ * Unpin in PG_FINALLY.
+ */
+void	   *sm_cache_pin(const char *name);
+void		sm_cache_unpin(void *pin);
 /* Forget a model (after this backend imported or dropped it). */
 void		sm_cache_forget(const char *name);
 
