@@ -258,13 +258,6 @@ sm_elman_cell(const float *g, const float *b, float *h, int H, bool relu)
 	}
 }
 
-SM_VECTOR_CLONES void
-sm_vrelu(float *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-}
-
 float
 sm_softplus(float x)
 {

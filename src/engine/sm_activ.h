@@ -18,7 +18,6 @@
 void		sm_vexp(float *x, size_t n);		/* x = exp(x) */
 void		sm_vsigmoid(float *x, size_t n);	/* x = 1 / (1 + exp(-x)) */
 void		sm_vtanh(float *x, size_t n);		/* x = tanh(x) */
-void		sm_vrelu(float *x, size_t n);		/* x = max(x, 0) */
 float		sm_softplus(float x);				/* log(1 + exp(x)), stable */
 
 /*

@@ -493,7 +493,6 @@ typedef struct tile_ws
 	float	   *hc;				/* [rows][H] lstm pre-projection h */
 	float	   *h;				/* [L*D][rows][R] states */
 	float	   *c;				/* [L*D][rows][H] lstm cell states */
-	float	   *hnew;			/* [rows][R] */
 	int		   *active;			/* [T] active rows at each step */
 	const sm_par *par;			/* the worker running this workspace */
 } tile_ws;
@@ -509,7 +508,6 @@ tile_free(tile_ws *ws)
 	sm_free(ws->hc);
 	sm_free(ws->h);
 	sm_free(ws->c);
-	sm_free(ws->hnew);
 	sm_free(ws->active);
 	memset(ws, 0, sizeof(*ws));
 }
@@ -534,10 +532,9 @@ tile_alloc(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_error *err)
 	ws->hc = sm_alloc_array(r, sizeof(float) * (size_t) m->H);
 	ws->h = sm_alloc_array(LD * r, sizeof(float) * (size_t) m->R);
 	ws->c = sm_alloc_array(LD * r, sizeof(float) * (size_t) m->H);
-	ws->hnew = sm_alloc_array(r, sizeof(float) * (size_t) m->R);
 	ws->active = sm_alloc_array(t, sizeof(int));
 	if (!ws->x || !ws->ya || !ws->yb || !ws->xw || !ws->gh || !ws->hc || !ws->h ||
-		!ws->c || !ws->hnew || !ws->active)
+		!ws->c || !ws->active)
 	{
 		tile_free(ws);
 		return sm_fail(err, SM_ERR_NOMEM, "out of memory for a recurrent forward pass");
