@@ -804,6 +804,21 @@ set_active(tile_ws *ws, const order_item *o, int rows, int T_tile)
 	}
 }
 
+/*
+ * Start a tile: its rows' sequences (from x [B][T][I], right-aligned, rows
+ * in `it` order) into ws, the active prefixes, zero states.
+ */
+static void
+load_tile(const sm_rnn *m, tile_ws *ws, const float *x, int T, const order_item *it,
+		  int rows, int T_tile)
+{
+	for (int r = 0; r < rows; r++)
+		load_row(m, ws, r, ws->rows, x + ((size_t) it[r].index * T + (T - it[r].len)) * m->I,
+				 it[r].len, T_tile);
+	set_active(ws, it, rows, T_tile);
+	tile_reset_state(m, ws);
+}
+
 static sm_status
 check_lengths(int B, int T, const int *lengths, sm_error *err)
 {
@@ -854,11 +869,7 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 	sm_status	rc;
 
 	ws->par = par;
-	for (int r = 0; r < rows; r++)
-		load_row(m, ws, r, ws->rows, c->x + ((size_t) it[r].index * T + (T - it[r].len)) * m->I,
-				 it[r].len, Tt);
-	set_active(ws, it, rows, Tt);
-	tile_reset_state(m, ws);
+	load_tile(m, ws, c->x, T, it, rows, Tt);
 	/* run with the workspace's row stride, only `rows` rows used */
 	if ((rc = run_layers(m, ws, ws->rows, Tt, &top, err)) != SM_OK)
 		return rc;
@@ -1320,11 +1331,7 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 		if (m->D == 1 || m->direct)
 		{
 			/* run the history once */
-			for (int r = 0; r < rows; r++)
-				load_row(m, &hist, r, hist.rows,
-						 x + ((size_t) it[r].index * T + (T - it[r].len)) * m->I, it[r].len, Tt);
-			set_active(&hist, it, rows, Tt);
-			tile_reset_state(m, &hist);
+			load_tile(m, &hist, x, T, it, rows, Tt);
 			if ((rc = run_layers(m, &hist, hist.rows, Tt, &top, err)) != SM_OK)
 				return rc;
 			if (m->direct)

@@ -77,10 +77,7 @@ entry_free(cache_entry *e)
 		e->doomed = true;
 		return;
 	}
-	MemoryContextDelete(e->ctx);
-	pfree(e->name);
-	pfree(e->arch);
-	pfree(e);
+	entry_destroy(e);
 }
 
 static cache_entry *

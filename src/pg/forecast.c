@@ -363,6 +363,19 @@ agg_append(agg_state *st, const float *v, int width)
 	st->n++;
 }
 
+/*
+ * A NULL (or incomplete) row: remember where the first one was and keep
+ * counting rows, so the final function can name the position.
+ */
+static Datum
+agg_note_null(agg_state *st)
+{
+	if (st->first_null == 0)
+		st->first_null = st->n + 1;
+	st->n++;
+	return PointerGetDatum(st);
+}
+
 PG_FUNCTION_INFO_V1(sm_forecast_agg_step);
 /* forecast_agg transition: one value real */
 Datum
@@ -371,12 +384,7 @@ sm_forecast_agg_step(PG_FUNCTION_ARGS)
 	agg_state  *st = agg_state_of(fcinfo, false);
 
 	if (PG_ARGISNULL(2))
-	{
-		if (st->first_null == 0)
-			st->first_null = st->n + 1;
-		st->n++;				/* keeps positions right; the final function errors */
-		return PointerGetDatum(st);
-	}
+		return agg_note_null(st);
 	if (st->first_null == 0)
 	{
 		float		v = PG_GETARG_FLOAT4(2);
@@ -399,12 +407,7 @@ sm_forecast_agg_array_step(PG_FUNCTION_ARGS)
 	float	   *v;
 
 	if (PG_ARGISNULL(2))
-	{
-		if (st->first_null == 0)
-			st->first_null = st->n + 1;
-		st->n++;
-		return PointerGetDatum(st);
-	}
+		return agg_note_null(st);
 	if (st->first_null != 0)
 		return PointerGetDatum(st);
 	arr = PG_GETARG_ARRAYTYPE_P(2);
@@ -413,12 +416,7 @@ sm_forecast_agg_array_step(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("value at row %lld must be a one-dimensional array", (long long) st->n + 1)));
 	if (ARR_HASNULL(arr) || ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) == 0)
-	{
-		if (st->first_null == 0)
-			st->first_null = st->n + 1;
-		st->n++;
-		return PointerGetDatum(st);
-	}
+		return agg_note_null(st);
 	v = sm_pg_real_matrix(arr, "value", &ndim, &rows, &cols);
 	agg_append(st, v, cols);
 	return PointerGetDatum(st);
