@@ -266,3 +266,221 @@ sm_softplus(float x)
 		return x;
 	return log1pf(expf(x));
 }
+
+/*
+ * erfc(z) for z >= 0: Numerical Recipes' erfcc (Chebyshev fit, fractional
+ * error below 1.2e-7), t = 1 / (1 + z/2), erfc = t exp(-z^2 + P(t)).  Its
+ * relative accuracy holds in the tail too, so gelu(x) = x/2 erfc(-x/sqrt 2)
+ * stays accurate for negative x, where 1 + erf(x) would cancel.
+ */
+V8_INLINE v8f
+verfc_pos(v8f z)
+{
+	v8f			t = V8(1.0f) / (V8(1.0f) + V8(0.5f) * z);
+	v8f			p = V8(0.17087277f);
+
+	p = p * t + V8(-0.82215223f);
+	p = p * t + V8(1.48851587f);
+	p = p * t + V8(-1.13520398f);
+	p = p * t + V8(0.27886807f);
+	p = p * t + V8(-0.18628806f);
+	p = p * t + V8(0.09678418f);
+	p = p * t + V8(0.37409196f);
+	p = p * t + V8(1.00002368f);
+	p = p * t + V8(-1.26551223f);
+	return t * vexp(p - z * z);
+}
+
+/* exact GELU: x/2 erfc(-x / sqrt 2) */
+V8_INLINE v8f
+vgelu(v8f x)
+{
+	v8f			u = x * V8(-0.70710678118654752f);
+	v8f			z = (v8f) ((v8i) u & I8(0x7fffffff));
+	v8f			e = verfc_pos(z);
+
+	e = vsel(u < V8(0.0f), V8(2.0f) - e, e);
+	return V8(0.5f) * x * e;
+}
+
+/* tanh GELU: x/2 (1 + tanh(k (x + 0.044715 x^3))) = x sigmoid(2 k (...)) */
+V8_INLINE v8f
+vgelu_tanh(v8f x)
+{
+	v8f			u = V8(1.5957691216057308f) * (x + V8(0.044715f) * x * x * x);
+
+	return x * vsigmoid(u);
+}
+
+V8_INLINE v8f
+vrelu(v8f x)
+{
+	return vsel(x > V8(0.0f), x, V8(0.0f));
+}
+
+#define BIAS_ACT(f) \
+	for (size_t r = 0; r < rows; r++) \
+	{ \
+		float	   *row = x + r * (size_t) cols; \
+		for (int j = 0; j < cols; j += 8) \
+		{ \
+			int			n = cols - j < 8 ? cols - j : 8; \
+			v8f			v = vload(row + j, n); \
+			if (b) \
+				v = v + vload(b + j, n); \
+			vstore(row + j, f(v), n); \
+		} \
+	}
+
+SM_VECTOR_CLONES void
+sm_bias_act(float *x, const float *b, size_t rows, int cols, sm_act act)
+{
+	switch (act)
+	{
+		case SM_ACT_RELU:
+			BIAS_ACT(vrelu);
+			break;
+		case SM_ACT_GELU:
+			BIAS_ACT(vgelu);
+			break;
+		case SM_ACT_GELU_TANH:
+			BIAS_ACT(vgelu_tanh);
+			break;
+		case SM_ACT_TANH:
+			BIAS_ACT(vtanh);
+			break;
+		case SM_ACT_IDENTITY:
+			BIAS_ACT((v8f));
+			break;
+	}
+}
+
+/* x = softmax(x) over n values; exp(x - max), so no overflow */
+SM_VECTOR_CLONES void
+sm_softmax(float *x, int n)
+{
+	v8f			mv = V8(-INFINITY);
+	float		m = -INFINITY,
+				sum = 0.0f;
+	v8f			sv = V8(0.0f);
+	int			j;
+
+	for (j = 0; j + 8 <= n; j += 8)
+	{
+		v8f			v = vload(x + j, 8);
+
+		mv = vsel(v > mv, v, mv);
+	}
+	for (int k = 0; k < 8; k++)
+		m = mv[k] > m ? mv[k] : m;
+	for (; j < n; j++)
+		m = x[j] > m ? x[j] : m;
+	for (j = 0; j < n; j += 8)
+	{
+		int			c = n - j < 8 ? n - j : 8;
+		v8f			v = vexp(vload(x + j, c) - V8(m));
+
+		if (c < 8)
+			for (int k = c; k < 8; k++)
+				v[k] = 0.0f;
+		vstore(x + j, v, c);
+		sv = sv + v;
+	}
+	for (int k = 0; k < 8; k++)
+		sum += sv[k];
+	{
+		v8f			inv = V8(1.0f / sum);
+
+		for (j = 0; j < n; j += 8)
+		{
+			int			c = n - j < 8 ? n - j : 8;
+
+			vstore(x + j, vload(x + j, c) * inv, c);
+		}
+	}
+}
+
+/* log(sum(exp(x))) over n values (x unchanged) */
+SM_VECTOR_CLONES double
+sm_logsumexp(const float *x, int n)
+{
+	float		m = -INFINITY;
+	v8f			sv = V8(0.0f);
+	double		sum = 0;
+
+	for (int j = 0; j < n; j++)
+		m = x[j] > m ? x[j] : m;
+	for (int j = 0; j < n; j += 8)
+	{
+		int			c = n - j < 8 ? n - j : 8;
+		v8f			v = vexp(vload(x + j, c) - V8(m));
+
+		if (c < 8)
+			for (int k = c; k < 8; k++)
+				v[k] = 0.0f;
+		sv = sv + v;
+	}
+	for (int k = 0; k < 8; k++)
+		sum += sv[k];
+	return (double) m + log(sum);
+}
+
+/*
+ * Rows of x [rows, cols]: x += b (when b), then out = LN(x) with weight g
+ * and bias beta (when g; out may be x).  Two passes for mean and variance,
+ * as torch computes them (biased variance, eps inside the square root).
+ */
+SM_VECTOR_CLONES void
+sm_add_layernorm(float *x, const float *b, const float *g, const float *beta, float eps,
+				 size_t rows, int cols, float *out)
+{
+	for (size_t r = 0; r < rows; r++)
+	{
+		float	   *row = x + r * (size_t) cols;
+		float	   *o = out + r * (size_t) cols;
+		v8f			sv = V8(0.0f),
+					qv = V8(0.0f);
+		float		mean = 0.0f,
+					var = 0.0f,
+					rstd;
+
+		for (int j = 0; j < cols; j += 8)
+		{
+			int			n = cols - j < 8 ? cols - j : 8;
+			v8f			v = vload(row + j, n);
+
+			if (b)
+			{
+				v = v + vload(b + j, n);
+				vstore(row + j, v, n);
+			}
+			sv = sv + v;
+		}
+		if (g == NULL)
+			continue;
+		for (int k = 0; k < 8; k++)
+			mean += sv[k];
+		mean /= (float) cols;
+		for (int j = 0; j < cols; j += 8)
+		{
+			int			n = cols - j < 8 ? cols - j : 8;
+			v8f			v = vload(row + j, n) - V8(mean);
+
+			if (n < 8)
+				for (int k = n; k < 8; k++)
+					v[k] = 0.0f;
+			qv = qv + v * v;
+		}
+		for (int k = 0; k < 8; k++)
+			var += qv[k];
+		var /= (float) cols;
+		rstd = 1.0f / sqrtf(var + eps);
+		for (int j = 0; j < cols; j += 8)
+		{
+			int			n = cols - j < 8 ? cols - j : 8;
+			v8f			v = (vload(row + j, n) - V8(mean)) * V8(rstd);
+
+			vstore(o + j, v * vload(g + j, n) + vload(beta + j, n), n);
+		}
+	}
+}

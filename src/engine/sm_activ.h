@@ -35,4 +35,24 @@ void		sm_gru_cell(const float *gx, const float *bx, const float *gh, const float
 						float *h, int H);
 void		sm_elman_cell(const float *g, const float *b, float *h, int H, bool relu);
 
+/* activations of the transformer's feed-forward and pooler */
+typedef enum sm_act
+{
+	SM_ACT_RELU,
+	SM_ACT_GELU,				/* x/2 (1 + erf(x / sqrt 2)), within ~2e-7 relative */
+	SM_ACT_GELU_TANH,			/* x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+	SM_ACT_TANH,
+	SM_ACT_IDENTITY
+} sm_act;
+
+/* x [rows, cols] = act(x + b) (b [cols] or NULL) */
+void		sm_bias_act(float *x, const float *b, size_t rows, int cols, sm_act act);
+/* x[0..n) = softmax(x) */
+void		sm_softmax(float *x, int n);
+/* log sum exp(x[0..n)) */
+double		sm_logsumexp(const float *x, int n);
+/* per row: x += b (b may be NULL); when g, out = (x - mean) / sqrt(var + eps) * g + beta */
+void		sm_add_layernorm(float *x, const float *b, const float *g, const float *beta,
+							 float eps, size_t rows, int cols, float *out);
+
 #endif

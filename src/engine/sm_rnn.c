@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "sm_activ.h"
+#include "sm_seqhead.h"
 #include "sm_blas.h"
 #include "sm_parallel.h"
 
@@ -51,8 +52,7 @@ static const char *const rnn_keys[] = {
 	"input_size", "hidden_size", "num_layers", "bias", "bidirectional",
 	"nonlinearity", "proj_size", "batch_first", "dropout",
 	"rnn_prefix", "output_size", "head_prefix", "head_bias",
-	"input_mean", "input_std", "output_mean", "output_std",
-	"forecast", "context", "min_history", "quantiles", "distribution", NULL
+	SM_SEQHEAD_KEYS, NULL
 };
 
 typedef struct rnn_config
@@ -87,59 +87,11 @@ gates_of(sm_rnn_cell cell)
 	return cell == SM_CELL_LSTM ? 4 : cell == SM_CELL_GRU ? 3 : 1;
 }
 
-/* A number or an array of `n` numbers (std: all > 0) into out[n]. */
-static sm_status
-config_vector(const sm_config *cfg, const char *key, int64_t n, bool positive,
-			  float *out, bool *present, sm_error *err)
-{
-	const sm_json *v = sm_json_get(cfg->json, key);
-
-	*present = v != NULL;
-	if (v == NULL)
-		return SM_OK;
-	if (v->type == SM_JSON_NUMBER)
-	{
-		for (int64_t i = 0; i < n; i++)
-			out[i] = (float) v->number;
-	}
-	else if (v->type == SM_JSON_ARRAY)
-	{
-		if ((int64_t) v->count != n)
-		{
-			sm_fail(err, SM_ERR_INVALID, "config key \"%s\" has %zu values, expected %lld",
-					key, v->count, (long long) n);
-			sm_detail(err, "Give one number for every feature, or a single number for all.");
-			return err->code;
-		}
-		for (int64_t i = 0; i < n; i++)
-		{
-			if (v->items[i]->type != SM_JSON_NUMBER)
-				return sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must hold numbers, not %s",
-							   key, sm_json_type_name(v->items[i]->type));
-			out[i] = (float) v->items[i]->number;
-		}
-	}
-	else
-		return sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must be a number or an array of numbers, not %s",
-					   key, sm_json_type_name(v->type));
-	for (int64_t i = 0; i < n; i++)
-		if (!isfinite(out[i]) || (positive && !(out[i] > 0.0f)))
-		{
-			sm_fail(err, SM_ERR_INVALID, "config key \"%s\" has an invalid value at position %lld",
-					key, (long long) i + 1);
-			sm_detail(err, positive ? "Standard deviations must be finite and greater than zero; it is %g."
-					  : "Values must be finite; it is %g.", (double) out[i]);
-			return err->code;
-		}
-	return SM_OK;
-}
-
 /* Read and check the config into c and m (m's scaling vectors are allocated). */
 static sm_status
 read_config(const sm_config *cfg, rnn_config *c, sm_rnn *m, sm_error *err)
 {
 	const char *s;
-	int64_t		v;
 	bool		present;
 	sm_status	rc;
 
@@ -203,131 +155,8 @@ read_config(const sm_config *cfg, rnn_config *c, sm_rnn *m, sm_error *err)
 	m->D = c->bidir ? 2 : 1;
 	m->O = (int) c->O;
 
-	/* forecasting keys */
-	if ((rc = sm_config_string(cfg, "forecast", "recursive", &s, err)) != SM_OK)
-		return rc;
-	if (strcmp(s, "direct") == 0)
-		m->direct = true;
-	else if (strcmp(s, "recursive") != 0)
-		return sm_fail(err, SM_ERR_INVALID, "config key \"forecast\" must be \"recursive\" or \"direct\", not \"%s\"", s);
-	if ((rc = sm_config_int(cfg, "context", false, 0, 1, INT32_MAX, &v, err)) != SM_OK)
-		return rc;
-	m->context = (int) v;
-	if ((rc = sm_config_int(cfg, "min_history", false, 1, 1, INT32_MAX, &v, err)) != SM_OK)
-		return rc;
-	m->min_history = (int) v;
-
-	m->head_kind = c->O > 0 ? SM_HEAD_POINT : SM_HEAD_NONE;
-	{
-		const sm_json *q = sm_json_get(cfg->json, "quantiles");
-
-		if (q != NULL)
-		{
-			if (q->type != SM_JSON_ARRAY || q->count == 0 || q->count > SM_RNN_MAX_QUANTILES)
-				return sm_fail(err, SM_ERR_INVALID, "config key \"quantiles\" must be an array of 1 to %d numbers",
-							   SM_RNN_MAX_QUANTILES);
-			m->n_quantiles = (int) q->count;
-			for (size_t i = 0; i < q->count; i++)
-			{
-				double		x = q->items[i]->type == SM_JSON_NUMBER ? q->items[i]->number : -1;
-
-				if (!(x > 0 && x < 1) || (i > 0 && !(x > m->quantiles[i - 1])))
-				{
-					sm_fail(err, SM_ERR_INVALID, "config key \"quantiles\" must hold increasing numbers between 0 and 1");
-					sm_detail(err, "Position %zu is not.", i + 1);
-					return err->code;
-				}
-				m->quantiles[i] = (float) x;
-				if (fabs(x - 0.5) < fabs(m->quantiles[m->median] - 0.5))
-					m->median = (int) i;
-			}
-			m->head_kind = SM_HEAD_QUANTILE;
-		}
-	}
-	if ((rc = sm_config_string(cfg, "distribution", NULL, &s, err)) != SM_OK)
-		return rc;
-	if (s != NULL)
-	{
-		if (strcmp(s, "gaussian") != 0)
-			return sm_fail(err, SM_ERR_INVALID, "config key \"distribution\" must be \"gaussian\", not \"%s\"", s);
-		if (m->head_kind == SM_HEAD_QUANTILE)
-			return sm_fail(err, SM_ERR_INVALID, "config keys \"quantiles\" and \"distribution\" exclude each other");
-		if (m->direct)
-			return sm_fail(err, SM_ERR_UNSUPPORTED, "a gaussian head forecasts recursively only");
-		m->head_kind = SM_HEAD_GAUSSIAN;
-	}
-	if (m->head_kind != SM_HEAD_POINT && m->head_kind != SM_HEAD_NONE && c->O == 0)
-		return sm_fail(err, SM_ERR_INVALID, "a %s head needs config key \"output_size\"",
-					   m->head_kind == SM_HEAD_QUANTILE ? "quantile" : "gaussian");
-	if (c->O == 0 && m->direct)
-		return sm_fail(err, SM_ERR_INVALID, "a direct forecaster needs a head (config key \"output_size\")");
-
-	/* head width versus forecast mode (F = I) */
-	if (c->O > 0)
-	{
-		int64_t		per_step = c->I * (m->head_kind == SM_HEAD_QUANTILE ? m->n_quantiles : 1);
-
-		if (m->head_kind == SM_HEAD_GAUSSIAN && c->O != 2 * c->I)
-		{
-			sm_fail(err, SM_ERR_INVALID, "a gaussian head must have output_size 2 * input_size");
-			sm_detail(err, "output_size is %lld; input_size is %lld.", (long long) c->O, (long long) c->I);
-			return err->code;
-		}
-		if (m->head_kind == SM_HEAD_QUANTILE && !m->direct && c->O != per_step)
-		{
-			sm_fail(err, SM_ERR_INVALID, "a recursive quantile head must have output_size input_size * %d",
-					m->n_quantiles);
-			sm_detail(err, "output_size is %lld.", (long long) c->O);
-			return err->code;
-		}
-		if (m->direct)
-		{
-			if (c->O % per_step != 0)
-			{
-				sm_fail(err, SM_ERR_INVALID, "a direct forecaster's output_size must be a multiple of %lld",
-						(long long) per_step);
-				sm_detail(err, "Its output is laid out [step][feature]%s; output_size is %lld.",
-						  m->head_kind == SM_HEAD_QUANTILE ? "[quantile]" : "", (long long) c->O);
-				return err->code;
-			}
-			m->max_direct = (int) (c->O / per_step);
-		}
-	}
-
-	/* scaling */
-	{
-		float	  **dst[4] = {&m->in_mean, &m->in_std, &m->out_mean, &m->out_std};
-		const char *keys[4] = {"input_mean", "input_std", "output_mean", "output_std"};
-
-		for (int k = 0; k < 4; k++)
-		{
-			float	   *vec = sm_alloc_array((size_t) c->I, sizeof(float));
-
-			if (vec == NULL)
-				return sm_fail(err, SM_ERR_NOMEM, "out of memory");
-			rc = config_vector(cfg, keys[k], c->I, k % 2 == 1, vec, &present, err);
-			if (rc != SM_OK || !present)
-				sm_free(vec);
-			else
-				*dst[k] = vec;
-			if (rc != SM_OK)
-				return rc;
-		}
-		if (m->out_mean != NULL || m->out_std != NULL)
-			if (c->O == 0)
-				return sm_fail(err, SM_ERR_INVALID, "output scaling needs a head (config key \"output_size\")");
-	}
+	return sm_seqhead_read(cfg, c->I, c->O, &m->sh, err);
 	return SM_OK;
-}
-
-static void
-free_scaling(sm_rnn *m)
-{
-	sm_free(m->in_mean);
-	sm_free(m->in_std);
-	sm_free(m->out_mean);
-	sm_free(m->out_std);
-	m->in_mean = m->in_std = m->out_mean = m->out_std = NULL;
 }
 
 static sm_status
@@ -338,7 +167,7 @@ rnn_spec(const sm_config *cfg, sm_spec *spec, sm_error *err)
 	sm_status	rc = read_config(cfg, &c, &m, err);
 	const char *P = c.rnn_prefix;
 
-	free_scaling(&m);
+	sm_seqhead_free(&m.sh);
 	if (rc != SM_OK)
 		return rc;
 	for (int k = 0; k < m.L; k++)
@@ -397,7 +226,7 @@ rnn_release(sm_model *model)
 		for (int i = 0; i < m->L * m->D; i++)
 			sm_free(m->dirs[i].b_sum);
 	sm_free(m->dirs);
-	free_scaling(m);
+	sm_seqhead_free(&m->sh);
 	sm_free(m);
 	model->impl = NULL;
 }
@@ -694,36 +523,7 @@ apply_head(const sm_rnn *m, const float *y, size_t n, float *out)
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n, W, DR,
 				1.0f, y, DR, m->head_w, DR, 1.0f, out, W);
-	for (size_t r = 0; r < n; r++)
-	{
-		float	   *o = out + r * W;
-
-		for (int j = 0; j < W; j++)
-		{
-			int			f;		/* target feature of output j */
-			bool		is_scale = false;
-
-			switch (m->head_kind)
-			{
-				case SM_HEAD_GAUSSIAN:
-					is_scale = j >= m->I;
-					f = j % m->I;
-					if (is_scale)
-						o[j] = sm_softplus(o[j]);
-					break;
-				case SM_HEAD_QUANTILE:
-					f = (j / m->n_quantiles) % m->I;
-					break;
-				default:
-					f = j % m->I;
-					break;
-			}
-			if (m->out_std)
-				o[j] *= m->out_std[f];
-			if (m->out_mean && !is_scale)
-				o[j] += m->out_mean[f];
-		}
-	}
+	sm_seqhead_unscale(&m->sh, out, n);
 }
 
 /* x (user layout row, right-aligned in T) -> ws->x time-major, scaled */
@@ -747,10 +547,10 @@ load_row(const sm_rnn *m, tile_ws *ws, int row, int rows, const float *src, int 
 		{
 			float		v = src[(size_t) st * I + i];
 
-			if (m->in_mean)
-				v -= m->in_mean[i];
-			if (m->in_std)
-				v /= m->in_std[i];
+			if (m->sh.in_mean)
+				v -= m->sh.in_mean[i];
+			if (m->sh.in_std)
+				v /= m->sh.in_std[i];
 			dst[i] = v;
 		}
 	}
@@ -995,249 +795,6 @@ done:
 
 /* ---------------------------------------------------------------- forecasting */
 
-/* splitmix64: a per-path stream from (series seed, path) */
-static inline uint64_t
-mix64(uint64_t *s)
-{
-	uint64_t	z = (*s += 0x9E3779B97F4A7C15ULL);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
-}
-
-/* a standard normal draw (Box-Muller on two 53-bit uniforms) */
-static inline double
-normal_draw(uint64_t *s)
-{
-	double		u1 = ((mix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-	double		u2 = (mix64(s) >> 11) * (1.0 / 9007199254740992.0);
-
-	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-static int
-cmp_float(const void *a, const void *b)
-{
-	float		x = *(const float *) a,
-				y = *(const float *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* quantile q of sorted v[0..n) with linear interpolation (torch.quantile) */
-static float
-sorted_quantile(const float *v, int n, float q)
-{
-	double		h = (double) (n - 1) * q;
-	int			lo = (int) floor(h);
-	int			hi = lo + 1 < n ? lo + 1 : lo;
-
-	return (float) (v[lo] + (h - lo) * (v[hi] - v[lo]));
-}
-
-/* What a forecast needs beyond the model: checked once up front. */
-typedef struct fc_plan
-{
-	int			F;				/* target width = I */
-	int			S;				/* paths per series (1 unless sampling) */
-	bool		sampling;
-	int			qmap[SM_RNN_MAX_QUANTILES];	/* requested -> head quantile */
-} fc_plan;
-
-static sm_status
-plan_forecast(const sm_rnn *m, int B, const int *lengths, int T,
-			  const sm_forecast_opts *opts, fc_plan *p, sm_error *err)
-{
-	const int	W = sm_rnn_output_width(m);
-
-	memset(p, 0, sizeof(*p));
-	p->F = m->I;
-	p->S = 1;
-	if (opts->horizon < 1)
-		return sm_fail(err, SM_ERR_INVALID, "horizon must be at least 1, not %d", opts->horizon);
-	if (m->head_kind == SM_HEAD_NONE && W != m->I)
-	{
-		sm_fail(err, SM_ERR_INVALID, "this model cannot forecast: its output has %d values per step, its input %d", W, m->I);
-		sm_detail(err, "A recursive forecast feeds each output back as the next input.");
-		sm_hint(err, "Give the model a head with output_size equal to input_size.");
-		return err->code;
-	}
-	if (m->head_kind == SM_HEAD_POINT && !m->direct && m->O != m->I)
-	{
-		sm_fail(err, SM_ERR_INVALID, "this model cannot forecast recursively: its head outputs %d values, its input has %d",
-				m->O, m->I);
-		sm_hint(err, "For a head that outputs the whole horizon at once, set config \"forecast\": \"direct\".");
-		return err->code;
-	}
-	if (m->direct && opts->horizon > m->max_direct)
-	{
-		sm_fail(err, SM_ERR_INVALID, "horizon %d is longer than this direct forecaster's %d steps",
-				opts->horizon, m->max_direct);
-		sm_detail(err, "Its head outputs %d steps at once.", m->max_direct);
-		return err->code;
-	}
-	for (int b = 0; b < B; b++)
-	{
-		int			len = lengths ? lengths[b] : T;
-
-		if (len < m->min_history)
-		{
-			sm_fail(err, SM_ERR_INVALID, "series %d is too short to forecast", b + 1);
-			sm_detail(err, "It has %d steps; the model needs at least %d (config min_history).",
-					  len, m->min_history);
-			return err->code;
-		}
-	}
-	if (opts->n_quantiles > 0)
-	{
-		if (m->head_kind == SM_HEAD_QUANTILE)
-		{
-			for (int i = 0; i < opts->n_quantiles; i++)
-			{
-				int			k = -1;
-
-				for (int j = 0; j < m->n_quantiles; j++)
-					if (fabsf(opts->quantiles[i] - m->quantiles[j]) < 1e-6f)
-						k = j;
-				if (k < 0)
-				{
-					char		list[SM_DETAIL_LEN - 64] = "";
-					size_t		len = 0;
-
-					for (int j = 0; j < m->n_quantiles && len < sizeof(list); j++)
-						len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%g", j ? ", " : "",
-												 (double) m->quantiles[j]);
-					sm_fail(err, SM_ERR_INVALID, "quantile %g is not one this model outputs",
-							(double) opts->quantiles[i]);
-					sm_detail(err, "Its quantile head outputs: %s.", list);
-					return err->code;
-				}
-				p->qmap[i] = k;
-			}
-		}
-		else if (m->head_kind == SM_HEAD_GAUSSIAN)
-		{
-			for (int i = 0; i < opts->n_quantiles; i++)
-				if (!(opts->quantiles[i] > 0.0f && opts->quantiles[i] < 1.0f))
-					return sm_fail(err, SM_ERR_INVALID, "quantile %g is not between 0 and 1",
-								   (double) opts->quantiles[i]);
-			if (opts->samples < 2)
-				return sm_fail(err, SM_ERR_INVALID, "sampled quantiles need at least 2 samples, not %d",
-							   opts->samples);
-		}
-		else
-		{
-			sm_fail(err, SM_ERR_INVALID, "this model gives point forecasts only");
-			sm_hint(err, "Quantiles need a model with a quantile head (config \"quantiles\") or a gaussian head (\"distribution\").");
-			return err->code;
-		}
-	}
-	if (m->head_kind == SM_HEAD_GAUSSIAN && opts->samples > 0)
-	{
-		p->sampling = true;
-		p->S = opts->samples;
-	}
-	return SM_OK;
-}
-
-/*
- * Record step k of the forecast from head outputs `out` [rows*S][W] of
- * series it[0..rows), and write the value to feed back into next [rows*S][F]
- * (unscaled).  vals is scratch [S].
- */
-static void
-record_step(const sm_rnn *m, const fc_plan *p, const sm_forecast_opts *opts,
-			const order_item *it, int rows, int k, const float *out, uint64_t *rng,
-			float *next, float *vals, float *point, float *quant)
-{
-	const int	W = sm_rnn_output_width(m);
-	const int	F = p->F;
-	const int	h = opts->horizon;
-	const int	nq = opts->n_quantiles;
-
-	for (int r = 0; r < rows; r++)
-	{
-		size_t		b = (size_t) it[r].index;
-
-		for (int f = 0; f < F; f++)
-		{
-			float	   *pt = point ? point + (b * h + k) * F + f : NULL;
-			float	   *qt = quant ? quant + ((b * h + k) * F + f) * nq : NULL;
-
-			if (p->sampling)
-			{
-				double		sum = 0;
-
-				for (int s = 0; s < p->S; s++)
-				{
-					size_t		row = (size_t) r * p->S + s;
-					const float *o = out + row * W;
-					float		v = o[f] + o[F + f] * (float) normal_draw(&rng[row]);
-
-					next[row * F + f] = v;
-					vals[s] = v;
-					sum += v;
-				}
-				if (pt)
-					*pt = (float) (sum / p->S);
-				if (qt)
-				{
-					qsort(vals, (size_t) p->S, sizeof(float), cmp_float);
-					for (int i = 0; i < nq; i++)
-						qt[i] = sorted_quantile(vals, p->S, opts->quantiles[i]);
-				}
-				continue;
-			}
-			{
-				const float *o = out + (size_t) r * W;
-				float		v;
-
-				if (m->head_kind == SM_HEAD_QUANTILE)
-				{
-					v = o[f * m->n_quantiles + m->median];
-					if (qt)
-						for (int i = 0; i < nq; i++)
-							qt[i] = o[f * m->n_quantiles + p->qmap[i]];
-				}
-				else
-					v = o[f];	/* point, gaussian mean, or headless output */
-				next[(size_t) r * F + f] = v;
-				if (pt)
-					*pt = v;
-			}
-		}
-	}
-}
-
-/* direct: the head's output holds every step at once */
-static void
-record_direct(const sm_rnn *m, const fc_plan *p, const sm_forecast_opts *opts,
-			  const order_item *it, int rows, const float *out, float *point, float *quant)
-{
-	const int	W = sm_rnn_output_width(m);
-	const int	F = p->F;
-	const int	Q = m->head_kind == SM_HEAD_QUANTILE ? m->n_quantiles : 1;
-	const int	h = opts->horizon;
-
-	for (int r = 0; r < rows; r++)
-	{
-		size_t		b = (size_t) it[r].index;
-
-		for (int k = 0; k < h; k++)
-			for (int f = 0; f < F; f++)
-			{
-				const float *o = out + (size_t) r * W + ((size_t) k * F + f) * Q;
-
-				if (point)
-					point[(b * h + k) * F + f] = Q > 1 ? o[m->median] : o[0];
-				if (quant)
-					for (int i = 0; i < opts->n_quantiles; i++)
-						quant[((b * h + k) * F + f) * opts->n_quantiles + i] = o[p->qmap[i]];
-			}
-	}
-}
-
 /* copy the states of `rows` history rows into a stepping workspace, each S times */
 static void
 expand_states(const sm_rnn *m, const tile_ws *src, int rows, tile_ws *dst, int S)
@@ -1265,6 +822,7 @@ typedef struct fc_worker
 			   *win;			/* [rows*S][Tcap][F] bidirectional windows */
 	uint64_t   *rng;			/* [rows*S] sampling streams */
 	order_item *wit;			/* [rows*S] window lengths */
+	int		   *series;		/* [rows] series index of each row */
 } fc_worker;
 
 typedef struct fc_ctx
@@ -1276,7 +834,7 @@ typedef struct fc_ctx
 				tile;			/* series per tile */
 	const order_item *o;
 	const sm_forecast_opts *opts;
-	const fc_plan *p;
+	const sm_fc_plan *p;
 	float	   *point,
 			   *quant;
 	fc_worker  *workers;
@@ -1289,7 +847,7 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 	const sm_rnn *m = c->m;
 	const sm_forecast_opts *opts = c->opts;
 	fc_worker  *wk = &c->workers[par->worker];
-	const fc_plan p = *c->p;
+	const sm_fc_plan p = *c->p;
 	const int	W = sm_rnn_output_width(m);
 	const size_t DR = (size_t) m->D * m->R;
 	const int	h = opts->horizon;
@@ -1305,6 +863,8 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 			   *vals = wk->vals,
 			   *win = wk->win;
 	uint64_t   *rng = wk->rng;
+	int		   *series = wk->series;
+	order_item *wit = wk->wit;
 	int			b0 = tile_index * tile;
 	const order_item *o = c->o;
 	sm_status	rc;
@@ -1318,26 +878,19 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 		float	   *top;
 
 		for (int r = 0; r < rows; r++)
-			for (int s = 0; s < p.S; s++)
-			{
-				size_t		row = (size_t) r * p.S + s;
-				uint64_t	seed = opts->series_seeds ? opts->series_seeds[it[r].index]
-					: opts->seed + (uint64_t) it[r].index;
+			series[r] = it[r].index;
+		sm_fc_seed_paths(&p, opts, series, rows, rng);
 
-				rng[row] = seed * 0x9E3779B97F4A7C15ULL + (uint64_t) s * 0xD1B54A32D192ED03ULL;
-				(void) mix64(&rng[row]);
-			}
-
-		if (m->D == 1 || m->direct)
+		if (m->D == 1 || m->sh.direct)
 		{
 			/* run the history once */
 			load_tile(m, &hist, x, T, it, rows, Tt);
 			if ((rc = run_layers(m, &hist, hist.rows, Tt, &top, err)) != SM_OK)
 				return rc;
-			if (m->direct)
+			if (m->sh.direct)
 			{
 				apply_head(m, top + (size_t) (Tt - 1) * hist.rows * DR, (size_t) rows, out);
-				record_direct(m, &p, opts, it, rows, out, point, quant);
+				sm_fc_record_direct(&m->sh, W, &p, opts, series, rows, out, point, quant);
 				return SM_OK;
 			}
 			/* then step: states (and the first output) expanded to S paths */
@@ -1351,7 +904,7 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 			{
 				int			n = rows * p.S;
 
-				record_step(m, &p, opts, it, rows, k, out, rng, next, vals, point, quant);
+				sm_fc_record_step(&m->sh, W, &p, opts, series, rows, k, out, rng, next, vals, point, quant);
 				if (k == h - 1)
 					break;
 				for (int r = 0; r < n; r++)
@@ -1380,13 +933,6 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 			for (int k = 0; k < h; k++)
 			{
 				int			Tk = Tt + k;
-				order_item *wit = sm_alloc_array((size_t) n, sizeof(order_item));
-
-				if (wit == NULL)
-				{
-					rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
-					return rc;
-				}
 				for (int row = 0; row < n; row++)
 				{
 					int			len = it[row / p.S].len + k;
@@ -1396,12 +942,11 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 					load_row(m, &hist, row, hist.rows, win + (size_t) row * hist.T * p.F, len, Tk);
 				}
 				set_active(&hist, wit, n, Tk);
-				sm_free(wit);
 				tile_reset_state(m, &hist);
 				if ((rc = run_layers(m, &hist, hist.rows, Tk, &top, err)) != SM_OK)
 					return rc;
 				apply_head(m, top + (size_t) (Tk - 1) * hist.rows * DR, (size_t) n, out);
-				record_step(m, &p, opts, it, rows, k, out, rng, next, vals, point, quant);
+				sm_fc_record_step(&m->sh, W, &p, opts, series, rows, k, out, rng, next, vals, point, quant);
 				for (int row = 0; row < n; row++)
 					memcpy(win + ((size_t) row * hist.T + it[row / p.S].len + k) * p.F,
 						   next + (size_t) row * p.F, sizeof(float) * p.F);
@@ -1417,7 +962,7 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 {
 	const int	W = sm_rnn_output_width(m);
 	const int	h = opts->horizon;
-	fc_plan		p;
+	sm_fc_plan		p;
 	fc_ctx		c = {0};
 	order_item *o = NULL;
 	int		   *eff = NULL;
@@ -1427,7 +972,7 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 	sm_status	rc;
 
 	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK ||
-		(rc = plan_forecast(m, B, lengths, T, opts, &p, err)) != SM_OK)
+		(rc = sm_fc_plan_make(&m->sh, W, B, lengths, T, opts, &p, err)) != SM_OK)
 		return rc;
 	if (B == 0)
 		return SM_OK;
@@ -1438,8 +983,8 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 	for (int b = 0; b < B; b++)
 	{
 		eff[b] = lengths ? lengths[b] : T;
-		if (m->context > 0 && eff[b] > m->context)
-			eff[b] = m->context;
+		if (m->sh.context > 0 && eff[b] > m->sh.context)
+			eff[b] = m->sh.context;
 	}
 	o = order_by_length(B, T, eff);
 	/* sampling multiplies rows: keep a tile's rows * S bounded */
@@ -1459,21 +1004,22 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 	for (int w = 0; w < n_workers; w++)
 	{
 		fc_worker  *wk = &c.workers[w];
-		bool		bidir = m->D == 2 && !m->direct;
+		bool		bidir = m->D == 2 && !m->sh.direct;
 		int			Tcap = o[0].len + (bidir ? h : 0);
 		size_t		rows = (size_t) tile * p.S;
 
 		if ((rc = tile_alloc(m, bidir ? (int) rows : tile, Tcap, &wk->hist, err)) != SM_OK ||
-			(m->D == 1 && !m->direct && (rc = tile_alloc(m, (int) rows, 1, &wk->step, err)) != SM_OK))
+			(m->D == 1 && !m->sh.direct && (rc = tile_alloc(m, (int) rows, 1, &wk->step, err)) != SM_OK))
 			goto done;
 		wk->out = sm_alloc_array(rows, sizeof(float) * (size_t) W);
 		wk->next = sm_alloc_array(rows, sizeof(float) * (size_t) p.F);
 		wk->vals = sm_alloc_array((size_t) p.S, sizeof(float));
 		wk->rng = sm_alloc_array(rows, sizeof(uint64_t));
 		wk->wit = sm_alloc_array(rows, sizeof(order_item));
+		wk->series = sm_alloc_array((size_t) tile, sizeof(int));
 		if (bidir)
 			wk->win = sm_alloc_array(rows * Tcap, sizeof(float) * (size_t) p.F);
-		if (!wk->out || !wk->next || !wk->vals || !wk->rng || !wk->wit || (bidir && !wk->win))
+		if (!wk->out || !wk->next || !wk->vals || !wk->rng || !wk->wit || !wk->series || (bidir && !wk->win))
 		{
 			rc = sm_fail(err, SM_ERR_NOMEM, "out of memory for a forecast");
 			goto done;
@@ -1508,6 +1054,7 @@ done:
 			sm_free(wk->vals);
 			sm_free(wk->rng);
 			sm_free(wk->wit);
+			sm_free(wk->series);
 			sm_free(wk->win);
 		}
 	sm_free(c.workers);

@@ -68,12 +68,11 @@
 #define SM_RNN_H
 
 #include "sm_model.h"
+#include "sm_seqhead.h"
 
 extern const sm_arch sm_arch_rnn;
 extern const sm_arch sm_arch_lstm;
 extern const sm_arch sm_arch_gru;
-
-#define SM_RNN_MAX_QUANTILES 99
 
 typedef enum sm_rnn_cell
 {
@@ -82,14 +81,6 @@ typedef enum sm_rnn_cell
 	SM_CELL_LSTM,
 	SM_CELL_GRU
 } sm_rnn_cell;
-
-typedef enum sm_rnn_head_kind
-{
-	SM_HEAD_NONE,				/* no head: output = top layer output */
-	SM_HEAD_POINT,
-	SM_HEAD_QUANTILE,
-	SM_HEAD_GAUSSIAN
-} sm_rnn_head_kind;
 
 typedef struct sm_rnn_dir
 {
@@ -112,23 +103,10 @@ typedef struct sm_rnn
 				D;
 	sm_rnn_dir *dirs;			/* [L * D], layer-major */
 	/* head */
-	sm_rnn_head_kind head_kind;
 	int			O;				/* head output width (0: none) */
 	const float *head_w;		/* [O, D*R] */
 	const float *head_b;		/* [O] or NULL */
-	/* scaling (NULL when absent): input [I], output [F] */
-	float	   *in_mean,
-			   *in_std,
-			   *out_mean,
-			   *out_std;
-	/* forecasting */
-	bool		direct;
-	int			context;		/* 0: whole history */
-	int			min_history;
-	int			n_quantiles;
-	float		quantiles[SM_RNN_MAX_QUANTILES];
-	int			median;			/* index of the quantile nearest 0.5 */
-	int			max_direct;		/* M: direct models' steps */
+	sm_seqhead	sh;				/* scaling, head kind, forecasting (I, O as above) */
 } sm_rnn;
 
 /* The recurrent model of a model built by one of the three archs, or NULL. */
@@ -149,17 +127,6 @@ int			sm_rnn_output_width(const sm_rnn *m);
 sm_status	sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T,
 						   const int *lengths, float *last, float *steps,
 						   sm_error *err);
-
-/* Options of a forecast. */
-typedef struct sm_forecast_opts
-{
-	int			horizon;		/* steps to forecast, >= 1 */
-	int			samples;		/* gaussian sampling: paths per series (0: point) */
-	uint64_t	seed;			/* sampling seed */
-	const uint64_t *series_seeds;	/* per series seeds [B], or NULL: seed + b */
-	const float *quantiles;		/* requested quantiles (sampled or a subset of the head's) */
-	int			n_quantiles;	/* 0: point forecast only */
-} sm_forecast_opts;
 
 /*
  * Forecast B series (x, lengths as in sm_rnn_forward; targets of width F = I).

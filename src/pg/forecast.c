@@ -99,13 +99,13 @@ check_horizon(int horizon)
 static void
 check_min_history(const sm_rnn *m, int len, const char *name, const char *series)
 {
-	if (len < m->min_history)
+	if (len < m->sh.min_history)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 series ? errmsg("series \"%s\" is too short to forecast", series)
 				 : errmsg("history is too short to forecast"),
 				 errdetail("It has %d steps; model \"%s\" needs at least %d (config min_history).",
-						   len, name, m->min_history)));
+						   len, name, m->sh.min_history)));
 }
 
 PG_FUNCTION_INFO_V1(sm_predict_steps);
@@ -216,18 +216,18 @@ read_quantile_args(const sm_rnn *m, FunctionCallInfo fcinfo, int qarg, int horiz
 		qo->q = q;
 		qo->nq = cols;
 	}
-	else if (m->head_kind == SM_HEAD_QUANTILE)
+	else if (m->sh.kind == SM_HEAD_QUANTILE)
 	{
-		qo->q = palloc(sizeof(float) * m->n_quantiles);
-		memcpy(qo->q, m->quantiles, sizeof(float) * m->n_quantiles);
-		qo->nq = m->n_quantiles;
+		qo->q = palloc(sizeof(float) * m->sh.n_quantiles);
+		memcpy(qo->q, m->sh.quantiles, sizeof(float) * m->sh.n_quantiles);
+		qo->nq = m->sh.n_quantiles;
 	}
 	if (samples < 0 || samples > MAX_SAMPLES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("samples must be between 0 and %d, not %d", MAX_SAMPLES, samples)));
 	qo->opts.horizon = horizon;
-	qo->opts.samples = m->head_kind == SM_HEAD_GAUSSIAN ? samples : 0;
+	qo->opts.samples = m->sh.kind == SM_HEAD_GAUSSIAN ? samples : 0;
 	qo->opts.seed = (uint64) seed;
 	qo->opts.quantiles = qo->q;
 	qo->opts.n_quantiles = qo->nq;
@@ -580,11 +580,11 @@ finish_series(const char *name, const sm_rnn *m, query_batch *qb, char *key,
 	uint64		h = hash_bytes_extended((const unsigned char *) key, (int) strlen(key), 0);
 
 	check_min_history(m, (int) Min(steps, INT_MAX), name, key);
-	if (m->context > 0 && len > m->context)
+	if (m->sh.context > 0 && len > m->sh.context)
 	{
-		memmove(qb->vals + start, qb->vals + start + (len - m->context) * m->I,
-				sizeof(float) * (size_t) m->context * m->I);
-		len = m->context;
+		memmove(qb->vals + start, qb->vals + start + (len - m->sh.context) * m->I,
+				sizeof(float) * (size_t) m->sh.context * m->I);
+		len = m->sh.context;
 		qb->used = start + len * m->I;
 	}
 	qb->lens[qb->n] = (int) len;

@@ -104,10 +104,10 @@ naive_forward(const sm_rnn *m, const float *x, int len, double *y)
 		{
 			double		v = x[t * m->I + i];
 
-			if (m->in_mean)
-				v -= m->in_mean[i];
-			if (m->in_std)
-				v /= m->in_std[i];
+			if (m->sh.in_mean)
+				v -= m->sh.in_mean[i];
+			if (m->sh.in_std)
+				v /= m->sh.in_std[i];
 			in[t * m->I + i] = v;
 		}
 	for (int k = 0; k < m->L; k++)
@@ -177,15 +177,15 @@ naive_forward(const sm_rnn *m, const float *x, int len, double *y)
 		matvec(m->head_w, m->head_b, outl + (size_t) t * DR, m->O, DR, yt);
 		for (int j = 0; j < m->O; j++)
 		{
-			int			f = m->head_kind == SM_HEAD_QUANTILE ? (j / m->n_quantiles) % m->I : j % m->I;
-			bool		is_scale = m->head_kind == SM_HEAD_GAUSSIAN && j >= m->I;
+			int			f = m->sh.kind == SM_HEAD_QUANTILE ? (j / m->sh.n_quantiles) % m->I : j % m->I;
+			bool		is_scale = m->sh.kind == SM_HEAD_GAUSSIAN && j >= m->I;
 
 			if (is_scale)
 				yt[j] = yt[j] > 20 ? yt[j] : log1p(exp(yt[j]));
-			if (m->out_std)
-				yt[j] *= m->out_std[f];
-			if (m->out_mean && !is_scale)
-				yt[j] += m->out_mean[f];
+			if (m->sh.out_std)
+				yt[j] *= m->sh.out_std[f];
+			if (m->sh.out_mean && !is_scale)
+				yt[j] += m->sh.out_mean[f];
 		}
 	}
 	free(in);
@@ -295,7 +295,7 @@ naive_forecast(const sm_rnn *m, const float *hist, int len, int h, double *out)
 {
 	const int	F = m->I,
 				W = sm_rnn_output_width(m);
-	int			start = m->context > 0 && len > m->context ? len - m->context : 0;
+	int			start = m->sh.context > 0 && len > m->sh.context ? len - m->sh.context : 0;
 	int			n = len - start;
 	float	   *win = malloc(sizeof(float) * (n + h) * F);
 	double	   *y = malloc(sizeof(double) * (n + h) * W);
@@ -307,7 +307,7 @@ naive_forecast(const sm_rnn *m, const float *hist, int len, int h, double *out)
 		for (int f = 0; f < F; f++)
 		{
 			const double *o = y + (size_t) (n + k - 1) * W;
-			double		v = m->head_kind == SM_HEAD_QUANTILE ? o[f * m->n_quantiles + m->median] : o[f];
+			double		v = m->sh.kind == SM_HEAD_QUANTILE ? o[f * m->sh.n_quantiles + m->sh.median] : o[f];
 
 			out[k * F + f] = v;
 			win[(n + k) * F + f] = (float) v;

@@ -1,0 +1,494 @@
+/*
+ * sm_seqhead.c -- forecasting semantics shared by the sequence archs (see
+ * sm_seqhead.h).
+ */
+#include "sm_seqhead.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sm_activ.h"
+
+/* A number or an array of `n` numbers (std: all > 0) into out[n]. */
+static sm_status
+config_vector(const sm_config *cfg, const char *key, int64_t n, bool positive,
+			  float *out, bool *present, sm_error *err)
+{
+	const sm_json *v = sm_json_get(cfg->json, key);
+
+	*present = v != NULL;
+	if (v == NULL)
+		return SM_OK;
+	if (v->type == SM_JSON_NUMBER)
+	{
+		for (int64_t i = 0; i < n; i++)
+			out[i] = (float) v->number;
+	}
+	else if (v->type == SM_JSON_ARRAY)
+	{
+		if ((int64_t) v->count != n)
+		{
+			sm_fail(err, SM_ERR_INVALID, "config key \"%s\" has %zu values, expected %lld",
+					key, v->count, (long long) n);
+			sm_detail(err, "Give one number for every feature, or a single number for all.");
+			return err->code;
+		}
+		for (int64_t i = 0; i < n; i++)
+		{
+			if (v->items[i]->type != SM_JSON_NUMBER)
+				return sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must hold numbers, not %s",
+							   key, sm_json_type_name(v->items[i]->type));
+			out[i] = (float) v->items[i]->number;
+		}
+	}
+	else
+		return sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must be a number or an array of numbers, not %s",
+					   key, sm_json_type_name(v->type));
+	for (int64_t i = 0; i < n; i++)
+		if (!isfinite(out[i]) || (positive && !(out[i] > 0.0f)))
+		{
+			sm_fail(err, SM_ERR_INVALID, "config key \"%s\" has an invalid value at position %lld",
+					key, (long long) i + 1);
+			sm_detail(err, positive ? "Standard deviations must be finite and greater than zero; it is %g."
+					  : "Values must be finite; it is %g.", (double) out[i]);
+			return err->code;
+		}
+	return SM_OK;
+}
+
+
+sm_status
+sm_seqhead_read(const sm_config *cfg, int64_t I, int64_t O, sm_seqhead *sh, sm_error *err)
+{
+	const char *s;
+	int64_t		v;
+	bool		present;
+	sm_status	rc;
+
+	memset(sh, 0, sizeof(*sh));
+	sh->I = (int) I;
+	sh->O = (int) O;
+	if ((rc = sm_config_string(cfg, "forecast", "recursive", &s, err)) != SM_OK)
+		return rc;
+	if (strcmp(s, "direct") == 0)
+		sh->direct = true;
+	else if (strcmp(s, "recursive") != 0)
+		return sm_fail(err, SM_ERR_INVALID, "config key \"forecast\" must be \"recursive\" or \"direct\", not \"%s\"", s);
+	if ((rc = sm_config_int(cfg, "context", false, 0, 1, INT32_MAX, &v, err)) != SM_OK)
+		return rc;
+	sh->context = (int) v;
+	if ((rc = sm_config_int(cfg, "min_history", false, 1, 1, INT32_MAX, &v, err)) != SM_OK)
+		return rc;
+	sh->min_history = (int) v;
+
+	sh->kind = O > 0 ? SM_HEAD_POINT : SM_HEAD_NONE;
+	{
+		const sm_json *q = sm_json_get(cfg->json, "quantiles");
+
+		if (q != NULL)
+		{
+			if (q->type != SM_JSON_ARRAY || q->count == 0 || q->count > SM_MAX_QUANTILES)
+				return sm_fail(err, SM_ERR_INVALID, "config key \"quantiles\" must be an array of 1 to %d numbers",
+							   SM_MAX_QUANTILES);
+			sh->n_quantiles = (int) q->count;
+			for (size_t i = 0; i < q->count; i++)
+			{
+				double		x = q->items[i]->type == SM_JSON_NUMBER ? q->items[i]->number : -1;
+
+				if (!(x > 0 && x < 1) || (i > 0 && !(x > sh->quantiles[i - 1])))
+				{
+					sm_fail(err, SM_ERR_INVALID, "config key \"quantiles\" must hold increasing numbers between 0 and 1");
+					sm_detail(err, "Position %zu is not.", i + 1);
+					return err->code;
+				}
+				sh->quantiles[i] = (float) x;
+				if (fabs(x - 0.5) < fabs(sh->quantiles[sh->median] - 0.5))
+					sh->median = (int) i;
+			}
+			sh->kind = SM_HEAD_QUANTILE;
+		}
+	}
+	if ((rc = sm_config_string(cfg, "distribution", NULL, &s, err)) != SM_OK)
+		return rc;
+	if (s != NULL)
+	{
+		if (strcmp(s, "gaussian") != 0)
+			return sm_fail(err, SM_ERR_INVALID, "config key \"distribution\" must be \"gaussian\", not \"%s\"", s);
+		if (sh->kind == SM_HEAD_QUANTILE)
+			return sm_fail(err, SM_ERR_INVALID, "config keys \"quantiles\" and \"distribution\" exclude each other");
+		if (sh->direct)
+			return sm_fail(err, SM_ERR_UNSUPPORTED, "a gaussian head forecasts recursively only");
+		sh->kind = SM_HEAD_GAUSSIAN;
+	}
+	if (sh->kind != SM_HEAD_POINT && sh->kind != SM_HEAD_NONE && O == 0)
+		return sm_fail(err, SM_ERR_INVALID, "a %s head needs config key \"output_size\"",
+					   sh->kind == SM_HEAD_QUANTILE ? "quantile" : "gaussian");
+	if (O == 0 && sh->direct)
+		return sm_fail(err, SM_ERR_INVALID, "a direct forecaster needs a head (config key \"output_size\")");
+
+	/* head width versus forecast mode (F = I) */
+	if (O > 0)
+	{
+		int64_t		per_step = I * (sh->kind == SM_HEAD_QUANTILE ? sh->n_quantiles : 1);
+
+		if (sh->kind == SM_HEAD_GAUSSIAN && O != 2 * I)
+		{
+			sm_fail(err, SM_ERR_INVALID, "a gaussian head must have output_size 2 * input_size");
+			sm_detail(err, "output_size is %lld; input_size is %lld.", (long long) O, (long long) I);
+			return err->code;
+		}
+		if (sh->kind == SM_HEAD_QUANTILE && !sh->direct && O != per_step)
+		{
+			sm_fail(err, SM_ERR_INVALID, "a recursive quantile head must have output_size input_size * %d",
+					sh->n_quantiles);
+			sm_detail(err, "output_size is %lld.", (long long) O);
+			return err->code;
+		}
+		if (sh->direct)
+		{
+			if (O % per_step != 0)
+			{
+				sm_fail(err, SM_ERR_INVALID, "a direct forecaster's output_size must be a multiple of %lld",
+						(long long) per_step);
+				sm_detail(err, "Its output is laid out [step][feature]%s; output_size is %lld.",
+						  sh->kind == SM_HEAD_QUANTILE ? "[quantile]" : "", (long long) O);
+				return err->code;
+			}
+			sh->max_direct = (int) (O / per_step);
+		}
+	}
+
+	/* scaling */
+	{
+		float	  **dst[4] = {&sh->in_mean, &sh->in_std, &sh->out_mean, &sh->out_std};
+		const char *keys[4] = {"input_mean", "input_std", "output_mean", "output_std"};
+
+		for (int k = 0; k < 4; k++)
+		{
+			float	   *vec = sm_alloc_array((size_t) I, sizeof(float));
+
+			if (vec == NULL)
+				return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+			rc = config_vector(cfg, keys[k], I, k % 2 == 1, vec, &present, err);
+			if (rc != SM_OK || !present)
+				sm_free(vec);
+			else
+				*dst[k] = vec;
+			if (rc != SM_OK)
+				return rc;
+		}
+		if (sh->out_mean != NULL || sh->out_std != NULL)
+			if (O == 0)
+				return sm_fail(err, SM_ERR_INVALID, "output scaling needs a head (config key \"output_size\")");
+	}
+	return SM_OK;
+}
+
+void
+sm_seqhead_free(sm_seqhead *sh)
+{
+	sm_free(sh->in_mean);
+	sm_free(sh->in_std);
+	sm_free(sh->out_mean);
+	sm_free(sh->out_std);
+	sh->in_mean = sh->in_std = sh->out_mean = sh->out_std = NULL;
+}
+
+void
+sm_seqhead_scale_input(const sm_seqhead *sh, float *row)
+{
+	for (int i = 0; i < sh->I; i++)
+	{
+		if (sh->in_mean)
+			row[i] -= sh->in_mean[i];
+		if (sh->in_std)
+			row[i] /= sh->in_std[i];
+	}
+}
+
+void
+sm_seqhead_unscale(const sm_seqhead *sh, float *out, size_t n)
+{
+	const int	W = sh->O;
+
+	for (size_t r = 0; r < n; r++)
+	{
+		float	   *o = out + r * W;
+
+		for (int j = 0; j < W; j++)
+		{
+			int			f;		/* target feature of output j */
+			bool		is_scale = false;
+
+			switch (sh->kind)
+			{
+				case SM_HEAD_GAUSSIAN:
+					is_scale = j >= sh->I;
+					f = j % sh->I;
+					if (is_scale)
+						o[j] = sm_softplus(o[j]);
+					break;
+				case SM_HEAD_QUANTILE:
+					f = (j / sh->n_quantiles) % sh->I;
+					break;
+				default:
+					f = j % sh->I;
+					break;
+			}
+			if (sh->out_std)
+				o[j] *= sh->out_std[f];
+			if (sh->out_mean && !is_scale)
+				o[j] += sh->out_mean[f];
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- forecasting */
+
+/* splitmix64: a per-path stream from (series seed, path) */
+static inline uint64_t
+mix64(uint64_t *s)
+{
+	uint64_t	z = (*s += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
+}
+
+/* a standard normal draw (Box-Muller on two 53-bit uniforms) */
+static inline double
+normal_draw(uint64_t *s)
+{
+	double		u1 = ((mix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	double		u2 = (mix64(s) >> 11) * (1.0 / 9007199254740992.0);
+
+	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static int
+cmp_float(const void *a, const void *b)
+{
+	float		x = *(const float *) a,
+				y = *(const float *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* quantile q of sorted v[0..n) with linear interpolation (torch.quantile) */
+static float
+sorted_quantile(const float *v, int n, float q)
+{
+	double		h = (double) (n - 1) * q;
+	int			lo = (int) floor(h);
+	int			hi = lo + 1 < n ? lo + 1 : lo;
+
+	return (float) (v[lo] + (h - lo) * (v[hi] - v[lo]));
+}
+
+void
+sm_fc_seed_paths(const sm_fc_plan *p, const sm_forecast_opts *opts, const int *series,
+				 int rows, uint64_t *rng)
+{
+	for (int r = 0; r < rows; r++)
+		for (int s = 0; s < p->S; s++)
+		{
+			size_t		row = (size_t) r * p->S + s;
+			uint64_t	seed = opts->series_seeds ? opts->series_seeds[series[r]]
+				: opts->seed + (uint64_t) series[r];
+
+			rng[row] = seed * 0x9E3779B97F4A7C15ULL + (uint64_t) s * 0xD1B54A32D192ED03ULL;
+			(void) mix64(&rng[row]);
+		}
+}
+
+sm_status
+sm_fc_plan_make(const sm_seqhead *sh, int W, int B, const int *lengths, int T,
+				const sm_forecast_opts *opts, sm_fc_plan *p, sm_error *err)
+{
+
+	memset(p, 0, sizeof(*p));
+	p->F = sh->I;
+	p->S = 1;
+	if (opts->horizon < 1)
+		return sm_fail(err, SM_ERR_INVALID, "horizon must be at least 1, not %d", opts->horizon);
+	if (sh->kind == SM_HEAD_NONE && W != sh->I)
+	{
+		sm_fail(err, SM_ERR_INVALID, "this model cannot forecast: its output has %d values per step, its input %d", W, sh->I);
+		sm_detail(err, "A recursive forecast feeds each output back as the next input.");
+		sm_hint(err, "Give the model a head with output_size equal to input_size.");
+		return err->code;
+	}
+	if (sh->kind == SM_HEAD_POINT && !sh->direct && sh->O != sh->I)
+	{
+		sm_fail(err, SM_ERR_INVALID, "this model cannot forecast recursively: its head outputs %d values, its input has %d",
+				sh->O, sh->I);
+		sm_hint(err, "For a head that outputs the whole horizon at once, set config \"forecast\": \"direct\".");
+		return err->code;
+	}
+	if (sh->direct && opts->horizon > sh->max_direct)
+	{
+		sm_fail(err, SM_ERR_INVALID, "horizon %d is longer than this direct forecaster's %d steps",
+				opts->horizon, sh->max_direct);
+		sm_detail(err, "Its head outputs %d steps at once.", sh->max_direct);
+		return err->code;
+	}
+	for (int b = 0; b < B; b++)
+	{
+		int			len = lengths ? lengths[b] : T;
+
+		if (len < sh->min_history)
+		{
+			sm_fail(err, SM_ERR_INVALID, "series %d is too short to forecast", b + 1);
+			sm_detail(err, "It has %d steps; the model needs at least %d (config min_history).",
+					  len, sh->min_history);
+			return err->code;
+		}
+	}
+	if (opts->n_quantiles > 0)
+	{
+		if (sh->kind == SM_HEAD_QUANTILE)
+		{
+			for (int i = 0; i < opts->n_quantiles; i++)
+			{
+				int			k = -1;
+
+				for (int j = 0; j < sh->n_quantiles; j++)
+					if (fabsf(opts->quantiles[i] - sh->quantiles[j]) < 1e-6f)
+						k = j;
+				if (k < 0)
+				{
+					char		list[SM_DETAIL_LEN - 64] = "";
+					size_t		len = 0;
+
+					for (int j = 0; j < sh->n_quantiles && len < sizeof(list); j++)
+						len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%g", j ? ", " : "",
+												 (double) sh->quantiles[j]);
+					sm_fail(err, SM_ERR_INVALID, "quantile %g is not one this model outputs",
+							(double) opts->quantiles[i]);
+					sm_detail(err, "Its quantile head outputs: %s.", list);
+					return err->code;
+				}
+				p->qmap[i] = k;
+			}
+		}
+		else if (sh->kind == SM_HEAD_GAUSSIAN)
+		{
+			for (int i = 0; i < opts->n_quantiles; i++)
+				if (!(opts->quantiles[i] > 0.0f && opts->quantiles[i] < 1.0f))
+					return sm_fail(err, SM_ERR_INVALID, "quantile %g is not between 0 and 1",
+								   (double) opts->quantiles[i]);
+			if (opts->samples < 2)
+				return sm_fail(err, SM_ERR_INVALID, "sampled quantiles need at least 2 samples, not %d",
+							   opts->samples);
+		}
+		else
+		{
+			sm_fail(err, SM_ERR_INVALID, "this model gives point forecasts only");
+			sm_hint(err, "Quantiles need a model with a quantile head (config \"quantiles\") or a gaussian head (\"distribution\").");
+			return err->code;
+		}
+	}
+	if (sh->kind == SM_HEAD_GAUSSIAN && opts->samples > 0)
+	{
+		p->sampling = true;
+		p->S = opts->samples;
+	}
+	return SM_OK;
+}
+
+void
+sm_fc_record_step(const sm_seqhead *sh, int W, const sm_fc_plan *p,
+				  const sm_forecast_opts *opts, const int *series, int rows,
+				  int k, const float *out, uint64_t *rng, float *next,
+				  float *vals, float *point, float *quant)
+{
+	const int	F = p->F;
+	const int	h = opts->horizon;
+	const int	nq = opts->n_quantiles;
+
+	for (int r = 0; r < rows; r++)
+	{
+		size_t		b = (size_t) series[r];
+
+		for (int f = 0; f < F; f++)
+		{
+			float	   *pt = point ? point + (b * h + k) * F + f : NULL;
+			float	   *qt = quant ? quant + ((b * h + k) * F + f) * nq : NULL;
+
+			if (p->sampling)
+			{
+				double		sum = 0;
+
+				for (int s = 0; s < p->S; s++)
+				{
+					size_t		row = (size_t) r * p->S + s;
+					const float *o = out + row * W;
+					float		v = o[f] + o[F + f] * (float) normal_draw(&rng[row]);
+
+					next[row * F + f] = v;
+					vals[s] = v;
+					sum += v;
+				}
+				if (pt)
+					*pt = (float) (sum / p->S);
+				if (qt)
+				{
+					qsort(vals, (size_t) p->S, sizeof(float), cmp_float);
+					for (int i = 0; i < nq; i++)
+						qt[i] = sorted_quantile(vals, p->S, opts->quantiles[i]);
+				}
+				continue;
+			}
+			{
+				const float *o = out + (size_t) r * W;
+				float		v;
+
+				if (sh->kind == SM_HEAD_QUANTILE)
+				{
+					v = o[f * sh->n_quantiles + sh->median];
+					if (qt)
+						for (int i = 0; i < nq; i++)
+							qt[i] = o[f * sh->n_quantiles + p->qmap[i]];
+				}
+				else
+					v = o[f];	/* point, gaussian mean, or headless output */
+				next[(size_t) r * F + f] = v;
+				if (pt)
+					*pt = v;
+			}
+		}
+	}
+}
+
+/* direct: the head's output holds every step at once */
+void
+sm_fc_record_direct(const sm_seqhead *sh, int W, const sm_fc_plan *p,
+					const sm_forecast_opts *opts, const int *series, int rows,
+					const float *out, float *point, float *quant)
+{
+	const int	F = p->F;
+	const int	Q = sh->kind == SM_HEAD_QUANTILE ? sh->n_quantiles : 1;
+	const int	h = opts->horizon;
+
+	for (int r = 0; r < rows; r++)
+	{
+		size_t		b = (size_t) series[r];
+
+		for (int k = 0; k < h; k++)
+			for (int f = 0; f < F; f++)
+			{
+				const float *o = out + (size_t) r * W + ((size_t) k * F + f) * Q;
+
+				if (point)
+					point[(b * h + k) * F + f] = Q > 1 ? o[sh->median] : o[0];
+				if (quant)
+					for (int i = 0; i < opts->n_quantiles; i++)
+						quant[((b * h + k) * F + f) * opts->n_quantiles + i] = o[p->qmap[i]];
+			}
+	}
+}
+
+
