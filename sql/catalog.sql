@@ -2,12 +2,12 @@
 -- that changes on every change of a model, and function properties.
 
 -- config tables dumped by pg_dump
-SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'seqmodel' ORDER BY 1::text;
+SELECT dumped FROM (SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'seqmodel') c ORDER BY dumped::text COLLATE "C";
 
 -- every function: volatility, strictness, parallel safety
 SELECT p.oid::regprocedure AS function, p.provolatile AS vol, p.proisstrict AS strict, p.proparallel AS par
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname = 'seqmodel' ORDER BY p.proname, 1::text;
+ WHERE n.nspname = 'seqmodel' ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- every function has a comment
 SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname = 'seqmodel' AND obj_description(p.oid, 'pg_proc') IS NULL ORDER BY 1;

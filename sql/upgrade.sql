@@ -11,7 +11,7 @@ SELECT seqmodel.import_safetensors('kept', 'linear', '{"in_features": 1, "out_fe
        make_safetensors('{"weight":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},"bias":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
                         le_f32(2) || le_f32(1)));
 SELECT version AS v_before FROM seqmodel.model WHERE name = 'kept' \gset
-ALTER EXTENSION seqmodel UPDATE TO '0.2.0';
+ALTER EXTENSION seqmodel UPDATE;  -- walks every upgrade script to the default version
 SELECT extversion FROM pg_extension WHERE extname = 'seqmodel';
 -- models survive the upgrade untouched and still run
 SELECT seqmodel.predict('kept', '{3}') AS y, version = :v_before AS same_version FROM seqmodel.model WHERE name = 'kept';

@@ -3,6 +3,8 @@
  */
 #include "sm_config.h"
 
+#include <math.h>
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,5 +111,20 @@ sm_config_string(const sm_config *cfg, const char *key, const char *def,
 	if (v->type != SM_JSON_STRING || strlen(v->string) != v->string_len)
 		return wrong_type(cfg, key, "a string", v, err);
 	*out = v->string;
+	return SM_OK;
+}
+
+sm_status
+sm_config_number(const sm_config *cfg, const char *key, double def, double *out, sm_error *err)
+{
+	const sm_json *v = sm_json_get(cfg->json, key);
+
+	*out = def;
+	if (v == NULL)
+		return SM_OK;
+	if (v->type != SM_JSON_NUMBER || !isfinite(v->number))
+		return sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must be a number, not %s",
+					   key, sm_json_type_name(v->type));
+	*out = v->number;
 	return SM_OK;
 }

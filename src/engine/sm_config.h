@@ -28,6 +28,9 @@ sm_status	sm_config_int(const sm_config *cfg, const char *key, bool required,
 						  sm_error *err);
 sm_status	sm_config_bool(const sm_config *cfg, const char *key, bool def,
 						   bool *out, sm_error *err);
+/* A finite number; a missing key gives def. */
+sm_status	sm_config_number(const sm_config *cfg, const char *key, double def,
+							 double *out, sm_error *err);
 /* The string stays owned by the config. */
 sm_status	sm_config_string(const sm_config *cfg, const char *key, const char *def,
 							 const char **out, sm_error *err);

@@ -8,12 +8,16 @@
 
 #include "sm_linear.h"
 #include "sm_rnn.h"
+#include "sm_tfm.h"
 
 static const sm_arch *const archs[] = {
 	&sm_arch_linear,
 	&sm_arch_rnn,
 	&sm_arch_lstm,
 	&sm_arch_gru,
+	&sm_arch_transformer,
+	&sm_arch_gpt2,
+	&sm_arch_bert,
 };
 
 #define N_ARCHS (sizeof(archs) / sizeof(archs[0]))
@@ -43,17 +47,18 @@ sm_arch_names(void)
 	return names;
 }
 
-sm_status
-sm_spec_add(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape,
-			const char *fmt,...)
+static sm_status spec_add(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape,
+						  bool optional, bool ignored, const char *fmt, va_list ap)
+			__attribute__((format(printf, 7, 0)));
+
+static sm_status
+spec_add(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape, bool optional,
+		 bool ignored, const char *fmt, va_list ap)
 {
 	char		name[SM_MAX_NAME];
-	va_list		ap;
 	sm_spec_entry *e;
 
-	va_start(ap, fmt);
 	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
 	if (spec->count == spec->cap)
 	{
 		int			cap = spec->cap ? spec->cap * 2 : 16;
@@ -73,9 +78,50 @@ sm_spec_add(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape,
 	if (e->name == NULL)
 		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
 	e->ndim = ndim;
-	memcpy(e->shape, shape, sizeof(int64_t) * (size_t) ndim);
+	if (ndim > 0)
+		memcpy(e->shape, shape, sizeof(int64_t) * (size_t) ndim);
+	e->optional = optional;
+	e->ignored = ignored;
 	spec->count++;
 	return SM_OK;
+}
+
+sm_status
+sm_spec_add(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape,
+			const char *fmt,...)
+{
+	va_list		ap;
+	sm_status	rc;
+
+	va_start(ap, fmt);
+	rc = spec_add(spec, err, ndim, shape, false, false, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+sm_status
+sm_spec_add_optional(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape,
+					 const char *fmt,...)
+{
+	va_list		ap;
+	sm_status	rc;
+
+	va_start(ap, fmt);
+	rc = spec_add(spec, err, ndim, shape, true, false, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+sm_status
+sm_spec_ignore(sm_spec *spec, sm_error *err, const char *fmt,...)
+{
+	va_list		ap;
+	sm_status	rc;
+
+	va_start(ap, fmt);
+	rc = spec_add(spec, err, 0, NULL, true, true, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 void
@@ -95,8 +141,9 @@ spec_names(const sm_spec *spec, char *buf, size_t size)
 
 	buf[0] = '\0';
 	for (int i = 0; i < spec->count && len < size; i++)
-		len += (size_t) snprintf(buf + len, size - len, "%s\"%s\"", i ? ", " : "",
-								 spec->items[i].name);
+		if (!spec->items[i].ignored)
+			len += (size_t) snprintf(buf + len, size - len, "%s\"%s\"%s", len ? ", " : "",
+									 spec->items[i].name, spec->items[i].optional ? " (optional)" : "");
 }
 
 /* Parse the config and build the spec: shared by check and begin. */
@@ -131,16 +178,41 @@ config_and_spec(const char *arch_name, const char *config, size_t config_len,
 }
 
 /* Match one stored tensor against the spec; marks it seen. */
-static sm_status
-spec_match(sm_spec *spec, const char *arch, const sm_tensor_info *info, sm_error *err)
+/* the spec entry a stored name stands for (with or without the arch's prefix), or NULL */
+static sm_spec_entry *
+spec_find(sm_spec *spec, const sm_arch *arch, const char *name)
 {
+	const char *pfx = arch->strip_prefix;
+	size_t		plen = pfx ? strlen(pfx) : 0;
+
 	for (int i = 0; i < spec->count; i++)
+		if (strcmp(spec->items[i].name, name) == 0)
+			return &spec->items[i];
+	if (plen > 0 && strncmp(name, pfx, plen) == 0)
+		for (int i = 0; i < spec->count; i++)
+			if (strcmp(spec->items[i].name, name + plen) == 0)
+				return &spec->items[i];
+	return NULL;
+}
+
+/* Match one stored tensor against the spec; marks it seen.  *entry: its spec entry. */
+static sm_status
+spec_match(sm_spec *spec, const sm_arch *arch_, const sm_tensor_info *info,
+		   sm_spec_entry **entry, sm_error *err)
+{
+	const char *arch = arch_->name;
+	sm_spec_entry *e = spec_find(spec, arch_, info->name);
+
+	*entry = e;
+	if (e != NULL && e->ignored)
 	{
-		sm_spec_entry *e = &spec->items[i];
+		e->seen = true;
+		return SM_OK;
+	}
+	if (e != NULL)
+	{
 		bool		same;
 
-		if (strcmp(e->name, info->name) != 0)
-			continue;
 		if (!sm_dtype_is_weight(info->dtype))
 		{
 			sm_fail(err, SM_ERR_UNSUPPORTED, "tensor \"%s\" has unsupported dtype %s",
@@ -165,7 +237,13 @@ spec_match(sm_spec *spec, const char *arch, const sm_tensor_info *info, sm_error
 			return err->code;
 		}
 		if (e->seen)
-			return sm_fail(err, SM_ERR_INVALID, "tensor \"%s\" appears twice", info->name);
+		{
+			sm_fail(err, SM_ERR_INVALID, "tensor \"%s\" appears twice", e->name);
+			if (arch_->strip_prefix)
+				sm_detail(err, "Names with and without the prefix \"%s\" are the same tensor.",
+						  arch_->strip_prefix);
+			return err->code;
+		}
 		e->seen = true;
 		return SM_OK;
 	}
@@ -187,7 +265,7 @@ spec_complete(const sm_spec *spec, const char *arch, sm_error *err)
 	{
 		const sm_spec_entry *e = &spec->items[i];
 
-		if (!e->seen)
+		if (!e->seen && !e->optional)
 		{
 			char		want[160];
 
@@ -214,9 +292,19 @@ sm_model_check(const char *arch_name, const char *config, size_t config_len,
 	if (rc != SM_OK)
 		return rc;
 	for (int i = 0; i < n && rc == SM_OK; i++)
-		rc = spec_match(&spec, arch->name, &tensors[i], err);
+	{
+		sm_spec_entry *e;
+
+		rc = spec_match(&spec, arch, &tensors[i], &e, err);
+	}
 	if (rc == SM_OK)
 		rc = spec_complete(&spec, arch->name, err);
+	if (rc == SM_OK && arch->check_tensors)
+	{
+		sm_config	cfg = {.json = json, .arch = arch->name};
+
+		rc = arch->check_tensors(&cfg, &spec, err);
+	}
 	sm_spec_free(&spec);
 	sm_json_free(json);
 	return rc;
@@ -249,11 +337,13 @@ sm_status
 sm_model_add_tensor(sm_model *model, const sm_tensor_info *info, sm_tensor **out,
 					sm_error *err)
 {
-	sm_status	rc = spec_match(&model->spec, model->arch->name, info, err);
+	sm_spec_entry *e;
+	sm_status	rc = spec_match(&model->spec, model->arch, info, &e, err);
 
-	if (rc != SM_OK)
+	*out = NULL;
+	if (rc != SM_OK || e->ignored)
 		return rc;
-	return sm_weights_add(&model->weights, info->name, info->ndim, info->shape, out, err);
+	return sm_weights_add(&model->weights, e->name, info->ndim, info->shape, out, err);
 }
 
 sm_status

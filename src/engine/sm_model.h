@@ -25,6 +25,9 @@ typedef struct sm_spec_entry
 	int			ndim;
 	int64_t		shape[SM_MAX_DIMS];
 	bool		seen;
+	bool		optional;		/* may be absent (checked when present) */
+	bool		ignored;		/* a stored buffer the arch does not use: any dtype
+								 * and shape, never loaded */
 } sm_spec_entry;
 
 typedef struct sm_spec
@@ -37,6 +40,11 @@ typedef struct sm_spec
 /* Add a required tensor; the name is printf-formatted (prefix + suffix). */
 sm_status	sm_spec_add(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape,
 						const char *fmt,...) __attribute__((format(printf, 5, 6)));
+/* The same for a tensor that may be absent, and for one that is ignored. */
+sm_status	sm_spec_add_optional(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape,
+								 const char *fmt,...) __attribute__((format(printf, 5, 6)));
+sm_status	sm_spec_ignore(sm_spec *spec, sm_error *err, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
 void		sm_spec_free(sm_spec *spec);
 
 typedef struct sm_model sm_model;
@@ -44,7 +52,15 @@ typedef struct sm_model sm_model;
 typedef struct sm_arch
 {
 	const char *name;
+	/*
+	 * A prefix stored names may carry before the spec's names (Hugging
+	 * Face's "transformer." or "bert."), or NULL.  Weights are known by the
+	 * spec's name either way.
+	 */
+	const char *strip_prefix;
 	sm_status	(*spec) (const sm_config *cfg, sm_spec *spec, sm_error *err);
+	/* optional: checks that need to know which optional tensors are present */
+	sm_status	(*check_tensors) (const sm_config *cfg, const sm_spec *spec, sm_error *err);
 	sm_status	(*build) (sm_model *model, sm_error *err);
 	void		(*release) (sm_model *model);
 } sm_arch;
@@ -73,7 +89,8 @@ sm_status	sm_model_check(const char *arch, const char *config, size_t config_len
 
 /*
  * Load: begin (arch + config), add each stored tensor (checked against the
- * spec, storage allocated), fill it with sm_tensor_append, then finish
+ * spec, storage allocated; *out is NULL for an ignored tensor, whose data
+ * the caller skips), fill it with sm_tensor_append, then finish
  * (every tensor present and complete; the arch builds).  On failure at any
  * step call sm_model_free.
  */

@@ -115,3 +115,34 @@ sm_pg_check_output(const char *model, const float *y, size_t n)
 				 errdetail("Output element %zu is %s.", bad + 1, isnan(y[bad]) ? "NaN" : "infinite"),
 				 errhint("Check the model's weights for NaN or huge values, and the input's scale.")));
 }
+
+int32 *
+sm_pg_int_array(ArrayType *arr, const char *argname, int *n)
+{
+	int			nd = ARR_NDIM(arr);
+
+	if (ARR_ELEMTYPE(arr) != INT4OID)
+		elog(ERROR, "%s must be integer[]", argname);
+	if (nd == 0 || ArrayGetNItems(nd, ARR_DIMS(arr)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is empty", argname),
+				 errdetail("A model needs at least one token.")));
+	if (nd != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", argname),
+				 errdetail("It has %d dimensions.", nd)));
+	*n = ARR_DIMS(arr)[0];
+	if (ARR_HASNULL(arr))
+	{
+		bits8	   *bitmap = ARR_NULLBITMAP(arr);
+
+		for (int i = 0; i < *n; i++)
+			if (!(bitmap[i / 8] & (1 << (i % 8))))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("%s has a NULL at position [%d]", argname, i + 1)));
+	}
+	return (int32 *) ARR_DATA_PTR(arr);
+}

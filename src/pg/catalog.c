@@ -168,6 +168,7 @@ sm_catalog_load(const char *name, const sm_model_row *row)
 	Portal		portal;
 	sm_model   *model = NULL;
 	sm_tensor  *cur = NULL;
+	char		curname[SM_MAX_NAME];	/* the tensor being read ("" before the first) */
 	sm_tensor_info curinfo;
 	int			nextchunk = 0;
 	sm_error	err;
@@ -187,6 +188,7 @@ sm_catalog_load(const char *name, const sm_model_row *row)
 	{
 		SM_PG_CHECK(sm_model_begin(&model, row->arch, row->config, strlen(row->config), &err), &err);
 
+		curname[0] = '\0';
 		rowctx = AllocSetContextCreate(CurrentMemoryContext, "seqmodel tensor row",
 									   ALLOCSET_DEFAULT_SIZES);
 		values[0] = CStringGetTextDatum(name);
@@ -221,7 +223,7 @@ sm_catalog_load(const char *name, const sm_model_row *row)
 						 errmsg("tensor \"%s\" has an unknown dtype", tname),
 						 errdetail("seqmodel.tensor.dtype must be F32, F16 or BF16.")));
 
-			if (cur == NULL || strcmp(cur->name, tname) != 0)
+			if (curname[0] == '\0' || strcmp(curname, tname) != 0)
 			{
 				/* a new tensor: its rows must start at chunk 0 */
 				if (chunk != 0)
@@ -230,8 +232,10 @@ sm_catalog_load(const char *name, const sm_model_row *row)
 							 errmsg("tensor \"%s\" lacks chunk 0", tname),
 							 errdetail("Its first stored chunk is %d.", chunk)));
 				MemoryContextSwitchTo(target);
+				/* cur is NULL for a tensor the arch ignores (a stored buffer) */
 				SM_PG_CHECK(sm_model_add_tensor(model, &info, &cur, &err), &err);
 				MemoryContextSwitchTo(rowctx);
+				strlcpy(curname, tname, sizeof(curname));
 				curinfo = info;
 				nextchunk = 1;
 			}
@@ -251,8 +255,9 @@ sm_catalog_load(const char *name, const sm_model_row *row)
 				nextchunk++;
 			}
 			data = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
-			SM_PG_CHECK(sm_tensor_append(cur, info.dtype, VARDATA_ANY(data),
-										 VARSIZE_ANY_EXHDR(data), &err), &err);
+			if (cur != NULL)
+				SM_PG_CHECK(sm_tensor_append(cur, info.dtype, VARDATA_ANY(data),
+											 VARSIZE_ANY_EXHDR(data), &err), &err);
 
 			MemoryContextSwitchTo(oldctx);
 			MemoryContextReset(rowctx);

@@ -24,33 +24,38 @@
 #include "utils/typcache.h"
 #include "catalog/pg_collation.h"
 
-#include "sm_rnn.h"
+#include "sm_seqmodel.h"
 
 /* series per engine call in forecast_query, and padded values per batch */
 #define QUERY_BATCH_SERIES 1024
 #define QUERY_BATCH_VALUES (16 * 1024 * 1024)
 #define MAX_SAMPLES 100000
 
-/* The recurrent model called `name`, or an error naming what it is instead. */
-static const sm_rnn *
+/*
+ * The numeric sequence model called `name` (recurrent, or a transformer
+ * with numeric input), or an error naming what it is instead.
+ */
+static const sm_seqmodel *
 rnn_model(const char *name, const char *fn)
 {
 	const sm_model *model = sm_cache_get(name);
-	const sm_rnn *m = sm_rnn_of(model);
+	sm_seqmodel *m = palloc(sizeof(sm_seqmodel));
 
-	if (m == NULL)
+	if (!sm_seqmodel_of(model, m))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("seqmodel.%s does not support arch \"%s\"", fn, model->arch->name),
-				 errdetail("Model \"%s\" has arch \"%s\"; %s needs arch rnn, lstm or gru.",
-						   name, model->arch->name, fn)));
+				 errmsg("seqmodel.%s does not support arch \"%s\"%s", fn, model->arch->name,
+						sm_tfm_of(model) ? " with token input" : ""),
+				 errdetail("Model \"%s\" has arch \"%s\"; %s needs a model of numeric sequences: arch rnn, lstm, gru, or transformer with input_size.",
+						   name, model->arch->name, fn),
+				 sm_tfm_of(model) ? errhint("For token ids use seqmodel.forward.") : 0));
 	sm_set_threads(sm_threads);
 	return m;
 }
 
 /* A history array as [T][I]; checks its width against the model. */
 static float *
-history_of(ArrayType *arr, const sm_rnn *m, const char *name, const char *argname,
+history_of(ArrayType *arr, const sm_seqmodel *m, const char *name, const char *argname,
 		   int *T, bool *one_d)
 {
 	int			ndim,
@@ -97,7 +102,7 @@ check_horizon(int horizon)
 }
 
 static void
-check_min_history(const sm_rnn *m, int len, const char *name, const char *series)
+check_min_history(const sm_seqmodel *m, int len, const char *name, const char *series)
 {
 	if (len < m->sh.min_history)
 		ereport(ERROR,
@@ -114,15 +119,15 @@ Datum
 sm_predict_steps(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_rnn *m = rnn_model(name, "predict_steps");
+	const sm_seqmodel *m = rnn_model(name, "predict_steps");
 	int			T;
 	bool		one_d;
 	float	   *x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "input", &T, &one_d);
-	int			W = sm_rnn_output_width(m);
+	int			W = m->W;
 	float	   *y = palloc_extended(sizeof(float) * (size_t) T * W, MCXT_ALLOC_HUGE);
 	sm_error	err;
 
-	SM_PG_CHECK(sm_rnn_forward(m, x, 1, T, NULL, NULL, y, &err), &err);
+	SM_PG_CHECK(sm_seqmodel_forward(m, x, 1, T, NULL, NULL, y, &err), &err);
 	sm_pg_check_output(name, y, (size_t) T * W);
 	PG_RETURN_ARRAYTYPE_P(sm_pg_real_array(y, 2, T, W));
 }
@@ -131,22 +136,22 @@ sm_predict_steps(PG_FUNCTION_ARGS)
 Datum
 sm_predict_rnn(const char *name, ArrayType *input)
 {
-	const sm_rnn *m = rnn_model(name, "predict");
+	const sm_seqmodel *m = rnn_model(name, "predict");
 	int			T;
 	bool		one_d;
 	float	   *x = history_of(input, m, name, "input", &T, &one_d);
-	int			W = sm_rnn_output_width(m);
+	int			W = m->W;
 	float	   *y = palloc(sizeof(float) * W);
 	sm_error	err;
 
-	SM_PG_CHECK(sm_rnn_forward(m, x, 1, T, NULL, y, NULL, &err), &err);
+	SM_PG_CHECK(sm_seqmodel_forward(m, x, 1, T, NULL, y, NULL, &err), &err);
 	sm_pg_check_output(name, y, W);
 	PG_RETURN_ARRAYTYPE_P(sm_pg_real_array(y, 1, 1, W));
 }
 
 /* forecast one history: point [h][F] */
 static ArrayType *
-forecast_one(const char *name, const sm_rnn *m, float *x, int T, bool one_d, int horizon)
+forecast_one(const char *name, const sm_seqmodel *m, float *x, int T, bool one_d, int horizon)
 {
 	sm_forecast_opts opts = {.horizon = horizon};
 	float	   *point;
@@ -155,7 +160,7 @@ forecast_one(const char *name, const sm_rnn *m, float *x, int T, bool one_d, int
 	check_horizon(horizon);
 	check_min_history(m, T, name, NULL);
 	point = palloc(sizeof(float) * (size_t) horizon * m->I);
-	SM_PG_CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &opts, point, NULL, &err), &err);
+	SM_PG_CHECK(sm_seqmodel_forecast(m, x, 1, T, NULL, &opts, point, NULL, &err), &err);
 	sm_pg_check_output(name, point, (size_t) horizon * m->I);
 	return one_d ? sm_pg_real_array(point, 1, 1, horizon)
 		: sm_pg_real_array(point, 2, horizon, m->I);
@@ -167,7 +172,7 @@ Datum
 sm_forecast(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_rnn *m = rnn_model(name, "forecast");
+	const sm_seqmodel *m = rnn_model(name, "forecast");
 	int			T;
 	bool		one_d;
 	float	   *x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "history", &T, &one_d);
@@ -189,7 +194,7 @@ typedef struct quantile_opts
  * a quantile head's own quantiles, else none (point only).
  */
 static void
-read_quantile_args(const sm_rnn *m, FunctionCallInfo fcinfo, int qarg, int horizon,
+read_quantile_args(const sm_seqmodel *m, FunctionCallInfo fcinfo, int qarg, int horizon,
 				   quantile_opts *qo)
 {
 	int			samples = PG_ARGISNULL(qarg + 1) ? 100 : PG_GETARG_INT32(qarg + 1);
@@ -270,7 +275,7 @@ sm_forecast_table(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name;
-	const sm_rnn *m;
+	const sm_seqmodel *m;
 	int			T,
 				horizon;
 	bool		one_d;
@@ -295,7 +300,7 @@ sm_forecast_table(PG_FUNCTION_ARGS)
 	read_quantile_args(m, fcinfo, 3, horizon, &qo);
 	point = palloc(sizeof(float) * (size_t) horizon * m->I);
 	quant = palloc(sizeof(float) * (size_t) horizon * m->I * Max(qo.nq, 1));
-	SM_PG_CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &qo.opts, point, qo.nq ? quant : NULL, &err), &err);
+	SM_PG_CHECK(sm_seqmodel_forecast(m, x, 1, T, NULL, &qo.opts, point, qo.nq ? quant : NULL, &err), &err);
 	sm_pg_check_output(name, point, (size_t) horizon * m->I);
 	InitMaterializedSRF(fcinfo, 0);
 	emit_forecast_rows(rsinfo, NULL, &qo, m->I, point, quant);
@@ -428,7 +433,7 @@ Datum
 sm_forecast_agg_final(PG_FUNCTION_ARGS)
 {
 	agg_state  *st;
-	const sm_rnn *m;
+	const sm_seqmodel *m;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -518,7 +523,7 @@ value_of(Datum d, Oid type, float *out, int I, const char *key, int64 pos)
 }
 
 static void
-run_query_batch(const char *name, const sm_rnn *m, query_batch *qb, quantile_opts *qo,
+run_query_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quantile_opts *qo,
 				ReturnSetInfo *rsinfo, uint64 seed)
 {
 	const int	I = m->I,
@@ -550,7 +555,7 @@ run_query_batch(const char *name, const sm_rnn *m, query_batch *qb, quantile_opt
 	quant = qo->nq ? MemoryContextAllocExtended(CurrentMemoryContext,
 												sizeof(float) * (size_t) qb->n * h * I * qo->nq,
 												MCXT_ALLOC_HUGE) : NULL;
-	SM_PG_CHECK(sm_rnn_forecast(m, x, qb->n, qb->maxlen, qb->lens, &qo->opts, point, quant, &err), &err);
+	SM_PG_CHECK(sm_seqmodel_forecast(m, x, qb->n, qb->maxlen, qb->lens, &qo->opts, point, quant, &err), &err);
 	sm_pg_check_output(name, point, (size_t) qb->n * h * I);
 	for (int s = 0; s < qb->n; s++)
 		emit_forecast_rows(rsinfo, qb->keys[s], qo, I, point + (size_t) s * h * I,
@@ -573,7 +578,7 @@ run_query_batch(const char *name, const sm_rnn *m, query_batch *qb, quantile_opt
  * and remember its key so a later run of rows with the same key is caught.
  */
 static void
-finish_series(const char *name, const sm_rnn *m, query_batch *qb, char *key,
+finish_series(const char *name, const sm_seqmodel *m, query_batch *qb, char *key,
 			  int64 start, int64 steps, HTAB *done)
 {
 	int64		len = steps;
@@ -606,7 +611,7 @@ typedef struct fq_reader
 	DestReceiver pub;
 	/* the model and the options */
 	const char *name;
-	const sm_rnn *m;
+	const sm_seqmodel *m;
 	quantile_opts *qo;
 	ReturnSetInfo *rsinfo;
 	uint64		seed;
@@ -636,7 +641,7 @@ static void
 fq_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
 	fq_reader  *r = (fq_reader *) self;
-	const sm_rnn *m = r->m;
+	const sm_seqmodel *m = r->m;
 	Oid			vtype;
 	bool		isvarlena;
 	TypeCacheEntry *tc;
@@ -686,7 +691,7 @@ static bool
 fq_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	fq_reader  *r = (fq_reader *) self;
-	const sm_rnn *m = r->m;
+	const sm_seqmodel *m = r->m;
 	bool		knull,
 				vnull;
 	Datum		kd,

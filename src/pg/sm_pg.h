@@ -79,6 +79,8 @@ void		sm_cache_forget(const char *name);
 float	   *sm_pg_real_matrix(ArrayType *arr, const char *argname, int *ndim,
 							  int *rows, int *cols);
 ArrayType  *sm_pg_real_array(const float *data, int ndim, int rows, int cols);
+/* A 1-D integer[] of token ids (no NULLs, not empty); *n its length. */
+int32	   *sm_pg_int_array(ArrayType *arr, const char *argname, int *n);
 /* error if a model output is NaN or infinite */
 void		sm_pg_check_output(const char *model, const float *y, size_t n);
 

@@ -19,6 +19,7 @@ main(void)
 	test_model();
 	test_activ();
 	test_rnn();
+	test_tfm();
 	printf("%d passed, %d failed\n", sm_test_passed, sm_test_failed);
 	return sm_test_failed == 0 ? 0 : 1;
 }

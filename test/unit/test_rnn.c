@@ -12,16 +12,17 @@
 
 #include "sm_rnn.h"
 
-static double
-urand(unsigned *s)
+double
+sm_test_urand(unsigned *s)
 {
 	*s = *s * 1103515245u + 12345u;
 	return ((*s >> 8) & 0xffff) / 65535.0 * 2.0 - 1.0;
 }
 
 /* a model from a config, every tensor filled with scaled random values */
-static sm_model *
-make_model(const char *arch, const char *config, unsigned seed, double scale)
+sm_model *
+sm_test_make_model(const char *arch, const char *config, unsigned seed, double scale,
+				   bool with_optional)
 {
 	sm_model   *model;
 	sm_error	err;
@@ -39,11 +40,13 @@ make_model(const char *arch, const char *config, unsigned seed, double scale)
 		float	   *data;
 		size_t		n;
 
+		if (e->ignored || (e->optional && !with_optional))
+			continue;
 		memcpy(info.shape, e->shape, sizeof(int64_t) * e->ndim);
 		sm_shape_numel(e->ndim, e->shape, &n);
 		data = malloc(sizeof(float) * n);
 		for (size_t k = 0; k < n; k++)
-			data[k] = (float) (scale * urand(&seed));
+			data[k] = (float) (scale * sm_test_urand(&seed));
 		if (sm_model_add_tensor(model, &info, &t, &err) != SM_OK ||
 			sm_tensor_append(t, SM_DTYPE_F32, data, n * sizeof(float), &err) != SM_OK)
 			fprintf(stderr, "make_model tensor %s: %s\n", e->name, err.message);
@@ -233,10 +236,10 @@ test_forward(void)
 	unsigned	seed = 7;
 
 	for (int b = 0; b < B; b++)
-		len[b] = b % 17 == 0 ? T : 1 + (int) ((urand(&seed) + 1) / 2 * (T - 1));
+		len[b] = b % 17 == 0 ? T : 1 + (int) ((sm_test_urand(&seed) + 1) / 2 * (T - 1));
 	for (size_t c = 0; c < sizeof(forward_configs) / sizeof(forward_configs[0]); c++)
 	{
-		sm_model   *model = make_model(forward_configs[c][0], forward_configs[c][1], 100 + c, 0.5);
+		sm_model   *model = sm_test_make_model(forward_configs[c][0], forward_configs[c][1], 100 + c, 0.5, true);
 		const sm_rnn *m = model ? sm_rnn_of(model) : NULL;
 		int			W;
 		float	   *x,
@@ -258,7 +261,7 @@ test_forward(void)
 		ref_last = malloc(sizeof(double) * B * W);
 		ref_steps = calloc((size_t) B * T * W, sizeof(double));
 		for (int i = 0; i < B * T * m->I; i++)
-			x[i] = (float) (2 * urand(&seed));
+			x[i] = (float) (2 * sm_test_urand(&seed));
 		CHECK(sm_rnn_forward(m, x, B, T, len, last, steps, &err) == SM_OK);
 		for (int b = 0; b < B; b++)
 		{
@@ -336,7 +339,7 @@ test_forecast(void)
 
 	for (size_t c = 0; c < sizeof(forecast_configs) / sizeof(forecast_configs[0]); c++)
 	{
-		sm_model   *model = make_model(forecast_configs[c][0], forecast_configs[c][1], 200 + c, 0.6);
+		sm_model   *model = sm_test_make_model(forecast_configs[c][0], forecast_configs[c][1], 200 + c, 0.6, true);
 		const sm_rnn *m = model ? sm_rnn_of(model) : NULL;
 		float	   *x,
 				   *point;
@@ -351,7 +354,7 @@ test_forecast(void)
 		point = malloc(sizeof(float) * B * h * m->I);
 		ref = malloc(sizeof(double) * B * h * m->I);
 		for (int i = 0; i < B * T * m->I; i++)
-			x[i] = (float) urand(&seed);
+			x[i] = (float) sm_test_urand(&seed);
 		CHECK(sm_rnn_forecast(m, x, B, T, len, &opts, point, NULL, &err) == SM_OK);
 		for (int b = 0; b < B; b++)
 			naive_forecast(m, x + ((size_t) b * T + (T - len[b])) * m->I, len[b], h, ref + (size_t) b * h * m->I);
@@ -376,7 +379,7 @@ test_quantiles_and_sampling(void)
 
 	/* a quantile head reports its quantiles; unknown ones are refused */
 	{
-		sm_model   *model = make_model("lstm", forecast_configs[3][1], 203, 0.6);
+		sm_model   *model = sm_test_make_model("lstm", forecast_configs[3][1], 203, 0.6, true);
 		const sm_rnn *m = sm_rnn_of(model);
 		float		q[2] = {0.9f, 0.1f};
 		float		quant[4 * 2],
@@ -396,7 +399,7 @@ test_quantiles_and_sampling(void)
 	}
 	/* gaussian: reproducible by seed; step-1 quantiles match the normal */
 	{
-		sm_model   *model = make_model("gru", forecast_configs[4][1], 204, 0.6);
+		sm_model   *model = sm_test_make_model("gru", forecast_configs[4][1], 204, 0.6, true);
 		const sm_rnn *m = sm_rnn_of(model);
 		float		q[3] = {0.1f, 0.5f, 0.9f};
 		const int	S = 20000;
@@ -428,7 +431,7 @@ test_quantiles_and_sampling(void)
 	}
 	/* direct: horizon bounded by the head; point-only models refuse quantiles */
 	{
-		sm_model   *model = make_model("lstm", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 5, \"forecast\": \"direct\"}", 205, 0.6);
+		sm_model   *model = sm_test_make_model("lstm", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 5, \"forecast\": \"direct\"}", 205, 0.6, true);
 		const sm_rnn *m = sm_rnn_of(model);
 		float		point[6];
 		float		q = 0.5f;
@@ -492,7 +495,7 @@ test_config_errors(void)
 
 	/* cancellation is polled while stepping */
 	{
-		sm_model   *model = make_model("lstm", "{\"input_size\": 1, \"hidden_size\": 8}", 300, 0.5);
+		sm_model   *model = sm_test_make_model("lstm", "{\"input_size\": 1, \"hidden_size\": 8}", 300, 0.5, true);
 		float		x[50] = {0},
 					y[8];
 		sm_hooks	hooks = {plain_alloc, free, abort_countdown, NULL};
@@ -513,7 +516,7 @@ test_threads(void)
 	const int	B = 700,
 				T = 40,
 				h = 5;
-	sm_model   *model = make_model("gru", "{\"input_size\": 1, \"hidden_size\": 9, \"num_layers\": 2, \"output_size\": 1}", 400, 0.5);
+	sm_model   *model = sm_test_make_model("gru", "{\"input_size\": 1, \"hidden_size\": 9, \"num_layers\": 2, \"output_size\": 1}", 400, 0.5, true);
 	const sm_rnn *m = sm_rnn_of(model);
 	float	   *x = malloc(sizeof(float) * B * T);
 	int		   *len = malloc(sizeof(int) * B);
@@ -526,7 +529,7 @@ test_threads(void)
 	unsigned	seed = 5;
 
 	for (int i = 0; i < B * T; i++)
-		x[i] = (float) urand(&seed);
+		x[i] = (float) sm_test_urand(&seed);
 	for (int i = 0; i < B; i++)
 		len[i] = 1 + i % T;
 	sm_set_threads(1);

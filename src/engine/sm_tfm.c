@@ -1,0 +1,847 @@
+/*
+ * sm_tfm.c -- running a transformer (the contract is in sm_tfm.h; the three
+ * archs that build one are sm_arch_transformer.c, sm_arch_gpt2.c and
+ * sm_arch_bert.c).
+ *
+ * How a batch runs.  Sequences are packed back to back with no padding, so
+ * every dense layer is one sgemm over all tokens of a tile and padding costs
+ * nothing; attention runs per sequence, which is the padding mask.  A tile
+ * is a run of whole sequences of at most about TILE_TOKENS tokens; tiles run
+ * on seqmodel.threads threads (one OpenBLAS thread each), or, when there is
+ * a single tile, OpenBLAS uses the threads inside each product.
+ *
+ * Attention, per sequence and head, in blocks of Q_BLOCK query rows: the
+ * scores of one block against the keys it may see (all, or up to the block's
+ * last position when causal) are one sgemm, the softmax one pass per row,
+ * the mixing one sgemm.  So at most [Q_BLOCK x L] scores exist at a time
+ * (the issue's bound is one [heads x L x L] block per sequence).
+ *
+ * Per layer, the bias of each output projection is folded into the pass
+ * that follows it (the residual's layer norm, or the activation), so a
+ * layer reads its [n, d] activations a handful of times.
+ */
+#include "sm_tfm.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sm_blas.h"
+#include "sm_parallel.h"
+
+#define TILE_TOKENS 4096		/* tokens per tile, at most (a longer sequence is its own tile) */
+#define Q_BLOCK 128				/* query rows per attention block */
+#define LM_ROWS 64				/* rows per language-model-head block (logprob) */
+
+const sm_tfm *
+sm_tfm_of(const sm_model *model)
+{
+	if (model->arch == &sm_arch_transformer || model->arch == &sm_arch_gpt2 ||
+		model->arch == &sm_arch_bert)
+		return model->impl;
+	return NULL;
+}
+
+int
+sm_tfm_out_width(const sm_tfm *m, sm_tfm_out what)
+{
+	switch (what)
+	{
+		case SM_TFM_OUT_HIDDEN:
+			return m->d;
+		case SM_TFM_OUT_LOGITS:
+			return m->vocab;
+		case SM_TFM_OUT_STEPS:
+			return m->head.w ? m->head.out : m->d;
+		case SM_TFM_OUT_SEQUENCE:
+			return m->head.w ? m->head.out : m->pooler.w ? m->pooler.out : m->d;
+		case SM_TFM_OUT_LOGPROB:
+			return 1;
+	}
+	return 0;
+}
+
+/* out[n, L->out] = beta out + in[n, L->in] W^T (no bias) */
+static void
+dense(const sm_dense *L, const float *in, int ldin, int n, float beta, float *out, int ldout)
+{
+	if (n == 1 && !L->in_major)
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, L->out, L->in, 1.0f, L->w, L->in, in, 1,
+					beta, out, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, L->in_major ? CblasNoTrans : CblasTrans,
+					n, L->out, L->in, 1.0f, in, ldin, L->w, L->in_major ? L->out : L->in,
+					beta, out, ldout);
+}
+
+/* ---------------------------------------------------------------- for the archs */
+
+sm_status
+sm_tfm_spec_dense(sm_spec *spec, sm_error *err, int64_t out, int64_t in, bool in_major,
+				  bool bias, bool optional, const char *name)
+{
+	int64_t		w[2] = {in_major ? in : out, in_major ? out : in};
+	int64_t		b[1] = {out};
+	sm_status	rc;
+
+	rc = optional ? sm_spec_add_optional(spec, err, 2, w, "%sweight", name)
+		: sm_spec_add(spec, err, 2, w, "%sweight", name);
+	if (rc == SM_OK && bias)
+		rc = optional ? sm_spec_add_optional(spec, err, 1, b, "%sbias", name)
+			: sm_spec_add(spec, err, 1, b, "%sbias", name);
+	return rc;
+}
+
+sm_status
+sm_tfm_spec_norm(sm_spec *spec, sm_error *err, int64_t d, const char *name)
+{
+	int64_t		shape[1] = {d};
+	sm_status	rc = sm_spec_add(spec, err, 1, shape, "%sweight", name);
+
+	return rc == SM_OK ? sm_spec_add(spec, err, 1, shape, "%sbias", name) : rc;
+}
+
+const float *
+sm_tfm_weight(const sm_model *model, const char *fmt,...)
+{
+	char		name[SM_MAX_NAME];
+	va_list		ap;
+	sm_tensor  *t;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	t = sm_weights_find(&model->weights, name);
+	return t ? t->data : NULL;
+}
+
+sm_dense
+sm_tfm_dense(const sm_model *model, int out, int in, bool in_major, const char *name)
+{
+	sm_dense	L = {.in = in, .out = out, .in_major = in_major};
+
+	L.w = sm_tfm_weight(model, "%sweight", name);
+	L.b = sm_tfm_weight(model, "%sbias", name);
+	return L;
+}
+
+sm_status
+sm_tfm_new(sm_model *model, int n_layers, sm_tfm **out, sm_error *err)
+{
+	sm_tfm	   *m = sm_alloc0(sizeof(sm_tfm));
+
+	*out = NULL;
+	if (m == NULL || (m->layers = sm_alloc0(sizeof(sm_tfm_layer) * (size_t) n_layers)) == NULL)
+	{
+		sm_free(m);
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	}
+	m->n_layers = n_layers;
+	m->emb_scale = 1.0f;
+	model->impl = m;
+	*out = m;
+	return SM_OK;
+}
+
+sm_status
+sm_tfm_sinusoidal(sm_tfm *m, sm_error *err)
+{
+	const int	d = m->d;
+
+	m->pos_owned = sm_alloc_array((size_t) m->max_len * d, sizeof(float));
+	if (m->pos_owned == NULL)
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory for the positional encoding");
+	/* as the PyTorch tutorial's PositionalEncoding computes it, in float:
+	 * div = exp(2i * -(ln 10000 / d)), pe = sin / cos(p * div) */
+	const float step = (float) (-log(10000.0) / d);
+
+	for (int i = 0; 2 * i < d; i++)
+	{
+		float		div = expf((float) (2 * i) * step);
+
+		for (int p = 0; p < m->max_len; p++)
+		{
+			float		a = (float) p * div;
+
+			m->pos_owned[(size_t) p * d + 2 * i] = sinf(a);
+			if (2 * i + 1 < d)
+				m->pos_owned[(size_t) p * d + 2 * i + 1] = cosf(a);
+		}
+	}
+	m->pos = m->pos_owned;
+	return SM_OK;
+}
+
+void
+sm_tfm_release(sm_model *model)
+{
+	sm_tfm	   *m = model->impl;
+
+	if (m == NULL)
+		return;
+	if (m->labels)
+		for (int i = 0; i < m->n_labels; i++)
+			sm_free(m->labels[i]);
+	sm_free(m->labels);
+	sm_free(m->layers);
+	sm_free(m->pos_owned);
+	sm_seqhead_free(&m->sh);
+	sm_free(m);
+	model->impl = NULL;
+}
+
+/* ---------------------------------------------------------------- workspaces */
+
+typedef struct tfm_ws
+{
+	int			cap;			/* token rows */
+	float	   *x,				/* [cap, d] residual stream */
+			   *h,				/* [cap, d] normed input of a sublayer (pre-norm) */
+			   *qkv,			/* [cap, 3d] */
+			   *ctx,			/* [cap, d] attention output / pooled rows */
+			   *f,				/* [cap, ffn] feed-forward; also input rows (numeric) */
+			   *s,				/* [Q_BLOCK, max keys] attention scores */
+			   *lm;				/* [LM_ROWS, V] logits (logprob), or NULL */
+} tfm_ws;
+
+static void
+ws_free(tfm_ws *ws)
+{
+	sm_free(ws->x);
+	sm_free(ws->h);
+	sm_free(ws->qkv);
+	sm_free(ws->ctx);
+	sm_free(ws->f);
+	sm_free(ws->s);
+	sm_free(ws->lm);
+	memset(ws, 0, sizeof(*ws));
+}
+
+static sm_status
+ws_alloc(const sm_tfm *m, int cap, int max_keys, bool lm, tfm_ws *ws, sm_error *err)
+{
+	size_t		n = (size_t) cap;
+	size_t		fw = (size_t) (m->ffn > m->I ? m->ffn : m->I);
+
+	memset(ws, 0, sizeof(*ws));
+	ws->cap = cap;
+	ws->x = sm_alloc_array(n * m->d, sizeof(float));
+	ws->h = sm_alloc_array(n * m->d, sizeof(float));
+	ws->qkv = sm_alloc_array(n * 3 * m->d, sizeof(float));
+	ws->ctx = sm_alloc_array(n * m->d, sizeof(float));
+	ws->f = sm_alloc_array(n * fw, sizeof(float));
+	ws->s = sm_alloc_array((size_t) Q_BLOCK * max_keys, sizeof(float));
+	if (lm)
+		ws->lm = sm_alloc_array((size_t) LM_ROWS * m->vocab, sizeof(float));
+	if (!ws->x || !ws->h || !ws->qkv || !ws->ctx || !ws->f || !ws->s || (lm && !ws->lm))
+	{
+		ws_free(ws);
+		sm_fail(err, SM_ERR_NOMEM, "out of memory for a transformer forward pass");
+		sm_detail(err, "It needs about %zu MB per thread for %d tokens.",
+				  (n * (6 * (size_t) m->d + fw) * sizeof(float)) >> 20, cap);
+		return err->code;
+	}
+	return SM_OK;
+}
+
+/* ---------------------------------------------------------------- layers */
+
+/* Where attention finds keys and values: the qkv rows themselves, or a cache. */
+typedef struct kv_src
+{
+	float	   *k,
+			   *v;				/* per layer: [cap, d] each, or NULL (use qkv) */
+	int			past;			/* cached tokens before the new rows */
+} kv_src;
+
+/*
+ * Attention of nq query rows (Q: row stride ldq) over nk keys / values
+ * (strides ldk), into ctx (stride ldc).  Causal: query i sits at position
+ * q0 + i and sees keys 0 .. q0 + i.
+ */
+static void
+attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V, int ldk,
+	   int nq, int nk, int q0, float *ctx, int ldc, float *s)
+{
+	const float scale = 1.0f / sqrtf((float) m->dh);
+
+	for (int hd = 0; hd < m->heads; hd++)
+	{
+		const float *q = Q + hd * m->dh;
+		const float *k = K + hd * m->dh;
+		const float *v = V + hd * m->dh;
+		float	   *c = ctx + hd * m->dh;
+
+		for (int b0 = 0; b0 < nq; b0 += Q_BLOCK)
+		{
+			int			bn = nq - b0 < Q_BLOCK ? nq - b0 : Q_BLOCK;
+			int			kn = m->causal ? q0 + b0 + bn : nk;
+
+			if (kn > nk)
+				kn = nk;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bn, kn, m->dh, scale,
+						q + (size_t) b0 * ldq, ldq, k, ldk, 0.0f, s, kn);
+			for (int i = 0; i < bn; i++)
+			{
+				float	   *row = s + (size_t) i * kn;
+				int			valid = m->causal ? q0 + b0 + i + 1 : kn;
+
+				if (valid > kn)
+					valid = kn;
+				sm_softmax(row, valid);
+				if (valid < kn)
+					memset(row + valid, 0, sizeof(float) * (size_t) (kn - valid));
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bn, m->dh, kn, 1.0f,
+						s, kn, v, ldk, 0.0f, c + (size_t) b0 * ldc, ldc);
+		}
+	}
+}
+
+/*
+ * One layer over the n rows of ws (sequences of the given lengths, packed;
+ * with a cache: one sequence whose keys and values are appended to it).
+ * Pre-norm layers expect ws->h = LN1(x) on entry and leave ws->h = the
+ * next layer's LN1(x) (or the final norm) when `next_g` is given; post-norm
+ * layers read and write ws->x.  The bias of the last projection is added in
+ * the pass that follows it.
+ */
+static void
+run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_seq,
+		  const kv_src *kv, const float *next_g, const float *next_b)
+{
+	const sm_tfm_layer *L = &m->layers[li];
+	const int	d = m->d;
+	const float *in = m->norm_first ? ws->h : ws->x;
+
+	/* q, k, v */
+	if (L->qkv.w)
+	{
+		dense(&L->qkv, in, d, n, 0.0f, ws->qkv, 3 * d);
+		sm_bias_act(ws->qkv, L->qkv.b, (size_t) n, 3 * d, SM_ACT_IDENTITY);
+	}
+	else
+	{
+		const sm_dense *p[3] = {&L->q, &L->k, &L->v};
+
+		for (int j = 0; j < 3; j++)
+		{
+			dense(p[j], in, d, n, 0.0f, ws->qkv + j * d, 3 * d);
+			if (p[j]->b)
+				for (int r = 0; r < n; r++)
+				{
+					float	   *row = ws->qkv + (size_t) r * 3 * d + j * d;
+
+					for (int c = 0; c < d; c++)
+						row[c] += p[j]->b[c];
+				}
+		}
+	}
+
+	/* attention, per sequence */
+	if (kv && kv->k)
+	{
+		float	   *kc = kv->k;	/* this layer's cache */
+		float	   *vc = kv->v;
+
+		for (int r = 0; r < n; r++)
+		{
+			memcpy(kc + (size_t) (kv->past + r) * d, ws->qkv + (size_t) r * 3 * d + d, sizeof(float) * d);
+			memcpy(vc + (size_t) (kv->past + r) * d, ws->qkv + (size_t) r * 3 * d + 2 * d, sizeof(float) * d);
+		}
+		attend(m, ws->qkv, 3 * d, kc, vc, d, n, kv->past + n, kv->past, ws->ctx, d, ws->s);
+	}
+	else
+	{
+		size_t		r0 = 0;
+
+		for (int sq = 0; sq < n_seq; sq++)
+		{
+			const float *base = ws->qkv + r0 * 3 * d;
+
+			attend(m, base, 3 * d, base + d, base + 2 * d, 3 * d, lengths[sq], lengths[sq], 0,
+				   ws->ctx + r0 * d, d, ws->s);
+			r0 += (size_t) lengths[sq];
+		}
+	}
+
+	/* x += ctx Wo^T + bo, then LN1 (post) or h = LN2(x) (pre) */
+	dense(&L->o, ws->ctx, d, n, 1.0f, ws->x, d);
+	if (m->norm_first)
+		sm_add_layernorm(ws->x, L->o.b, L->ln2_g, L->ln2_b, m->eps, (size_t) n, d, ws->h);
+	else
+		sm_add_layernorm(ws->x, L->o.b, L->ln1_g, L->ln1_b, m->eps, (size_t) n, d, ws->x);
+
+	/* feed-forward */
+	dense(&L->ff1, m->norm_first ? ws->h : ws->x, d, n, 0.0f, ws->f, m->ffn);
+	sm_bias_act(ws->f, L->ff1.b, (size_t) n, m->ffn, m->act);
+	dense(&L->ff2, ws->f, m->ffn, n, 1.0f, ws->x, d);
+	if (m->norm_first)
+		sm_add_layernorm(ws->x, L->ff2.b, next_g, next_b, m->eps, (size_t) n, d, ws->h);
+	else
+		sm_add_layernorm(ws->x, L->ff2.b, L->ln2_g, L->ln2_b, m->eps, (size_t) n, d, ws->x);
+}
+
+/*
+ * Input rows -> ws->x: embeddings (tokens) or the input projection
+ * (numeric), plus positions starting at pos0 in every sequence (one
+ * sequence with a cache), then the embedding norm.
+ */
+static void
+embed(const sm_tfm *m, tfm_ws *ws, int n, const int *lengths, int n_seq, int pos0,
+	  const int32_t *ids, const int32_t *types, const float *x)
+{
+	const int	d = m->d;
+
+	if (m->vocab > 0)
+	{
+		for (int r = 0; r < n; r++)
+		{
+			const float *e = m->wte + (size_t) ids[r] * d;
+			float	   *o = ws->x + (size_t) r * d;
+
+			for (int c = 0; c < d; c++)
+				o[c] = e[c] * m->emb_scale;
+			if (m->tte)
+			{
+				const float *t = m->tte + (size_t) (types ? types[r] : 0) * d;
+
+				for (int c = 0; c < d; c++)
+					o[c] += t[c];
+			}
+		}
+	}
+	else
+	{
+		float	   *in = ws->f;
+
+		memcpy(in, x, sizeof(float) * (size_t) n * m->I);
+		for (int r = 0; r < n; r++)
+			sm_seqhead_scale_input(&m->sh, in + (size_t) r * m->I);
+		dense(&m->in_proj, in, m->I, n, 0.0f, ws->x, d);
+		sm_bias_act(ws->x, m->in_proj.b, (size_t) n, d, SM_ACT_IDENTITY);
+	}
+	if (m->pos)
+	{
+		size_t		r = 0;
+
+		for (int sq = 0; sq < n_seq; sq++)
+			for (int p = 0; p < lengths[sq]; p++, r++)
+			{
+				const float *pe = m->pos + (size_t) (pos0 + p) * d;
+				float	   *o = ws->x + r * d;
+
+				for (int c = 0; c < d; c++)
+					o[c] += pe[c];
+			}
+	}
+	if (m->emb_ln_g)
+		sm_add_layernorm(ws->x, NULL, m->emb_ln_g, m->emb_ln_b, m->eps, (size_t) n, d, ws->x);
+}
+
+/* All layers, then the final norm: the final hidden states end in ws->x. */
+static sm_status
+run_stack(const sm_tfm *m, tfm_ws *ws, int n, const int *lengths, int n_seq,
+		  float *kcache, float *vcache, int cache_cap, int past, const sm_par *par,
+		  sm_error *err)
+{
+	const int	d = m->d;
+
+	if (m->norm_first)
+		sm_add_layernorm(ws->x, NULL, m->layers[0].ln1_g, m->layers[0].ln1_b, m->eps,
+						 (size_t) n, d, ws->h);
+	for (int li = 0; li < m->n_layers; li++)
+	{
+		kv_src		kv = {0};
+		bool		last = li == m->n_layers - 1;
+
+		if (par ? sm_par_should_stop(par) : sm_should_abort())
+			return sm_fail(err, SM_ERR_ABORTED, "canceled");
+		if (kcache)
+		{
+			kv.k = kcache + (size_t) li * cache_cap * d;
+			kv.v = vcache + (size_t) li * cache_cap * d;
+			kv.past = past;
+		}
+		run_layer(m, li, ws, n, lengths, n_seq, kcache ? &kv : NULL,
+				  last ? NULL : m->layers[li + 1].ln1_g, last ? NULL : m->layers[li + 1].ln1_b);
+	}
+	if (m->final_ln_g)
+		sm_add_layernorm(ws->x, NULL, m->final_ln_g, m->final_ln_b, m->eps, (size_t) n, d, ws->x);
+	return SM_OK;
+}
+
+/* ---------------------------------------------------------------- outputs */
+
+/* head (if any) over n rows of width `in` -> out [n, O], unscaled */
+static void
+apply_head(const sm_tfm *m, const float *y, int n, float *out)
+{
+	if (m->head.w == NULL)
+	{
+		memcpy(out, y, sizeof(float) * (size_t) n * m->d);
+		return;
+	}
+	dense(&m->head, y, m->head.in, n, 0.0f, out, m->head.out);
+	sm_bias_act(out, m->head.b, (size_t) n, m->head.out, SM_ACT_IDENTITY);
+	if (m->sh.O > 0)
+		sm_seqhead_unscale(&m->sh, out, (size_t) n);
+}
+
+/* pool each sequence's rows of x into pooled [n_seq, d], then pooler and head */
+static void
+sequence_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq, float *out)
+{
+	const int	d = m->d;
+	float	   *pooled = ws->ctx;
+	size_t		r0 = 0;
+
+	for (int sq = 0; sq < n_seq; sq++)
+	{
+		float	   *p = pooled + (size_t) sq * d;
+		const float *x = ws->x + r0 * d;
+		int			len = lengths[sq];
+
+		switch (m->pool)
+		{
+			case SM_POOL_FIRST:
+				memcpy(p, x, sizeof(float) * d);
+				break;
+			case SM_POOL_NONE:
+			case SM_POOL_LAST:
+				memcpy(p, x + (size_t) (len - 1) * d, sizeof(float) * d);
+				break;
+			case SM_POOL_MEAN:
+				for (int c = 0; c < d; c++)
+				{
+					double		acc = 0;
+
+					for (int t = 0; t < len; t++)
+						acc += x[(size_t) t * d + c];
+					p[c] = (float) (acc / len);
+				}
+				break;
+		}
+		r0 += (size_t) len;
+	}
+	if (m->pooler.w)
+	{
+		float	   *t = ws->h;
+
+		dense(&m->pooler, pooled, d, n_seq, 0.0f, t, d);
+		sm_bias_act(t, m->pooler.b, (size_t) n_seq, d, SM_ACT_TANH);
+		pooled = t;
+	}
+	apply_head(m, pooled, n_seq, out);
+}
+
+/* sum of next-token log-probabilities of each sequence */
+static void
+logprob_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq,
+			   const int32_t *ids, double *scores)
+{
+	const int	d = m->d;
+	const int	V = m->vocab;
+	size_t		r0 = 0;
+
+	for (int sq = 0; sq < n_seq; sq++)
+	{
+		int			len = lengths[sq];
+		double		acc = 0;
+
+		/* positions 0 .. len-2 predict tokens 1 .. len-1 */
+		for (int t0 = 0; t0 < len - 1; t0 += LM_ROWS)
+		{
+			int			rows = len - 1 - t0 < LM_ROWS ? len - 1 - t0 : LM_ROWS;
+
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, d, 1.0f,
+						ws->x + (r0 + t0) * d, d, m->lm_head, d, 0.0f, ws->lm, V);
+			for (int i = 0; i < rows; i++)
+			{
+				const float *lg = ws->lm + (size_t) i * V;
+
+				acc += (double) lg[ids[r0 + t0 + i + 1]] - sm_logsumexp(lg, V);
+			}
+		}
+		scores[sq] = acc;
+		r0 += (size_t) len;
+	}
+}
+
+/* ---------------------------------------------------------------- batches */
+
+sm_status
+sm_tfm_check_batch(const sm_tfm *m, const sm_tfm_batch *b, sm_error *err)
+{
+	size_t		r = 0;
+
+	for (int sq = 0; sq < b->B; sq++)
+	{
+		int			len = b->lengths[sq];
+
+		if (len < 1)
+			return sm_fail(err, SM_ERR_INVALID, "sequence %d is empty", sq + 1);
+		if (len > m->max_len)
+		{
+			const char *what = m->vocab > 0 ? "tokens" : "steps";
+
+			sm_fail(err, SM_ERR_LIMIT, "sequence %d has %d %s, more than the model's maximum of %d",
+					sq + 1, len, what, m->max_len);
+			sm_detail(err, "The model's positions cover %d %s.", m->max_len, what);
+			if (m->vocab == 0)
+				sm_hint(err, "Pass the last %d steps, or give the model a \"context\" for forecasts.", m->max_len);
+			return err->code;
+		}
+		for (int t = 0; t < len; t++, r++)
+		{
+			if (m->vocab > 0)
+			{
+				if (b->ids[r] < 0 || b->ids[r] >= m->vocab)
+				{
+					sm_fail(err, SM_ERR_INVALID, "token id %d at position %d is out of range",
+							(int) b->ids[r], t + 1);
+					sm_detail(err, "The vocabulary has %d tokens: ids 0 to %d.", m->vocab, m->vocab - 1);
+					return err->code;
+				}
+				if (b->type_ids && (b->type_ids[r] < 0 || b->type_ids[r] >= (m->type_vocab ? m->type_vocab : 1)))
+				{
+					sm_fail(err, SM_ERR_INVALID, "token type id %d at position %d is out of range",
+							(int) b->type_ids[r], t + 1);
+					sm_detail(err, "The model has %d token types.", m->type_vocab ? m->type_vocab : 1);
+					return err->code;
+				}
+			}
+			else
+				for (int i = 0; i < m->I; i++)
+					if (!isfinite(b->x[r * m->I + i]))
+					{
+						sm_fail(err, SM_ERR_INVALID, "input value at step %d is not finite", t + 1);
+						return err->code;
+					}
+		}
+	}
+	return SM_OK;
+}
+
+typedef struct fwd_ctx
+{
+	const sm_tfm *m;
+	const sm_tfm_batch *b;
+	sm_tfm_out	what;
+	float	   *out;
+	double	   *scores;
+	int		   *tile_seq;		/* [n_tiles + 1] first sequence of each tile */
+	size_t	   *seq_row;		/* [B + 1] first token row of each sequence */
+	tfm_ws	   *ws;				/* per worker */
+} fwd_ctx;
+
+static sm_status
+forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
+{
+	fwd_ctx    *c = arg;
+	const sm_tfm *m = c->m;
+	const sm_tfm_batch *b = c->b;
+	tfm_ws	   *ws = &c->ws[par->worker];
+	int			s0 = c->tile_seq[tile],
+				s1 = c->tile_seq[tile + 1],
+				ns = s1 - s0;
+	size_t		r0 = c->seq_row[s0];
+	int			n = (int) (c->seq_row[s1] - r0);
+	const int  *lens = b->lengths + s0;
+	sm_status	rc;
+
+	embed(m, ws, n, lens, ns, 0, b->ids ? b->ids + r0 : NULL,
+		  b->type_ids ? b->type_ids + r0 : NULL, b->x ? b->x + r0 * m->I : NULL);
+	if ((rc = run_stack(m, ws, n, lens, ns, NULL, NULL, 0, 0, par, err)) != SM_OK)
+		return rc;
+	switch (c->what)
+	{
+		case SM_TFM_OUT_HIDDEN:
+			memcpy(c->out + r0 * m->d, ws->x, sizeof(float) * (size_t) n * m->d);
+			break;
+		case SM_TFM_OUT_LOGITS:
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m->vocab, m->d, 1.0f,
+						ws->x, m->d, m->lm_head, m->d, 0.0f, c->out + r0 * m->vocab, m->vocab);
+			break;
+		case SM_TFM_OUT_STEPS:
+			apply_head(m, ws->x, n, c->out + r0 * sm_tfm_out_width(m, SM_TFM_OUT_STEPS));
+			break;
+		case SM_TFM_OUT_SEQUENCE:
+			sequence_output(m, ws, lens, ns, c->out + (size_t) s0 * sm_tfm_out_width(m, SM_TFM_OUT_SEQUENCE));
+			break;
+		case SM_TFM_OUT_LOGPROB:
+			logprob_output(m, ws, lens, ns, b->ids + r0, c->scores + s0);
+			break;
+	}
+	return SM_OK;
+}
+
+sm_status
+sm_tfm_forward(const sm_tfm *m, const sm_tfm_batch *b, sm_tfm_out what, float *out,
+			   double *scores, sm_error *err)
+{
+	fwd_ctx		c = {0};
+	int			threads = sm_get_threads();
+	int			n_tiles = 0,
+				n_workers = 0,
+				maxlen = 0,
+				cap = 0;
+	size_t		n = 0;
+	sm_status	rc;
+
+	if ((what == SM_TFM_OUT_LOGITS || what == SM_TFM_OUT_LOGPROB) && m->lm_head == NULL)
+		return sm_fail(err, SM_ERR_UNSUPPORTED, "this model has no language-model head");
+	if ((rc = sm_tfm_check_batch(m, b, err)) != SM_OK)
+		return rc;
+	if (b->B == 0)
+		return SM_OK;
+	for (int sq = 0; sq < b->B; sq++)
+	{
+		n += (size_t) b->lengths[sq];
+		if (b->lengths[sq] > maxlen)
+			maxlen = b->lengths[sq];
+	}
+	/* tiles: about n / threads tokens each (so every thread has one), at most TILE_TOKENS */
+	{
+		size_t		target = (n + (size_t) threads - 1) / (size_t) threads;
+
+		if (target > TILE_TOKENS)
+			target = TILE_TOKENS;
+		if (target < (size_t) maxlen)
+			target = (size_t) maxlen;
+		c.tile_seq = sm_alloc_array((size_t) b->B + 1, sizeof(int));
+		c.seq_row = sm_alloc_array((size_t) b->B + 1, sizeof(size_t));
+		if (c.tile_seq == NULL || c.seq_row == NULL)
+		{
+			rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
+			goto done;
+		}
+		c.seq_row[0] = 0;
+		for (int sq = 0; sq < b->B; sq++)
+			c.seq_row[sq + 1] = c.seq_row[sq] + (size_t) b->lengths[sq];
+		for (int sq = 0; sq < b->B;)
+		{
+			size_t		tok = 0;
+			int			first = sq;
+
+			while (sq < b->B && (sq == first || tok + (size_t) b->lengths[sq] <= target))
+				tok += (size_t) b->lengths[sq++];
+			c.tile_seq[n_tiles++] = first;
+			if ((int) tok > cap)
+				cap = (int) tok;
+		}
+		c.tile_seq[n_tiles] = b->B;
+	}
+	n_workers = n_tiles < threads ? n_tiles : threads;
+	c.ws = sm_alloc0(sizeof(tfm_ws) * (size_t) n_workers);
+	if (c.ws == NULL)
+	{
+		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (int w = 0; w < n_workers; w++)
+		if ((rc = ws_alloc(m, cap, maxlen, what == SM_TFM_OUT_LOGPROB, &c.ws[w], err)) != SM_OK)
+			goto done;
+	c.m = m;
+	c.b = b;
+	c.what = what;
+	c.out = out;
+	c.scores = scores;
+	rc = sm_par_run(n_tiles, n_workers, forward_tile, &c, err);
+done:
+	if (c.ws)
+		for (int w = 0; w < n_workers; w++)
+			ws_free(&c.ws[w]);
+	sm_free(c.ws);
+	sm_free(c.tile_seq);
+	sm_free(c.seq_row);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+struct sm_tfm_state
+{
+	int			cap;			/* tokens it can hold */
+	int			len;			/* tokens held */
+	float	   *k,
+			   *v;				/* [layers, cap, d] */
+};
+
+sm_status
+sm_tfm_state_new(const sm_tfm *m, int capacity, sm_tfm_state **out, sm_error *err)
+{
+	sm_tfm_state *st;
+
+	*out = NULL;
+	if (!m->causal || m->vocab == 0)
+		return sm_fail(err, SM_ERR_UNSUPPORTED, "only a causal token model can decode step by step");
+	if (capacity < 1 || capacity > m->max_len)
+		capacity = m->max_len;
+	st = sm_alloc0(sizeof(*st));
+	if (st == NULL)
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	st->cap = capacity;
+	st->k = sm_alloc_array((size_t) m->n_layers * capacity, sizeof(float) * (size_t) m->d);
+	st->v = sm_alloc_array((size_t) m->n_layers * capacity, sizeof(float) * (size_t) m->d);
+	if (st->k == NULL || st->v == NULL)
+	{
+		sm_tfm_state_free(st);
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory for the decoding state");
+	}
+	*out = st;
+	return SM_OK;
+}
+
+void
+sm_tfm_state_free(sm_tfm_state *st)
+{
+	if (st == NULL)
+		return;
+	sm_free(st->k);
+	sm_free(st->v);
+	sm_free(st);
+}
+
+int
+sm_tfm_state_length(const sm_tfm_state *st)
+{
+	return st->len;
+}
+
+sm_status
+sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, float *logits,
+			  sm_error *err)
+{
+	tfm_ws		ws;
+	sm_status	rc;
+
+	if (n < 1)
+		return sm_fail(err, SM_ERR_INVALID, "nothing to decode: no tokens given");
+	if (st->len + n > st->cap)
+	{
+		sm_fail(err, SM_ERR_LIMIT, "the sequence would have %d tokens, more than the model's maximum of %d",
+				st->len + n, st->cap);
+		return err->code;
+	}
+	for (int t = 0; t < n; t++)
+		if (ids[t] < 0 || ids[t] >= m->vocab)
+		{
+			sm_fail(err, SM_ERR_INVALID, "token id %d is out of range", (int) ids[t]);
+			sm_detail(err, "The vocabulary has %d tokens: ids 0 to %d.", m->vocab, m->vocab - 1);
+			return err->code;
+		}
+	if ((rc = ws_alloc(m, n, st->len + n, false, &ws, err)) != SM_OK)
+		return rc;
+	embed(m, &ws, n, &n, 1, st->len, ids, NULL, NULL);
+	rc = run_stack(m, &ws, n, &n, 1, st->k, st->v, st->cap, st->len, NULL, err);
+	if (rc == SM_OK)
+	{
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->vocab, m->d, 1.0f, m->lm_head, m->d,
+					ws.x + (size_t) (n - 1) * m->d, 1, 0.0f, logits, 1);
+		st->len += n;
+	}
+	ws_free(&ws);
+	return rc;
+}
