@@ -18,8 +18,15 @@ SELECT count(*) FROM seqmodel.forecast_query('slow', 'SELECT g % 4, 0.5 FROM gen
 \echo :LAST_ERROR_SQLSTATE
 SELECT array_dims(seqmodel.predict_steps('slow', h)) FROM long_history;
 \echo :LAST_ERROR_SQLSTATE
+-- a transformer: attention over 40000 positions (no position limit), and a
+-- forecast that re-runs its growing window every step
+SELECT array_dims(seqmodel.predict_steps('tfm_num1_scaled', array_fill(0.5::real, ARRAY[40000])));
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.forecast('tfm_num1_scaled', array_fill(0.5::real, ARRAY[5000]), 10000);
+\echo :LAST_ERROR_SQLSTATE
 RESET statement_timeout;
 \set SHOW_CONTEXT errors
 -- the backend goes on as before
 SELECT array_length(seqmodel.forecast('slow', '{0.5, 0.25}', 3), 1) AS still_works;
+SELECT array_length(seqmodel.forecast('tfm_num1_scaled', '{0.5, 0.25}', 3), 1) AS still_works;
 SELECT seqmodel.drop_model('slow');

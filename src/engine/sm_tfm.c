@@ -10,6 +10,9 @@
  * on seqmodel.threads threads (one OpenBLAS thread each), or, when there is
  * a single tile, OpenBLAS uses the threads inside each product.
  *
+ * Cancel is polled every layer, and every attention block of a long
+ * sequence.
+ *
  * Attention, per sequence and head, in blocks of Q_BLOCK query rows: the
  * scores of one block against the keys it may see (all, or up to the block's
  * last position when causal) are one sgemm, the softmax one pass per row,
@@ -255,14 +258,22 @@ typedef struct kv_src
 	int			past;			/* cached tokens before the new rows */
 } kv_src;
 
+/* cancel polling: on a tile's worker (par), or on the calling thread */
+static inline bool
+should_stop(const sm_par *par)
+{
+	return par ? sm_par_should_stop(par) : sm_should_abort();
+}
+
 /*
  * Attention of nq query rows (Q: row stride ldq) over nk keys / values
  * (strides ldk), into ctx (stride ldc).  Causal: query i sits at position
- * q0 + i and sees keys 0 .. q0 + i.
+ * q0 + i and sees keys 0 .. q0 + i.  Polls for cancel every block (a long
+ * sequence's attention is most of a layer's work); false when stopped.
  */
-static void
+static bool
 attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V, int ldk,
-	   int nq, int nk, int q0, float *ctx, int ldc, float *s)
+	   int nq, int nk, int q0, float *ctx, int ldc, float *s, const sm_par *par)
 {
 	const float scale = 1.0f / sqrtf((float) m->dh);
 
@@ -280,6 +291,8 @@ attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V,
 
 			if (kn > nk)
 				kn = nk;
+			if (nk > Q_BLOCK && should_stop(par))
+				return false;
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bn, kn, m->dh, scale,
 						q + (size_t) b0 * ldq, ldq, k, ldk, 0.0f, s, kn);
 			for (int i = 0; i < bn; i++)
@@ -297,6 +310,7 @@ attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V,
 						s, kn, v, ldk, 0.0f, c + (size_t) b0 * ldc, ldc);
 		}
 	}
+	return true;
 }
 
 /*
@@ -307,9 +321,9 @@ attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V,
  * layers read and write ws->x.  The bias of the last projection is added in
  * the pass that follows it.
  */
-static void
+static bool
 run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_seq,
-		  const kv_src *kv, const float *next_g, const float *next_b)
+		  const kv_src *kv, const float *next_g, const float *next_b, const sm_par *par)
 {
 	const sm_tfm_layer *L = &m->layers[li];
 	const int	d = m->d;
@@ -350,7 +364,8 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 			memcpy(kc + (size_t) (kv->past + r) * d, ws->qkv + (size_t) r * 3 * d + d, sizeof(float) * d);
 			memcpy(vc + (size_t) (kv->past + r) * d, ws->qkv + (size_t) r * 3 * d + 2 * d, sizeof(float) * d);
 		}
-		attend(m, ws->qkv, 3 * d, kc, vc, d, n, kv->past + n, kv->past, ws->ctx, d, ws->s);
+		if (!attend(m, ws->qkv, 3 * d, kc, vc, d, n, kv->past + n, kv->past, ws->ctx, d, ws->s, par))
+			return false;
 	}
 	else
 	{
@@ -360,8 +375,9 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 		{
 			const float *base = ws->qkv + r0 * 3 * d;
 
-			attend(m, base, 3 * d, base + d, base + 2 * d, 3 * d, lengths[sq], lengths[sq], 0,
-				   ws->ctx + r0 * d, d, ws->s);
+			if (!attend(m, base, 3 * d, base + d, base + 2 * d, 3 * d, lengths[sq], lengths[sq], 0,
+						ws->ctx + r0 * d, d, ws->s, par))
+				return false;
 			r0 += (size_t) lengths[sq];
 		}
 	}
@@ -381,6 +397,7 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 		sm_add_layernorm(ws->x, L->ff2.b, next_g, next_b, m->eps, (size_t) n, d, ws->h);
 	else
 		sm_add_layernorm(ws->x, L->ff2.b, L->ln2_g, L->ln2_b, m->eps, (size_t) n, d, ws->x);
+	return true;
 }
 
 /*
@@ -456,7 +473,7 @@ run_stack(const sm_tfm *m, tfm_ws *ws, int n, const int *lengths, int n_seq,
 		kv_src		kv = {0};
 		bool		last = li == m->n_layers - 1;
 
-		if (par ? sm_par_should_stop(par) : sm_should_abort())
+		if (should_stop(par))
 			return sm_fail(err, SM_ERR_ABORTED, "canceled");
 		if (kcache)
 		{
@@ -464,8 +481,9 @@ run_stack(const sm_tfm *m, tfm_ws *ws, int n, const int *lengths, int n_seq,
 			kv.v = vcache + (size_t) li * cache_cap * d;
 			kv.past = past;
 		}
-		run_layer(m, li, ws, n, lengths, n_seq, kcache ? &kv : NULL,
-				  last ? NULL : m->layers[li + 1].ln1_g, last ? NULL : m->layers[li + 1].ln1_b);
+		if (!run_layer(m, li, ws, n, lengths, n_seq, kcache ? &kv : NULL,
+					   last ? NULL : m->layers[li + 1].ln1_g, last ? NULL : m->layers[li + 1].ln1_b, par))
+			return sm_fail(err, SM_ERR_ABORTED, "canceled");
 	}
 	if (m->final_ln_g)
 		sm_add_layernorm(ws->x, NULL, m->final_ln_g, m->final_ln_b, m->eps, (size_t) n, d, ws->x);

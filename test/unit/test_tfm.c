@@ -206,6 +206,34 @@ test_names(void)
 	CHECK_ERR(err, SM_ERR_INVALID, "tensor \"wte.weight\" is missing");
 }
 
+/* the bound: sequences of 2048 tokens run, in blocks, within memory */
+static void
+test_long(void)
+{
+	const char *cfg = "{\"vocab_size\": 50, \"n_positions\": 2048, \"n_embd\": 16, \"n_layer\": 1, \"n_head\": 2}";
+	sm_model   *model = sm_test_make_model("gpt2", cfg, 14, 0.5, false);
+	const sm_tfm *m = sm_tfm_of(model);
+	int			n = 2048;
+	int32_t    *ids = malloc(sizeof(int32_t) * n);
+	float	   *full = malloc(sizeof(float) * (size_t) n * 50);
+	float		last[50];
+	sm_tfm_batch b = {.B = 1, .lengths = &n, .ids = ids};
+	sm_tfm_state *st;
+	sm_error	err;
+
+	fill_ids(ids, n, 50, 21);
+	CHECK(sm_tfm_forward(m, &b, SM_TFM_OUT_LOGITS, full, NULL, &err) == SM_OK);
+	CHECK(sm_tfm_state_new(m, 0, &st, &err) == SM_OK);
+	CHECK(sm_tfm_decode(m, st, ids, n - 1, last, &err) == SM_OK);
+	CHECK(sm_tfm_decode(m, st, ids + n - 1, 1, last, &err) == SM_OK);
+	CHECK_MSG(max_rel(last, full + (size_t) (n - 1) * 50, 50) < 1e-5, "2048 tokens: decode vs forward %g",
+			  max_rel(last, full + (size_t) (n - 1) * 50, 50));
+	sm_tfm_state_free(st);
+	free(ids);
+	free(full);
+	sm_model_free(model);
+}
+
 static int	abort_countdown = -1;
 
 static bool
@@ -257,5 +285,6 @@ test_tfm(void)
 							 SM_TFM_OUT_HIDDEN);
 	test_decode();
 	test_names();
+	test_long();
 	test_cancel();
 }
