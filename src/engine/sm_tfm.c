@@ -35,7 +35,8 @@
 
 #define TILE_TOKENS 4096		/* tokens per tile, at most (a longer sequence is its own tile) */
 #define Q_BLOCK 128				/* query rows per attention block */
-#define LM_ROWS 64				/* rows per language-model-head block (logprob) */
+#define LM_ROWS 256				/* rows per language-model-head block (logprob): large, so the
+								 * head's [V, d] weights are packed by sgemm rarely */
 
 const sm_tfm *
 sm_tfm_of(const sm_model *model)

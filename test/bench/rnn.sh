@@ -180,4 +180,4 @@ fi
 # ---------------------------------------------------------------- report
 echo
 say "results ($results)"
-"$PY" -B test/bench/rnn_report.py "$results" "${sql_args[@]}"
+"$PY" -B test/bench/report.py rnn "$results" "${sql_args[@]}"

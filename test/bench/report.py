@@ -1,0 +1,300 @@
+#!/usr/bin/python3
+"""Summarises a peer benchmark run: rnn.sh (suite "rnn") or tfm.sh (suite "tfm").
+
+Reads the JSON lines of the engine side (bench_rnn / bench_tfm, impl
+"seqmodel-engine"), peers_torch.py ("pytorch") and peers_ort.js ("onnxruntime"),
+each tagged with its "round", and prints one table row per (workload, threads):
+the median ms of each implementation over the rounds (each round's figure is
+itself the median of that run's timed runs), the best peer, ratio = best-peer ms
+/ seqmodel ms (a throughput ratio: > 1 means seqmodel is faster) and the issue's
+target for that workload.
+
+Suite rnn (test/bench/rnn.sh):
+    W1_lstm, W2_gru: seqmodel >= 1.3x ONNX Runtime  (ORT ms / seqmodel ms >= 1.3)
+    W5_lstm_b1:      seqmodel batch-1 latency <= 0.3 ms
+  --sql FILE: lines "fq THREADS MS" and "predict THREADS MS_PER_CALL" (rnn_sql.sh):
+    forecast_query over W1's 4096 series: SQL ms / engine W1 ms <= 1.1
+    predict of one series: <= 0.5 ms per call
+
+Suite tfm (test/bench/tfm.sh): also the engine's GFLOP/s (workloads.json's FLOP
+count / its median) and its worst normwise relative error against PyTorch's
+stored output;
+    W3_encoder, W4_gpt_score, W5_encoder_b1: ratio (best peer / seqmodel) >= 1.1
+  --sql FILE: lines "sql WORKLOAD THREADS MS" (per-row SQL calls over the
+  workload's batch; for W5 the median of single calls), "err WORKLOAD REL"
+  (the SQL outputs against PyTorch's) and "engine WORKLOAD THREADS MS" (tfm_sql.sh):
+    SQL ms / engine ms <= 1.1 (the engine timed alongside, on the whole batch)
+
+Both: "engine WORKLOAD THREADS MS" lines of the SQL file (the engine timed just
+before the SQL statements) are preferred to the table's figures; "note TEXT"
+lines are printed.
+
+usage: report.py rnn|tfm RESULTS.jsonl [--sql SQL.txt]
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+IMPLS = [("seqmodel-engine", "seqmodel"), ("pytorch", "pytorch"), ("onnxruntime", "ort")]
+ACC_TOL = 1e-4
+SQL_BATCH_MAX = 1.1
+
+SUITES = {
+    "rnn": {
+        "order": ["W1_lstm", "W2_gru", "W5_lstm_b1"],
+        "vs_ort": {"W1_lstm": 1.3, "W2_gru": 1.3},      # ORT ms / seqmodel ms >= x
+        "latency_ms": {"W5_lstm_b1": 0.3},              # seqmodel ms <= x
+        "ratio_min": {},                                # best peer ms / seqmodel ms >= x
+        "extra_cols": False,
+        "wl_width": 11,
+        "runs_note": "7 at batch 4096, 100 at batch 1",
+    },
+    "tfm": {
+        "order": ["W3_encoder", "W4_gpt_score", "W5_encoder_b1"],
+        "vs_ort": {},
+        "latency_ms": {},
+        "ratio_min": {"W3_encoder": 1.1, "W4_gpt_score": 1.1, "W5_encoder_b1": 1.1},
+        "extra_cols": True,
+        "wl_width": 13,
+        "runs_note": "7 at batch 64 / 16, 100 at batch 1",
+    },
+}
+
+
+def load(path):
+    runs = defaultdict(list)   # (workload, threads, impl) -> [median_ms per round]
+    errs = defaultdict(list)   # (workload, threads, impl) -> [normwise rel err]
+    flops = {}                 # workload -> FLOP per forward
+    order = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            r = json.loads(line)
+            impl = r.get("impl") or r.get("peer")
+            key = (r["workload"], int(r["threads"]), impl)
+            runs[key].append(float(r["median_ms"]))
+            if r.get("flops"):
+                flops[r["workload"]] = float(r["flops"])
+            if r.get("max_abs_ref"):
+                errs[key].append(float(r["max_abs_err"]) / float(r["max_abs_ref"]))
+            elif "max_abs_err" in r:
+                errs[key].append(float(r["max_abs_err"]))
+            if (r["workload"], int(r["threads"])) not in order:
+                order.append((r["workload"], int(r["threads"])))
+    return runs, errs, flops, order
+
+
+def fmt_ms(v):
+    if v is None:
+        return "-"
+    return f"{v:.3f}" if v < 10 else f"{v:.1f}"
+
+
+def load_sql(path):
+    sql = defaultdict(list)         # (kind, threads) or (kind, workload, threads) -> [ms]
+    engine = defaultdict(list)      # (workload, threads) -> [ms], timed alongside the SQL
+    err = {}                        # workload -> SQL rel err
+    notes = []
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            try:
+                if len(p) == 3 and p[0] in ("fq", "predict"):
+                    sql[(p[0], int(p[1]))].append(float(p[2]))
+                elif len(p) == 4 and p[0] == "sql":
+                    sql[(p[1], int(p[2]))].append(float(p[3]))
+                elif len(p) == 4 and p[0] == "engine":
+                    engine[(p[1], int(p[2]))].append(float(p[3]))
+                elif len(p) == 3 and p[0] == "err":
+                    err[p[1]] = max(err.get(p[1], 0.0), float(p[2]))
+                elif line.startswith("note "):
+                    notes.append(line[5:].rstrip())
+            except ValueError:
+                pass
+    return sql, engine, err, notes
+
+
+def main():
+    args = sys.argv[1:]
+    sql_path = None
+    if "--sql" in args:
+        i = args.index("--sql")
+        sql_path = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 2 or args[0] not in SUITES:
+        sys.exit("usage: report.py rnn|tfm RESULTS.jsonl [--sql SQL.txt]")
+    suite = SUITES[args[0]]
+    runs, errs, flops, order = load(args[1])
+    wl_order = suite["order"]
+    order = [k for k in order if ":" not in k[0]]   # W3_encoder:rows etc. are SQL references only
+    order.sort(key=lambda k: (k[1], wl_order.index(k[0]) if k[0] in wl_order else 9))
+    extra = suite["extra_cols"]
+    ww = suite["wl_width"]
+
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    hdr = (f"{'workload':<{ww}} {'thr':>3} {'seqmodel ms':>12} {'pytorch ms':>11} {'ort ms':>10}"
+           f" {'best peer':>10} {'ratio':>6}")
+    if extra:
+        hdr += f" {'GFLOP/s':>8} {'rel err':>8}"
+    hdr += f"  {'rounds':>6}  target"
+    print(hdr)
+    print("-" * (len(hdr) + 28))
+    failed = 0
+    unmeasured = 0
+    engine_ms = {}
+    for wl, thr in order:
+        cols = {short: med.get((wl, thr, impl)) for impl, short in IMPLS}
+        n_rounds = "/".join(str(len(runs.get((wl, thr, impl), []))) for impl, _ in IMPLS)
+        peers = {p: cols[p] for p in ("pytorch", "ort") if cols[p] is not None}
+        best = min(peers, key=peers.get) if peers else None
+        sm = cols["seqmodel"]
+        engine_ms[(wl, thr)] = sm
+        ratio = peers[best] / sm if (best and sm) else None
+        target = ""
+        if wl in suite["vs_ort"]:
+            want = suite["vs_ort"][wl]
+            if sm and cols["ort"]:
+                got = cols["ort"] / sm
+                ok = got >= want
+                failed += not ok
+                target = f"vs ORT {got:.2f}x (>= {want}x) {'PASS' if ok else 'FAIL'}"
+            else:
+                target = f"vs ORT >= {want}x: n/a"
+                unmeasured += 1
+        elif wl in suite["latency_ms"]:
+            want = suite["latency_ms"][wl]
+            if sm:
+                ok = sm <= want
+                failed += not ok
+                target = f"{sm:.3f} ms (<= {want} ms) {'PASS' if ok else 'FAIL'}"
+            else:
+                target = f"<= {want} ms: n/a"
+                unmeasured += 1
+        elif wl in suite["ratio_min"]:
+            want = suite["ratio_min"][wl]
+            if ratio:
+                ok = ratio >= want
+                failed += not ok
+                target = f">= {want} {'PASS' if ok else 'FAIL'}"
+            else:
+                target = f">= {want}: n/a"
+                unmeasured += 1
+        row = (f"{wl:<{ww}} {thr:>3} {fmt_ms(sm):>12} {fmt_ms(cols['pytorch']):>11} {fmt_ms(cols['ort']):>10}"
+               f" {best or '-':>10} {(f'{ratio:.2f}' if ratio else '-'):>6}")
+        if extra:
+            gf = flops[wl] / (sm * 1e-3) * 1e-9 if (sm and wl in flops) else None
+            e = errs.get((wl, thr, "seqmodel-engine"))
+            row += f" {(f'{gf:.1f}' if gf else '-'):>8} {(f'{max(e):.1e}' if e else '-'):>8}"
+        print(row + f"  {n_rounds:>6}  {target}")
+    print(f"\nms: median over rounds of each run's median (timed runs per run from workloads.json:"
+          f" {suite['runs_note']}); ratio = best peer ms / seqmodel ms (> 1: seqmodel faster);"
+          " rounds = runs seqmodel/pytorch/ort")
+    if extra:
+        print("GFLOP/s: seqmodel's (workloads.json's FLOP count / its median); rel err: seqmodel's worst"
+              " normwise relative error max|y - ref| / max|ref| against PyTorch's stored output")
+    bad = [(k, max(v)) for k, v in errs.items() if ":" not in k[0] and not max(v) < ACC_TOL]
+    worst = {impl: max((max(v) for k, v in errs.items() if k[2] == impl and ":" not in k[0]), default=None)
+             for impl, _ in IMPLS}
+    print("max normwise relative error vs PyTorch's reference output: " +
+          ", ".join(f"{short} {worst[impl]:.2g}" for impl, short in IMPLS if worst[impl] is not None))
+    for k, v in bad:
+        print(f"ACCURACY FAIL: {k[2]} {k[0]} threads {k[1]}: relative error {v:.3g} >= {ACC_TOL:g}")
+        failed += 1
+
+    if sql_path:
+        sql, sql_engine, sql_err, notes = load_sql(sql_path)
+        print("\nSQL path (throwaway cluster; server-side time of one statement, median of its runs)")
+        for n in notes:
+            print("  " + n)
+
+        def engine_ref(wl, thr):
+            if sql_engine.get((wl, thr)):
+                return statistics.median(sql_engine[(wl, thr)])
+            return engine_ms.get((wl, thr))
+        if args[0] == "rnn":
+            failed += sql_rnn(sql, sql_engine, engine_ref)
+        else:
+            failed += sql_tfm(sql, sql_engine, sql_err, engine_ref)
+    print(f"\ntargets missed: {failed}" + (f", not measured: {unmeasured}" if unmeasured else ""))
+
+
+def sql_rnn(sql, sql_engine, engine_ref):
+    failed = 0
+    SQL_PREDICT_MAX_MS = 0.5
+    if not sql:
+        return 0
+    src = "timed alongside the SQL" if sql_engine else "from the table above"
+    print(f"engine ms: bench_rnn's median ({src})")
+    print(f"{'what':<34} {'thr':>3} {'SQL ms':>9} {'engine ms':>10} {'SQL/engine':>10}  target")
+    for thr in sorted({t for _, t in sql}):
+        v = sql.get(("fq", thr))
+        if v:
+            s = statistics.median(v)
+            e = engine_ref("W1_lstm", thr)
+            r = s / e if e else None
+            tgt = f"<= {SQL_BATCH_MAX}x engine"
+            if r is not None:
+                ok = r <= SQL_BATCH_MAX
+                failed += not ok
+                tgt += " PASS" if ok else " FAIL"
+            print(f"{'forecast_query W1 (4096 series)':<34} {thr:>3} {fmt_ms(s):>9} {fmt_ms(e):>10}"
+                  f" {(f'{r:.2f}' if r else '-'):>10}  {tgt}")
+        v = sql.get(("predict", thr))
+        if v:
+            s = statistics.median(v)
+            e = engine_ref("W5_lstm_b1", thr)
+            r = s / e if e else None
+            ok = s <= SQL_PREDICT_MAX_MS
+            failed += not ok
+            print(f"{'predict, one series (per call)':<34} {thr:>3} {fmt_ms(s):>9} {fmt_ms(e):>10}"
+                  f" {(f'{r:.2f}' if r else '-'):>10}  <= {SQL_PREDICT_MAX_MS} ms {'PASS' if ok else 'FAIL'}")
+    return failed
+
+
+def sql_tfm(sql, sql_engine, sql_err, engine_ref):
+    failed = 0
+    what = {
+        "W3_encoder": "forward, 64 rows x 128 tokens",
+        "W4_gpt_score": "logprob_ids, 16 rows x 256 tokens",
+        "W5_encoder_b1": "forward, 1 row (per call)",
+    }
+    if sql_err:
+        print("SQL outputs vs PyTorch's (normwise relative error): " +
+              ", ".join(f"{wl} {e:.2g}" for wl, e in sql_err.items()))
+        for wl, e in sql_err.items():
+            if not e < ACC_TOL:
+                print(f"ACCURACY FAIL: SQL {wl}: relative error {e:.3g} >= {ACC_TOL:g}")
+                failed += 1
+    if not sql:
+        return failed
+    src = "timed alongside the SQL" if sql_engine else "from the table above"
+    print(f"engine ms: bench_tfm's median ({src}), the whole batch in one call; engine rows ms: one call"
+          " per sequence (bench_tfm WORKLOAD:rows), what the SQL statement asks of the engine")
+    print(f"{'workload':<13} {'what':<34} {'thr':>3} {'SQL ms':>9} {'engine ms':>10} {'SQL/engine':>10}"
+          f" {'engine rows ms':>14} {'SQL/rows':>8}  target")
+    for thr in sorted({k[1] for k in sql}):
+        for wl in ["W3_encoder", "W4_gpt_score", "W5_encoder_b1"]:
+            v = sql.get((wl, thr))
+            if not v:
+                continue
+            s = statistics.median(v)
+            e = engine_ref(wl, thr)
+            rows = sql_engine.get((wl + ":rows", thr))
+            er = statistics.median(rows) if rows else None
+            r = s / e if e else None
+            tgt = f"<= {SQL_BATCH_MAX}x engine"
+            if r is not None:
+                ok = r <= SQL_BATCH_MAX
+                failed += not ok
+                tgt += " PASS" if ok else " FAIL"
+            print(f"{wl:<13} {what[wl]:<34} {thr:>3} {fmt_ms(s):>9} {fmt_ms(e):>10}"
+                  f" {(f'{r:.2f}' if r else '-'):>10} {fmt_ms(er):>14}"
+                  f" {(f'{s / er:.2f}' if er else '-'):>8}  {tgt}")
+    return failed
+
+
+if __name__ == "__main__":
+    main()
