@@ -69,18 +69,8 @@ read_config(const sm_config *cfg, bcfg *c, sm_error *err)
 		(rc = sm_config_bool(cfg, "is_decoder", false, &dec, err)) != SM_OK ||
 		(rc = sm_config_string(cfg, "output", NULL, &c->output, err)) != SM_OK)
 		return rc;
-	if (strcmp(act, "gelu") == 0)
-		c->act = SM_ACT_GELU;
-	else if (strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0)
-		c->act = SM_ACT_GELU_TANH;
-	else if (strcmp(act, "relu") == 0)
-		c->act = SM_ACT_RELU;
-	else
-	{
-		sm_fail(err, SM_ERR_UNSUPPORTED, "config key \"hidden_act\" has an unsupported value \"%s\"", act);
-		sm_detail(err, "Supported: \"gelu\", \"gelu_new\", \"relu\".");
-		return err->code;
-	}
+	if ((rc = sm_tfm_hf_act("hidden_act", act, &c->act, err)) != SM_OK)
+		return rc;
 	if (strcmp(pet, "absolute") != 0)
 		return sm_fail(err, SM_ERR_UNSUPPORTED, "config key \"position_embedding_type\": \"%s\" is not supported; only \"absolute\" is", pet);
 	if (dec)
@@ -226,21 +216,18 @@ bert_build(sm_model *model, sm_error *err)
 {
 	bcfg		c;
 	sm_tfm	   *m;
+	sm_tfm_dims dims;
 	char		name[SM_MAX_NAME];
 	sm_dense	pooler,
 				classifier;
 	const char *out;
 	sm_status	rc;
 
-	if ((rc = read_config(&model->cfg, &c, err)) != SM_OK ||
-		(rc = sm_tfm_new(model, (int) c.layers, &m, err)) != SM_OK)
+	if ((rc = read_config(&model->cfg, &c, err)) != SM_OK)
 		return rc;
-	m->d = (int) c.d;
-	m->heads = (int) c.heads;
-	m->dh = (int) (c.d / c.heads);
-	m->ffn = (int) c.inner;
-	m->eps = (float) c.eps;
-	m->act = c.act;
+	dims = (sm_tfm_dims) {.d = c.d, .heads = c.heads, .layers = c.layers, .ffn = c.inner, .eps = c.eps, .act = c.act};
+	if ((rc = sm_tfm_new(model, &dims, &m, err)) != SM_OK)
+		return rc;
 	m->vocab = (int) c.V;
 	m->max_len = (int) c.P;
 	m->type_vocab = (int) c.types;

@@ -85,18 +85,8 @@ read_config(const sm_config *cfg, gcfg *c, sm_error *err)
 		c->inner = 4 * c->d;
 	else if ((rc = sm_config_int(cfg, "n_inner", true, 0, 1, 1 << 20, &c->inner, err)) != SM_OK)
 		return rc;
-	if (strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0)
-		c->act = SM_ACT_GELU_TANH;
-	else if (strcmp(act, "gelu") == 0)
-		c->act = SM_ACT_GELU;
-	else if (strcmp(act, "relu") == 0)
-		c->act = SM_ACT_RELU;
-	else
-	{
-		sm_fail(err, SM_ERR_UNSUPPORTED, "config key \"activation_function\" has an unsupported value \"%s\"", act);
-		sm_detail(err, "Supported: \"gelu_new\", \"gelu_pytorch_tanh\", \"gelu\", \"relu\".");
-		return err->code;
-	}
+	if ((rc = sm_tfm_hf_act("activation_function", act, &c->act, err)) != SM_OK)
+		return rc;
 	if (strcmp(out, "logits") != 0 && strcmp(out, "hidden") != 0)
 		return sm_fail(err, SM_ERR_INVALID, "config key \"output\" must be \"logits\" or \"hidden\", not \"%s\"", out);
 	c->hidden = strcmp(out, "hidden") == 0;
@@ -153,18 +143,15 @@ gpt2_build(sm_model *model, sm_error *err)
 {
 	gcfg		c;
 	sm_tfm	   *m;
+	sm_tfm_dims dims;
 	char		name[SM_MAX_NAME];
 	sm_status	rc;
 
-	if ((rc = read_config(&model->cfg, &c, err)) != SM_OK ||
-		(rc = sm_tfm_new(model, (int) c.layers, &m, err)) != SM_OK)
+	if ((rc = read_config(&model->cfg, &c, err)) != SM_OK)
 		return rc;
-	m->d = (int) c.d;
-	m->heads = (int) c.heads;
-	m->dh = (int) (c.d / c.heads);
-	m->ffn = (int) c.inner;
-	m->eps = (float) c.eps;
-	m->act = c.act;
+	dims = (sm_tfm_dims) {.d = c.d, .heads = c.heads, .layers = c.layers, .ffn = c.inner, .eps = c.eps, .act = c.act};
+	if ((rc = sm_tfm_new(model, &dims, &m, err)) != SM_OK)
+		return rc;
 	m->norm_first = true;
 	m->causal = true;
 	m->vocab = (int) c.V;

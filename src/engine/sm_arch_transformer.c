@@ -223,18 +223,15 @@ transformer_build(sm_model *model, sm_error *err)
 {
 	tcfg		c;
 	sm_tfm	   *m;
+	sm_tfm_dims dims;
 	char		name[SM_MAX_NAME];
 	sm_status	rc;
 
-	if ((rc = read_config(&model->cfg, &c, err)) != SM_OK ||
-		(rc = sm_tfm_new(model, (int) c.layers, &m, err)) != SM_OK)
+	if ((rc = read_config(&model->cfg, &c, err)) != SM_OK)
 		return rc;
-	m->d = (int) c.d;
-	m->heads = (int) c.heads;
-	m->dh = (int) (c.d / c.heads);
-	m->ffn = (int) c.ffn;
-	m->eps = (float) c.eps;
-	m->act = c.act;
+	dims = (sm_tfm_dims) {.d = c.d, .heads = c.heads, .layers = c.layers, .ffn = c.ffn, .eps = c.eps, .act = c.act};
+	if ((rc = sm_tfm_new(model, &dims, &m, err)) != SM_OK)
+		return rc;
 	m->norm_first = c.norm_first;
 	m->causal = c.causal;
 	m->max_len = (int) c.max_len;

@@ -98,6 +98,24 @@ sm_tfm_spec_dense(sm_spec *spec, sm_error *err, int64_t out, int64_t in, bool in
 }
 
 sm_status
+sm_tfm_hf_act(const char *key, const char *name, sm_act *act, sm_error *err)
+{
+	if (strcmp(name, "gelu") == 0)
+		*act = SM_ACT_GELU;
+	else if (strcmp(name, "gelu_new") == 0 || strcmp(name, "gelu_pytorch_tanh") == 0)
+		*act = SM_ACT_GELU_TANH;
+	else if (strcmp(name, "relu") == 0)
+		*act = SM_ACT_RELU;
+	else
+	{
+		sm_fail(err, SM_ERR_UNSUPPORTED, "config key \"%s\" has an unsupported value \"%s\"", key, name);
+		sm_detail(err, "Supported: \"gelu\", \"gelu_new\", \"gelu_pytorch_tanh\", \"relu\".");
+		return err->code;
+	}
+	return SM_OK;
+}
+
+sm_status
 sm_tfm_spec_norm(sm_spec *spec, sm_error *err, int64_t d, const char *name)
 {
 	int64_t		shape[1] = {d};
@@ -131,8 +149,10 @@ sm_tfm_dense(const sm_model *model, int out, int in, bool in_major, const char *
 }
 
 sm_status
-sm_tfm_new(sm_model *model, int n_layers, sm_tfm **out, sm_error *err)
+sm_tfm_new(sm_model *model, const sm_tfm_dims *dims, sm_tfm **out, sm_error *err)
 {
+	int			n_layers = (int) dims->layers;
+
 	sm_tfm	   *m = sm_alloc0(sizeof(sm_tfm));
 
 	*out = NULL;
@@ -142,6 +162,12 @@ sm_tfm_new(sm_model *model, int n_layers, sm_tfm **out, sm_error *err)
 		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
 	}
 	m->n_layers = n_layers;
+	m->d = (int) dims->d;
+	m->heads = (int) dims->heads;
+	m->dh = (int) (dims->d / dims->heads);
+	m->ffn = (int) dims->ffn;
+	m->eps = (float) dims->eps;
+	m->act = dims->act;
 	m->emb_scale = 1.0f;
 	model->impl = m;
 	*out = m;

@@ -183,6 +183,9 @@ sm_status	sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, i
 /* "{name}weight" [out, in] (or [in, out] when in_major) and, with bias, "{name}bias" [out] */
 sm_status	sm_tfm_spec_dense(sm_spec *spec, sm_error *err, int64_t out, int64_t in,
 							  bool in_major, bool bias, bool optional, const char *name);
+/* Hugging Face's activation names (hidden_act, activation_function): gelu
+ * (exact), gelu_new and gelu_pytorch_tanh (tanh form), relu */
+sm_status	sm_tfm_hf_act(const char *key, const char *name, sm_act *act, sm_error *err);
 /* a LayerNorm: "{name}weight", "{name}bias" [d] */
 sm_status	sm_tfm_spec_norm(sm_spec *spec, sm_error *err, int64_t d, const char *name);
 /* the loaded weight of that name, or NULL */
@@ -190,8 +193,19 @@ const float *sm_tfm_weight(const sm_model *model, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 /* "{name}weight" / "{name}bias" as a dense layer (w NULL when absent) */
 sm_dense	sm_tfm_dense(const sm_model *model, int out, int in, bool in_major, const char *name);
-/* a zeroed sm_tfm with n_layers layers, set as model->impl */
-sm_status	sm_tfm_new(sm_model *model, int n_layers, sm_tfm **out, sm_error *err);
+/* the sizes every arch reads from its config (d a multiple of heads, checked) */
+typedef struct sm_tfm_dims
+{
+	int64_t		d,
+				heads,
+				layers,
+				ffn;
+	double		eps;
+	sm_act		act;
+} sm_tfm_dims;
+
+/* a zeroed sm_tfm with these sizes, set as model->impl */
+sm_status	sm_tfm_new(sm_model *model, const sm_tfm_dims *dims, sm_tfm **out, sm_error *err);
 /* the sinusoidal table for m->max_len positions of width m->d */
 sm_status	sm_tfm_sinusoidal(sm_tfm *m, sm_error *err);
 void		sm_tfm_release(sm_model *model);
