@@ -282,7 +282,6 @@ bert_build(sm_model *model, sm_error *err)
 			const sm_json *v = c.id2label->items[i];
 			long		k = strtol(c.id2label->keys[i], NULL, 10);
 
-			sm_free(m->labels[k]);	/* a repeated key: the last wins, as in JSON */
 			if ((m->labels[k] = sm_strndup(v->string, v->string_len)) == NULL)
 				return sm_fail(err, SM_ERR_NOMEM, "out of memory");
 		}

@@ -201,6 +201,14 @@ test_names(void)
 	t[n++] = (sm_tensor_info) {.name = "wte.weight", .dtype = SM_DTYPE_F32, .ndim = 2, .shape = {5, 4}};
 	CHECK(sm_model_check("gpt2", cfg, strlen(cfg), t, n, &err) == SM_ERR_INVALID);
 	CHECK_ERR(err, SM_ERR_INVALID, "tensor \"wte.weight\" appears twice");
+	/* id2label with a key twice: the strict JSON parser refuses it, so every label id is set once */
+	{
+		const char *bcfg = "{\"vocab_size\": 5, \"hidden_size\": 4, \"num_hidden_layers\": 1,"
+			" \"num_attention_heads\": 1, \"intermediate_size\": 4, \"id2label\": {\"0\": \"a\", \"0\": \"b\"}}";
+
+		CHECK(sm_model_check("bert", bcfg, strlen(bcfg), t, 0, &err) == SM_ERR_INVALID);
+		CHECK_ERR(err, SM_ERR_INVALID, "duplicate object key \"0\"");
+	}
 	/* a missing required tensor */
 	CHECK(sm_model_check("gpt2", cfg, strlen(cfg), t + 1, 15, &err) == SM_ERR_INVALID);
 	CHECK_ERR(err, SM_ERR_INVALID, "tensor \"wte.weight\" is missing");
