@@ -18,19 +18,11 @@
 # of parallelism, as the thread count is for the engine and the peers.
 # Skips (with a note, exit 0) whatever the installed extension lacks.
 set -uo pipefail
-work=$1
-shift
-threads_list=$*
+. "$(dirname "$0")/common.sh"    # note, q, have, set_threads, engine_ref, time_sql
+sql_init "$@"                   # work, threads_list, out, log; CREATE EXTENSION
 model_file=${PEER_MODEL_DIR:-/tmp/peer-models}/lstm_forecast.safetensors
-out=$work/sql.txt
-log=$work/sql.log
-: > "$out"
-: > "$log"
 reps=3          # statements timed per figure (median)
 calls=2000      # predict calls per timed statement
-
-note() { echo "note $*" >> "$out"; echo "  $*"; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@" 2>>"$log"; }
 
 config='{"input_size": 1, "hidden_size": 64, "num_layers": 2, "output_size": 1, "rnn_prefix": "lstm.", "head_prefix": "head."}'
 # the series table is keyed (series, t), as a time-series table is, so the
@@ -38,10 +30,6 @@ config='{"input_size": 1, "hidden_size": 64, "num_layers": 2, "output_size": 1, 
 # not a sort of the whole table
 fq_sql="SELECT count(*) FROM seqmodel.forecast_query('w1', 'SELECT series, value FROM w1_input ORDER BY series, t', 1)"
 
-if ! q -c 'CREATE EXTENSION seqmodel'; then
-    note "CREATE EXTENSION seqmodel failed (see $log): SQL section skipped"; exit 0
-fi
-have() { [ "$(q -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'seqmodel'::regnamespace AND proname = '$1'")" -gt 0 ] 2>/dev/null; }
 has_fq=1; has_predict=1
 have forecast_query || { has_fq=0; note "seqmodel.forecast_query does not exist in the installed extension: batch SQL timing skipped"; }
 have predict || { has_predict=0; note "seqmodel.predict does not exist in the installed extension: predict timing skipped"; }
@@ -62,22 +50,11 @@ CREATE TABLE w1_one AS
   SELECT array_agg(value ORDER BY t) AS x, array_agg(ARRAY[value] ORDER BY t) AS x2
     FROM w1_input WHERE series = 0;
 ANALYZE;
-CREATE FUNCTION bench_ms(q text) RETURNS float8 LANGUAGE plpgsql AS \$\$
-DECLARE t0 timestamptz := clock_timestamp();
-BEGIN
-  EXECUTE q;
-  RETURN 1000 * extract(epoch FROM clock_timestamp() - t0);
-END \$\$;
+$bench_ms_sql
 SQL
 echo "  W1: $(q -c "SELECT count(DISTINCT series) || ' series, ' || count(*) || ' rows' FROM w1_input")"
 
-# seqmodel.threads: defined once the library is loaded (any C function loads it)
-threads_guc=$(q -c "SELECT count(*) FROM seqmodel.cache_info(); SELECT count(*) FROM pg_settings WHERE name = 'seqmodel.threads'" | tail -1)
-if [ "$threads_guc" != 1 ]; then
-    note "seqmodel.threads is not defined by the installed library: one pass at its default thread count (reported as threads 0)"
-    threads_list=0
-fi
-set_threads() { [ "$1" = 0 ] && echo "SET max_parallel_workers_per_gather = 0;" || echo "SET max_parallel_workers_per_gather = 0; SET seqmodel.threads = $1;"; }
+sql_threads_guc
 
 # accuracy: predict on series 0 (last value of the result) vs PyTorch, normwise
 # (over the 4096 reference outputs); try the 1-D form, then steps x features
@@ -111,34 +88,12 @@ SQL
     [ $has_fq = 1 ] && echo "  forecast_query('w1', ..., 1): $chk"
 fi
 
-# the engine alone (bench_rnn, same source tree), timed right before the SQL
-# statements at each thread count, so SQL/engine compares like with like
-engine_ref() {
-    [ -n "${BENCH_RNN:-}" ] && [ -x "$BENCH_RNN" ] && [ "$1" != 0 ] || return 0
-    (cd "$work" && OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 "$BENCH_RNN" "$1" W1_lstm W5_lstm_b1 2>>"$log") |
-        /usr/bin/python3 -c 'import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    print("engine", r["workload"], r["threads"], r["median_ms"])' >> "$out" \
-        || note "the engine reference run (bench_rnn) failed at threads $1"
-}
-
 for n in $threads_list; do
-    engine_ref "$n"
-    if [ $has_fq = 1 ]; then
-        {
-            set_threads "$n"
-            echo "SELECT bench_ms(\$q\$$fq_sql\$q\$);"                  # warm-up: loads the model
-            for _ in $(seq $reps); do echo "SELECT 'fq $n ' || bench_ms(\$q\$$fq_sql\$q\$);"; done
-        } | q | grep '^fq ' >> "$out" || note "forecast_query timing failed at threads $n: $(tail -1 "$log")"
-    fi
+    engine_ref "$n" "${BENCH_RNN:-}" W1_lstm W5_lstm_b1
+    [ $has_fq = 1 ] && time_sql "$n" forecast_query fq "$fq_sql" 1 $reps
     if [ -n "$pred_arg" ]; then
         pq="SELECT count(seqmodel.predict('w1', $pred_arg)) FROM w1_one, generate_series(1, $calls)"
-        {
-            set_threads "$n"
-            echo "SELECT bench_ms(\$q\$$pq\$q\$);"                      # warm-up
-            for _ in $(seq $reps); do echo "SELECT 'predict $n ' || bench_ms(\$q\$$pq\$q\$) / $calls;"; done
-        } | q | grep '^predict ' >> "$out" || note "predict timing failed at threads $n: $(tail -1 "$log")"
+        time_sql "$n" predict predict "$pq" 1 $reps $calls     # ms per call
     fi
 done
 grep -E '^(engine|fq|predict) ' "$out" | sed 's/^/  /'

@@ -26,20 +26,12 @@
 # is for the engine and the peers.  Skips (with a note, exit 0) whatever the
 # installed extension lacks.
 set -uo pipefail
-work=$1
-shift
-threads_list=$*
+. "$(dirname "$0")/common.sh"    # note, q, have, set_threads, engine_ref, time_sql
+sql_init "$@"                   # work, threads_list, out, log; CREATE EXTENSION
 mdir=${PEER_MODEL_DIR:-/tmp/peer-models}
-out=$work/sql.txt
-log=$work/sql.log
-: > "$out"
-: > "$log"
 rounds=${SQL_ROUNDS:-1}   # tfm.sh passes its ROUNDS
 reps=3          # timed statements per W3 / W4 figure and round (median over all)
 calls=100       # timed single calls for W5 per round (median over all), after 10 warm-up calls
-
-note() { echo "note $*" >> "$out"; echo "  $*"; }
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@" 2>>"$log"; }
 
 w3_config='{"vocab_size": 8000, "d_model": 256, "nhead": 4, "dim_feedforward": 1024, "num_layers": 4, "activation": "gelu", "positional": "learned", "max_len": 512, "embedding_prefix": "embed.", "position_prefix": "pos.", "pooling": "mean", "output_size": 2, "head_prefix": "classifier."}'
 w4_config='{"vocab_size": 8000, "n_positions": 1024, "n_embd": 384, "n_layer": 6, "n_head": 6, "n_inner": 1536, "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "conv1d": false}'
@@ -47,10 +39,6 @@ w3_sql="SELECT seqmodel.forward('w3', ids) FROM w3_input"
 w4_sql="SELECT seqmodel.logprob_ids('w4', ids) FROM w4_input"
 w5_sql="SELECT seqmodel.forward('w3', ids) FROM w5_one"
 
-if ! q -c 'CREATE EXTENSION seqmodel'; then
-    note "CREATE EXTENSION seqmodel failed (see $log): SQL section skipped"; exit 0
-fi
-have() { [ "$(q -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'seqmodel'::regnamespace AND proname = '$1'")" -gt 0 ] 2>/dev/null; }
 has_w3=1; has_w4=1
 have forward || { has_w3=0; note "seqmodel.forward does not exist in the installed extension: W3 and W5 skipped"; }
 have logprob_ids || { has_w4=0; note "seqmodel.logprob_ids does not exist in the installed extension: W4 skipped"; }
@@ -74,23 +62,12 @@ CREATE TABLE w4_ref (id int PRIMARY KEY, y float8[]);
 \copy w4_ref FROM '$work/w4_ref.csv' (FORMAT csv)
 CREATE TABLE w5_one AS SELECT ids FROM w3_input WHERE id = 0;
 VACUUM ANALYZE;
-CREATE FUNCTION bench_ms(q text) RETURNS float8 LANGUAGE plpgsql AS \$\$
-DECLARE t0 timestamptz := clock_timestamp();
-BEGIN
-  EXECUTE q;
-  RETURN 1000 * extract(epoch FROM clock_timestamp() - t0);
-END \$\$;
+$bench_ms_sql
 SQL
 echo "  W3: $(q -c "SELECT count(*) || ' rows of ' || min(array_length(ids, 1)) || '..' || max(array_length(ids, 1)) || ' tokens' FROM w3_input");" \
      "W4: $(q -c "SELECT count(*) || ' rows of ' || min(array_length(ids, 1)) || '..' || max(array_length(ids, 1)) || ' tokens' FROM w4_input")"
 
-# seqmodel.threads: defined once the library is loaded (any C function loads it)
-threads_guc=$(q -c "SELECT count(*) FROM seqmodel.cache_info(); SELECT count(*) FROM pg_settings WHERE name = 'seqmodel.threads'" | tail -1)
-if [ "$threads_guc" != 1 ]; then
-    note "seqmodel.threads is not defined by the installed library: one pass at its default thread count (reported as threads 0)"
-    threads_list=0
-fi
-set_threads() { [ "$1" = 0 ] && echo "SET max_parallel_workers_per_gather = 0;" || echo "SET max_parallel_workers_per_gather = 0; SET seqmodel.threads = $1;"; }
+sql_threads_guc
 
 # accuracy, normwise (max|d| / max|ref|) over each workload's outputs, at each
 # thread count; a missing or misshapen output counts as infinite error
@@ -124,43 +101,23 @@ SQL
     fi
 }
 
-# the engine alone (bench_tfm, same source tree), timed right before the SQL
-# statements at each thread count, so SQL/engine compares like with like
-engine_ref() {
-    [ -n "${BENCH_TFM:-}" ] && [ -x "$BENCH_TFM" ] && [ "$1" != 0 ] || return 0
-    local wls=()
-    [ $has_w3 = 1 ] && wls+=(W3_encoder W5_encoder_b1 W3_encoder:rows)
-    [ $has_w4 = 1 ] && wls+=(W4_gpt_score W4_gpt_score:rows)
-    (cd "$work" && OPENBLAS_NUM_THREADS=$1 OMP_NUM_THREADS=$1 "$BENCH_TFM" "$1" "${wls[@]}" 2>>"$log") |
-        /usr/bin/python3 -c 'import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    print("engine", r["workload"], r["threads"], r["median_ms"])' >> "$out" \
-        || note "the engine reference run (bench_tfm) failed at threads $1"
-}
-
-# one statement: a warm-up, then REPS timed runs, as "sql WORKLOAD THREADS MS" lines
-time_sql() {
-    local n=$1 wl=$2 sql=$3 warm=$4 reps=$5
-    {
-        set_threads "$n"
-        for _ in $(seq "$warm"); do echo "SELECT bench_ms(\$q\$$sql\$q\$);"; done
-        for _ in $(seq "$reps"); do echo "SELECT 'sql $wl $n ' || bench_ms(\$q\$$sql\$q\$);"; done
-    } | q | grep '^sql ' >> "$out" || note "$wl timing failed at threads $n: $(tail -1 "$log")"
-}
-
 for n in $threads_list; do
     accuracy "$n"
 done
+# the engine reference (bench_tfm): the batches in one call and, as the SQL
+# statements ask of the engine, one call per row
+engine_wls=()
+[ $has_w3 = 1 ] && engine_wls+=(W3_encoder W5_encoder_b1 W3_encoder:rows)
+[ $has_w4 = 1 ] && engine_wls+=(W4_gpt_score W4_gpt_score:rows)
 # rounds: the engine reference and the SQL statements alternate, so a burst of
 # machine noise falls on both; the report takes the medians over all rounds
 for r in $(seq "$rounds"); do
     for n in $threads_list; do
         echo "  round $r/$rounds, threads $n"
-        engine_ref "$n"
-        [ $has_w3 = 1 ] && time_sql "$n" W3_encoder "$w3_sql" 1 $reps
-        [ $has_w4 = 1 ] && time_sql "$n" W4_gpt_score "$w4_sql" 1 $reps
-        [ $has_w3 = 1 ] && time_sql "$n" W5_encoder_b1 "$w5_sql" 10 $calls
+        engine_ref "$n" "${BENCH_TFM:-}" "${engine_wls[@]}"
+        [ $has_w3 = 1 ] && time_sql "$n" W3_encoder "sql W3_encoder" "$w3_sql" 1 $reps
+        [ $has_w4 = 1 ] && time_sql "$n" W4_gpt_score "sql W4_gpt_score" "$w4_sql" 1 $reps
+        [ $has_w3 = 1 ] && time_sql "$n" W5_encoder_b1 "sql W5_encoder_b1" "$w5_sql" 10 $calls
     done
 done
 /usr/bin/python3 - "$out" <<'EOF'
