@@ -619,19 +619,6 @@ load_tile(const sm_rnn *m, tile_ws *ws, const float *x, int T, const order_item 
 	tile_reset_state(m, ws);
 }
 
-static sm_status
-check_lengths(int B, int T, const int *lengths, sm_error *err)
-{
-	if (B < 0 || T < 1)
-		return sm_fail(err, SM_ERR_INVALID, "a sequence needs at least one step");
-	if (lengths)
-		for (int b = 0; b < B; b++)
-			if (lengths[b] < 1 || lengths[b] > T)
-				return sm_fail(err, SM_ERR_INVALID, "sequence %d has length %d, outside 1 to %d",
-							   b + 1, lengths[b], T);
-	return SM_OK;
-}
-
 /* per-worker buffers; workers never allocate (sm_parallel.h) */
 typedef struct fwd_worker
 {
@@ -742,7 +729,7 @@ sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths
 				n_workers;
 	sm_status	rc;
 
-	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK)
+	if ((rc = sm_seq_check_lengths(B, T, lengths, err)) != SM_OK)
 		return rc;
 	if (B == 0)
 		return SM_OK;
@@ -971,7 +958,7 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 				n_workers = 0;
 	sm_status	rc;
 
-	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK ||
+	if ((rc = sm_seq_check_lengths(B, T, lengths, err)) != SM_OK ||
 		(rc = sm_fc_plan_make(&m->sh, W, B, lengths, T, opts, &p, err)) != SM_OK)
 		return rc;
 	if (B == 0)

@@ -245,6 +245,19 @@ sm_seqhead_unscale(const sm_seqhead *sh, float *out, size_t n)
 	}
 }
 
+sm_status
+sm_seq_check_lengths(int B, int T, const int *lengths, sm_error *err)
+{
+	if (B < 0 || T < 1)
+		return sm_fail(err, SM_ERR_INVALID, "a sequence needs at least one step");
+	if (lengths)
+		for (int b = 0; b < B; b++)
+			if (lengths[b] < 1 || lengths[b] > T)
+				return sm_fail(err, SM_ERR_INVALID, "sequence %d has length %d, outside 1 to %d",
+							   b + 1, lengths[b], T);
+	return SM_OK;
+}
+
 /* ---------------------------------------------------------------- forecasting */
 
 /* splitmix64: a per-path stream from (series seed, path) */

@@ -76,6 +76,12 @@ void		sm_seqhead_scale_input(const sm_seqhead *sh, float *row);
 /* Head outputs of n rows of width O: Gaussian scales through softplus, then unscaled. */
 void		sm_seqhead_unscale(const sm_seqhead *sh, float *out, size_t n);
 
+/*
+ * A batch of B sequences right-aligned in T steps (x [B, T, I]; lengths[b]
+ * steps each, NULL: all T): T >= 1 and every length in 1..T.
+ */
+sm_status	sm_seq_check_lengths(int B, int T, const int *lengths, sm_error *err);
+
 /* Options of a forecast. */
 typedef struct sm_forecast_opts
 {

@@ -62,17 +62,6 @@ pack(const float *x, int B, int T, int I, const int *lengths, int *lens)
 	return p;
 }
 
-static sm_status
-check_lengths(int B, int T, const int *lengths, sm_error *err)
-{
-	if (lengths)
-		for (int b = 0; b < B; b++)
-			if (lengths[b] < 1 || lengths[b] > T)
-				return sm_fail(err, SM_ERR_INTERNAL, "sequence %d has length %d outside 1..%d",
-							   b + 1, lengths[b], T);
-	return SM_OK;
-}
-
 sm_status
 sm_seqmodel_forward(const sm_seqmodel *m, const float *x, int B, int T, const int *lengths,
 					float *last, float *steps, sm_error *err)
@@ -85,7 +74,7 @@ sm_seqmodel_forward(const sm_seqmodel *m, const float *x, int B, int T, const in
 
 	if (m->rnn)
 		return sm_rnn_forward(m->rnn, x, B, T, lengths, last, steps, err);
-	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK)
+	if ((rc = sm_seq_check_lengths(B, T, lengths, err)) != SM_OK)
 		return rc;
 	lens = sm_alloc_array((size_t) (B ? B : 1), sizeof(int));
 	packed = lens ? pack(x, B, T, m->I, lengths, lens) : NULL;
@@ -226,7 +215,7 @@ sm_seqmodel_forecast(const sm_seqmodel *m, const float *x, int B, int T, const i
 
 	if (m->rnn)
 		return sm_rnn_forecast(m->rnn, x, B, T, lengths, opts, point, quant, err);
-	if ((rc = check_lengths(B, T, lengths, err)) != SM_OK ||
+	if ((rc = sm_seq_check_lengths(B, T, lengths, err)) != SM_OK ||
 		(rc = sm_fc_plan_make(&m->sh, m->W, B, lengths, T, opts, &p, err)) != SM_OK)
 		return rc;
 	N = m->tfm->max_len;

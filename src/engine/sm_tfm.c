@@ -369,14 +369,8 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 		for (int j = 0; j < 3; j++)
 		{
 			dense(p[j], in, d, n, 0.0f, ws->qkv + j * d, 3 * d);
-			if (p[j]->b)
-				for (int r = 0; r < n; r++)
-				{
-					float	   *row = ws->qkv + (size_t) r * 3 * d + j * d;
-
-					for (int c = 0; c < d; c++)
-						row[c] += p[j]->b[c];
-				}
+			for (int r = 0; r < n && p[j]->b; r++)	/* rows of 3d: one d-wide part each */
+				sm_bias_act(ws->qkv + (size_t) r * 3 * d + j * d, p[j]->b, 1, d, SM_ACT_IDENTITY);
 		}
 	}
 
@@ -860,6 +854,7 @@ sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, floa
 			  sm_error *err)
 {
 	tfm_ws		ws;
+	sm_tfm_batch b = {.B = 1, .lengths = &n, .ids = ids};	/* the new tokens, for the checks */
 	sm_status	rc;
 
 	if (n < 1)
@@ -870,14 +865,8 @@ sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, floa
 				st->len + n, st->cap);
 		return err->code;
 	}
-	for (int t = 0; t < n; t++)
-		if (ids[t] < 0 || ids[t] >= m->vocab)
-		{
-			sm_fail(err, SM_ERR_INVALID, "token id %d is out of range", (int) ids[t]);
-			sm_detail(err, "The vocabulary has %d tokens: ids 0 to %d.", m->vocab, m->vocab - 1);
-			return err->code;
-		}
-	if ((rc = ws_alloc(m, n, st->len + n, false, &ws, err)) != SM_OK)
+	if ((rc = sm_tfm_check_batch(m, &b, err)) != SM_OK ||
+		(rc = ws_alloc(m, n, st->len + n, false, &ws, err)) != SM_OK)
 		return rc;
 	embed(m, &ws, n, &n, 1, st->len, ids, NULL, NULL);
 	rc = run_stack(m, &ws, n, &n, 1, st->k, st->v, st->cap, st->len, NULL, err);

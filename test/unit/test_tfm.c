@@ -111,6 +111,13 @@ test_decode(void)
 	}
 	CHECK_MSG(worst < 1e-5, "decode vs forward: %g", worst);
 	CHECK(sm_tfm_state_length(st) == n);
+	{
+		int32_t		bad = 37;
+
+		CHECK(sm_tfm_decode(m, st, &bad, 1, step, &err) == SM_ERR_INVALID);
+		CHECK_ERR(err, SM_ERR_INVALID, "token id 37 at position 1 is out of range");
+		CHECK(sm_tfm_state_length(st) == n);	/* a refused token leaves the state as it was */
+	}
 
 	/* the state holds at most n_positions tokens */
 	{
