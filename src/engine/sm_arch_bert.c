@@ -78,14 +78,8 @@ read_config(const sm_config *cfg, bcfg *c, sm_error *err)
 	if (c->output && strcmp(c->output, "logits") != 0 && strcmp(c->output, "pooled") != 0 &&
 		strcmp(c->output, "hidden") != 0)
 		return sm_fail(err, SM_ERR_INVALID, "config key \"output\" must be \"logits\", \"pooled\" or \"hidden\", not \"%s\"", c->output);
-	if (!(c->eps > 0))
-		return sm_fail(err, SM_ERR_INVALID, "config key \"layer_norm_eps\" must be positive");
-	if (c->d % c->heads != 0)
-	{
-		sm_fail(err, SM_ERR_INVALID, "hidden_size must be a multiple of num_attention_heads");
-		sm_detail(err, "hidden_size is %lld; num_attention_heads is %lld.", (long long) c->d, (long long) c->heads);
-		return err->code;
-	}
+	if ((rc = sm_tfm_check_sizes(c->d, "hidden_size", c->heads, "num_attention_heads", c->eps, "layer_norm_eps", err)) != SM_OK)
+		return rc;
 	/* labels: id2label {"0": "neg", ...} with keys 0 .. n-1, else num_labels */
 	c->id2label = sm_json_get(cfg->json, "id2label");
 	if (c->id2label != NULL)

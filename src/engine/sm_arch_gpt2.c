@@ -90,14 +90,8 @@ read_config(const sm_config *cfg, gcfg *c, sm_error *err)
 	if (strcmp(out, "logits") != 0 && strcmp(out, "hidden") != 0)
 		return sm_fail(err, SM_ERR_INVALID, "config key \"output\" must be \"logits\" or \"hidden\", not \"%s\"", out);
 	c->hidden = strcmp(out, "hidden") == 0;
-	if (!(c->eps > 0))
-		return sm_fail(err, SM_ERR_INVALID, "config key \"layer_norm_epsilon\" must be positive");
-	if (c->d % c->heads != 0)
-	{
-		sm_fail(err, SM_ERR_INVALID, "n_embd must be a multiple of n_head");
-		sm_detail(err, "n_embd is %lld; n_head is %lld.", (long long) c->d, (long long) c->heads);
-		return err->code;
-	}
+	if ((rc = sm_tfm_check_sizes(c->d, "n_embd", c->heads, "n_head", c->eps, "layer_norm_epsilon", err)) != SM_OK)
+		return rc;
 	return SM_OK;
 }
 

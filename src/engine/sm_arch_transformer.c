@@ -141,14 +141,8 @@ read_config(const sm_config *cfg, tcfg *c, sm_error *err)
 	c->hidden = o == 1;
 	if ((rc = sm_config_number(cfg, "layer_norm_eps", 1e-5, &c->eps, err)) != SM_OK)
 		return rc;
-	if (!(c->eps > 0))
-		return sm_fail(err, SM_ERR_INVALID, "config key \"layer_norm_eps\" must be positive");
-	if (c->d % c->heads != 0)
-	{
-		sm_fail(err, SM_ERR_INVALID, "d_model must be a multiple of nhead");
-		sm_detail(err, "d_model is %lld; nhead is %lld.", (long long) c->d, (long long) c->heads);
-		return err->code;
-	}
+	if ((rc = sm_tfm_check_sizes(c->d, "d_model", c->heads, "nhead", c->eps, "layer_norm_eps", err)) != SM_OK)
+		return rc;
 	if ((c->V > 0) == (c->I > 0))
 	{
 		sm_fail(err, SM_ERR_INVALID, "config must have exactly one of \"vocab_size\" and \"input_size\"");

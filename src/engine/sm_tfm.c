@@ -98,6 +98,21 @@ sm_tfm_spec_dense(sm_spec *spec, sm_error *err, int64_t out, int64_t in, bool in
 }
 
 sm_status
+sm_tfm_check_sizes(int64_t d, const char *d_key, int64_t heads, const char *heads_key,
+				   double eps, const char *eps_key, sm_error *err)
+{
+	if (!(eps > 0))
+		return sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must be positive", eps_key);
+	if (d % heads != 0)
+	{
+		sm_fail(err, SM_ERR_INVALID, "%s must be a multiple of %s", d_key, heads_key);
+		sm_detail(err, "%s is %lld; %s is %lld.", d_key, (long long) d, heads_key, (long long) heads);
+		return err->code;
+	}
+	return SM_OK;
+}
+
+sm_status
 sm_tfm_hf_act(const char *key, const char *name, sm_act *act, sm_error *err)
 {
 	if (strcmp(name, "gelu") == 0)

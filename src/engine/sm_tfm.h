@@ -183,6 +183,9 @@ sm_status	sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, i
 /* "{name}weight" [out, in] (or [in, out] when in_major) and, with bias, "{name}bias" [out] */
 sm_status	sm_tfm_spec_dense(sm_spec *spec, sm_error *err, int64_t out, int64_t in,
 							  bool in_major, bool bias, bool optional, const char *name);
+/* a layer norm eps > 0 and a width that the heads divide; the config's key names for messages */
+sm_status	sm_tfm_check_sizes(int64_t d, const char *d_key, int64_t heads, const char *heads_key,
+							   double eps, const char *eps_key, sm_error *err);
 /* Hugging Face's activation names (hidden_act, activation_function): gelu
  * (exact), gelu_new and gelu_pytorch_tanh (tanh form), relu */
 sm_status	sm_tfm_hf_act(const char *key, const char *name, sm_act *act, sm_error *err);
