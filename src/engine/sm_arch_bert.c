@@ -84,28 +84,20 @@ read_config(const sm_config *cfg, bcfg *c, sm_error *err)
 	c->id2label = sm_json_get(cfg->json, "id2label");
 	if (c->id2label != NULL)
 	{
-		const sm_json *o = c->id2label;
+		int			n;
 
-		if (o->type != SM_JSON_OBJECT || o->count == 0)
-			return sm_fail(err, SM_ERR_INVALID, "config key \"id2label\" must be a non-empty object");
-		for (size_t i = 0; i < o->count; i++)
-		{
-			char	   *end;
-			long		k = strtol(o->keys[i], &end, 10);
-
-			if (*o->keys[i] == '\0' || *end != '\0' || k < 0 || k >= (long) o->count ||
-				o->items[i]->type != SM_JSON_STRING)
-			{
-				sm_fail(err, SM_ERR_INVALID, "config key \"id2label\" must map \"0\" .. \"%zu\" to strings",
-						o->count - 1);
-				sm_detail(err, "Member \"%s\" does not.", o->keys[i]);
-				return err->code;
-			}
-		}
-		c->labels = (int64_t) o->count;
+		if ((rc = sm_tfm_id2label(c->id2label, NULL, &n, err)) != SM_OK)
+			return rc;
+		c->labels = n;
 	}
 	else if ((rc = sm_config_int(cfg, "num_labels", false, 2, 1, 1 << 20, &c->labels, err)) != SM_OK)
 		return rc;
+	{
+		sm_tfm		scratch = {.vocab = (int) c->V};
+
+		if ((rc = sm_tfm_text_config(cfg, &scratch, SM_POOL_FIRST, err)) != SM_OK)
+			return rc;
+	}
 	return SM_OK;
 }
 
@@ -265,22 +257,9 @@ bert_build(sm_model *model, sm_error *err)
 		if (logits)
 			m->head = classifier;
 	}
-	if (c.id2label)
-	{
-		m->labels = sm_alloc0(sizeof(char *) * (size_t) c.labels);
-		if (m->labels == NULL)
-			return sm_fail(err, SM_ERR_NOMEM, "out of memory");
-		m->n_labels = (int) c.labels;
-		for (size_t i = 0; i < c.id2label->count; i++)
-		{
-			const sm_json *v = c.id2label->items[i];
-			long		k = strtol(c.id2label->keys[i], NULL, 10);
-
-			if ((m->labels[k] = sm_strndup(v->string, v->string_len)) == NULL)
-				return sm_fail(err, SM_ERR_NOMEM, "out of memory");
-		}
-	}
-	return SM_OK;
+	if (c.id2label && (rc = sm_tfm_id2label(c.id2label, &m->labels, &m->n_labels, err)) != SM_OK)
+		return rc;
+	return sm_tfm_text_config(&model->cfg, m, SM_POOL_FIRST, err);
 }
 
 const sm_arch sm_arch_bert = {

@@ -92,6 +92,12 @@ read_config(const sm_config *cfg, gcfg *c, sm_error *err)
 	c->hidden = strcmp(out, "hidden") == 0;
 	if ((rc = sm_tfm_check_sizes(c->d, "n_embd", c->heads, "n_head", c->eps, "layer_norm_epsilon", err)) != SM_OK)
 		return rc;
+	{
+		sm_tfm		scratch = {.vocab = (int) c->V};
+
+		if ((rc = sm_tfm_text_config(cfg, &scratch, SM_POOL_MEAN, err)) != SM_OK)
+			return rc;
+	}
 	return SM_OK;
 }
 
@@ -174,7 +180,7 @@ gpt2_build(sm_model *model, sm_error *err)
 #undef SUB
 	}
 	m->default_out = c.hidden ? SM_TFM_OUT_HIDDEN : SM_TFM_OUT_LOGITS;
-	return SM_OK;
+	return sm_tfm_text_config(&model->cfg, m, SM_POOL_MEAN, err);
 }
 
 const sm_arch sm_arch_gpt2 = {

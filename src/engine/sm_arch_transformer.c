@@ -42,7 +42,7 @@ static const char *const transformer_keys[] = {
 	"norm_first", "batch_first", "dropout", "enable_nested_tensor", "encoder_prefix",
 	"final_norm", "causal", "vocab_size", "embedding_prefix", "scale_embedding",
 	"input_size", "input_prefix", "positional", "max_len", "position_prefix", "pooling",
-	"output_size", "head_prefix", "head_bias", "output", SM_SEQHEAD_KEYS, NULL
+	"output_size", "head_prefix", "head_bias", "output", SM_SEQHEAD_KEYS, SM_TFM_TEXT_KEYS, NULL
 };
 
 typedef struct tcfg
@@ -55,6 +55,7 @@ typedef struct tcfg
 				I,
 				max_len,
 				O;
+	const sm_json *id2label;
 	bool		norm_first,
 				final_norm,
 				causal,
@@ -148,6 +149,27 @@ read_config(const sm_config *cfg, tcfg *c, sm_error *err)
 		sm_fail(err, SM_ERR_INVALID, "config must have exactly one of \"vocab_size\" and \"input_size\"");
 		sm_detail(err, "vocab_size: the model reads token ids; input_size: it reads numbers.");
 		return err->code;
+	}
+	/* the text keys (checked here, at import, as well as at build) */
+	{
+		sm_tfm		scratch = {.vocab = (int) c->V};
+		const sm_json *id2label = sm_json_get(cfg->json, "id2label");
+		int			n;
+
+		if ((rc = sm_tfm_text_config(cfg, &scratch, c->pool, err)) != SM_OK)
+			return rc;
+		if (id2label != NULL)
+		{
+			if ((rc = sm_tfm_id2label(id2label, NULL, &n, err)) != SM_OK)
+				return rc;
+			if (n != c->O)
+			{
+				sm_fail(err, SM_ERR_INVALID, "config key \"id2label\" names %d labels but \"output_size\" is %lld",
+						n, (long long) c->O);
+				return err->code;
+			}
+			c->id2label = id2label;
+		}
 	}
 	return SM_OK;
 }
@@ -275,7 +297,9 @@ transformer_build(sm_model *model, sm_error *err)
 		m->head = sm_tfm_dense(model, (int) c.O, m->d, false, c.head);
 	m->default_out = c.hidden ? SM_TFM_OUT_HIDDEN
 		: c.pool == SM_POOL_NONE ? SM_TFM_OUT_STEPS : SM_TFM_OUT_SEQUENCE;
-	return SM_OK;
+	if (c.id2label && (rc = sm_tfm_id2label(c.id2label, &m->labels, &m->n_labels, err)) != SM_OK)
+		return rc;
+	return sm_tfm_text_config(&model->cfg, m, c.pool, err);
 }
 
 const sm_arch sm_arch_transformer = {

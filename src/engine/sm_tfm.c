@@ -28,6 +28,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sm_blas.h"
@@ -62,6 +63,10 @@ sm_tfm_out_width(const sm_tfm *m, sm_tfm_out what)
 			return m->head.w ? m->head.out : m->pooler.w ? m->pooler.out : m->d;
 		case SM_TFM_OUT_LOGPROB:
 			return 1;
+		case SM_TFM_OUT_EMBEDDING:
+			return m->d;
+		case SM_TFM_OUT_PROBS:
+			return m->head.w ? m->head.out : 0;
 	}
 	return 0;
 }
@@ -186,6 +191,93 @@ sm_tfm_new(sm_model *model, const sm_tfm_dims *dims, sm_tfm **out, sm_error *err
 	m->emb_scale = 1.0f;
 	model->impl = m;
 	*out = m;
+	return SM_OK;
+}
+
+sm_status
+sm_tfm_id2label(const sm_json *o, char ***labels, int *n, sm_error *err)
+{
+	char	  **l;
+
+	if (o->type != SM_JSON_OBJECT || o->count == 0)
+		return sm_fail(err, SM_ERR_INVALID, "config key \"id2label\" must be a non-empty object");
+	for (size_t i = 0; i < o->count; i++)
+	{
+		char	   *end;
+		long		k = strtol(o->keys[i], &end, 10);
+
+		if (*o->keys[i] == '\0' || *end != '\0' || k < 0 || k >= (long) o->count ||
+			o->items[i]->type != SM_JSON_STRING)
+		{
+			sm_fail(err, SM_ERR_INVALID, "config key \"id2label\" must map \"0\" .. \"%zu\" to strings",
+					o->count - 1);
+			sm_detail(err, "Member \"%s\" does not.", o->keys[i]);
+			return err->code;
+		}
+	}
+	*n = (int) o->count;
+	if (labels == NULL)
+		return SM_OK;
+	/* keys are distinct (the parser refuses duplicates) and in range: each id once */
+	if ((l = sm_alloc0(sizeof(char *) * o->count)) == NULL)
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	*labels = l;
+	for (size_t i = 0; i < o->count; i++)
+	{
+		const sm_json *v = o->items[i];
+
+		if ((l[strtol(o->keys[i], NULL, 10)] = sm_strndup(v->string, v->string_len)) == NULL)
+			return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	}
+	return SM_OK;
+}
+
+/* an optional token id in [0, V) */
+static sm_status
+config_token_id(const sm_config *cfg, const char *key, int V, int32_t *id, sm_error *err)
+{
+	const sm_json *v = sm_json_get(cfg->json, key);
+	int64_t		x;
+	sm_status	rc;
+
+	*id = -1;
+	if (v == NULL || v->type == SM_JSON_NULL)
+		return SM_OK;
+	if ((rc = sm_config_int(cfg, key, false, -1, 0, INT32_MAX, &x, err)) != SM_OK)
+		return rc;
+	if (x >= V)
+		return sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must be a token id below vocab_size %d, not %lld",
+					   key, V, (long long) x);
+	*id = (int32_t) x;
+	return SM_OK;
+}
+
+sm_status
+sm_tfm_text_config(const sm_config *cfg, sm_tfm *m, sm_tfm_pool default_pool, sm_error *err)
+{
+	const char *pool;
+	sm_status	rc;
+
+	if ((rc = sm_config_string(cfg, "embedding_pooling", NULL, &pool, err)) != SM_OK ||
+		(rc = sm_config_bool(cfg, "embedding_normalize", false, &m->embed_normalize, err)) != SM_OK)
+		return rc;
+	if (pool == NULL)
+		m->embed_pool = default_pool == SM_POOL_NONE ? SM_POOL_MEAN : default_pool;
+	else if (strcmp(pool, "cls") == 0 || strcmp(pool, "first") == 0)
+		m->embed_pool = SM_POOL_FIRST;
+	else if (strcmp(pool, "mean") == 0)
+		m->embed_pool = SM_POOL_MEAN;
+	else if (strcmp(pool, "last") == 0)
+		m->embed_pool = SM_POOL_LAST;
+	else
+		return sm_fail(err, SM_ERR_INVALID,
+					   "config key \"embedding_pooling\" must be \"cls\", \"first\", \"mean\" or \"last\", not \"%s\"", pool);
+	if (m->vocab > 0 &&
+		((rc = config_token_id(cfg, "bos_token_id", m->vocab, &m->bos_id, err)) != SM_OK ||
+		 (rc = config_token_id(cfg, "eos_token_id", m->vocab, &m->eos_id, err)) != SM_OK))
+		return rc;
+	if (m->vocab == 0)
+		m->bos_id = m->eos_id = -1;
 	return SM_OK;
 }
 
@@ -543,21 +635,19 @@ apply_head(const sm_tfm *m, const float *y, int n, float *out)
 		sm_seqhead_unscale(&m->sh, out, (size_t) n);
 }
 
-/* pool each sequence's rows of x into pooled [n_seq, d], then pooler and head */
+/* pool each sequence's rows of x [n, d] into pooled [n_seq, d] */
 static void
-sequence_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq, float *out)
+pool_rows(const sm_tfm *m, sm_tfm_pool pool, const float *x, const int *lengths, int n_seq,
+		  float *pooled)
 {
 	const int	d = m->d;
-	float	   *pooled = ws->ctx;
-	size_t		r0 = 0;
 
 	for (int sq = 0; sq < n_seq; sq++)
 	{
 		float	   *p = pooled + (size_t) sq * d;
-		const float *x = ws->x + r0 * d;
 		int			len = lengths[sq];
 
-		switch (m->pool)
+		switch (pool)
 		{
 			case SM_POOL_FIRST:
 				memcpy(p, x, sizeof(float) * d);
@@ -577,8 +667,18 @@ sequence_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq, floa
 				}
 				break;
 		}
-		r0 += (size_t) len;
+		x += (size_t) len * d;
 	}
+}
+
+/* pool, then pooler and head: one row per sequence */
+static void
+sequence_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq, float *out)
+{
+	const int	d = m->d;
+	float	   *pooled = ws->ctx;
+
+	pool_rows(m, m->pool, ws->x, lengths, n_seq, pooled);
 	if (m->pooler.w)
 	{
 		float	   *t = ws->h;
@@ -588,6 +688,31 @@ sequence_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq, floa
 		pooled = t;
 	}
 	apply_head(m, pooled, n_seq, out);
+}
+
+/* embeddings: pooled final hidden states, L2-normalised when configured */
+static void
+embedding_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq, float *out)
+{
+	const int	d = m->d;
+
+	pool_rows(m, m->embed_pool, ws->x, lengths, n_seq, out);
+	if (!m->embed_normalize)
+		return;
+	for (int sq = 0; sq < n_seq; sq++)
+	{
+		float	   *p = out + (size_t) sq * d;
+		double		ss = 0;
+
+		for (int c = 0; c < d; c++)
+			ss += (double) p[c] * p[c];
+		/* as torch.nn.functional.normalize: divide by max(norm, 1e-12) */
+		ss = sqrt(ss);
+		if (ss < 1e-12)
+			ss = 1e-12;
+		for (int c = 0; c < d; c++)
+			p[c] = (float) (p[c] / ss);
+	}
 }
 
 /* sum of next-token log-probabilities of each sequence */
@@ -727,6 +852,19 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 		case SM_TFM_OUT_LOGPROB:
 			logprob_output(m, ws, lens, ns, b->ids + r0, c->scores + s0);
 			break;
+		case SM_TFM_OUT_EMBEDDING:
+			embedding_output(m, ws, lens, ns, c->out + (size_t) s0 * m->d);
+			break;
+		case SM_TFM_OUT_PROBS:
+			{
+				int			O = m->head.out;
+				float	   *p = c->out + (size_t) s0 * O;
+
+				sequence_output(m, ws, lens, ns, p);
+				for (int sq = 0; sq < ns; sq++)
+					sm_softmax(p + (size_t) sq * O, O);
+			}
+			break;
 	}
 	return SM_OK;
 }
@@ -746,6 +884,8 @@ sm_tfm_forward(const sm_tfm *m, const sm_tfm_batch *b, sm_tfm_out what, float *o
 
 	if ((what == SM_TFM_OUT_LOGITS || what == SM_TFM_OUT_LOGPROB) && m->lm_head == NULL)
 		return sm_fail(err, SM_ERR_UNSUPPORTED, "this model has no language-model head");
+	if (what == SM_TFM_OUT_PROBS && m->head.w == NULL)
+		return sm_fail(err, SM_ERR_UNSUPPORTED, "this model has no classification head");
 	if ((rc = sm_tfm_check_batch(m, b, err)) != SM_OK)
 		return rc;
 	if (b->B == 0)

@@ -77,7 +77,10 @@ typedef enum sm_tfm_out
 	SM_TFM_OUT_LOGITS,			/* [n, V] language-model logits (lm_head) */
 	SM_TFM_OUT_STEPS,			/* [n, O] the head at every token (unscaled outputs) */
 	SM_TFM_OUT_SEQUENCE,		/* [B, W] pool -> pooler -> head: one row per sequence */
-	SM_TFM_OUT_LOGPROB			/* [B] (double) sum of next-token log-probabilities */
+	SM_TFM_OUT_LOGPROB,			/* [B] (double) sum of next-token log-probabilities */
+	SM_TFM_OUT_EMBEDDING,		/* [B, d] final hidden states pooled by embed_pool (and
+								 * L2-normalised when embed_normalize) */
+	SM_TFM_OUT_PROBS			/* [B, O] softmax of the sequence output's head (classify) */
 } sm_tfm_out;
 
 typedef struct sm_tfm
@@ -116,9 +119,38 @@ typedef struct sm_tfm
 	sm_dense	pooler;			/* BERT pooler: tanh(dense(first token)); w NULL when absent */
 	sm_dense	head;			/* [O, d] classifier / forecasting head; w NULL when absent */
 	sm_seqhead	sh;				/* scaling, forecasting and head kind (sm_seqhead.h) */
-	char	  **labels;			/* id2label [n_labels] (BERT), or NULL */
+	char	  **labels;			/* id2label [n_labels], or NULL */
 	int			n_labels;
+
+	/* text (sm_tfm_text_config): embeddings and generation */
+	sm_tfm_pool embed_pool;		/* FIRST, MEAN or LAST */
+	bool		embed_normalize;
+	int32_t		bos_id,
+				eos_id;			/* -1: none */
 } sm_tfm;
+
+/*
+ * The config keys every token model may carry for the text functions (the
+ * transformer arch lists them among its keys; gpt2 and bert read them from
+ * Hugging Face's config.json, which has bos_token_id / eos_token_id):
+ *   "embedding_pooling": "cls" | "first" | "mean" | "last" (default: bert
+ *      cls, gpt2 mean, transformer its "pooling" unless none, else mean)
+ *   "embedding_normalize": L2-normalise embeddings (default false)
+ *   "bos_token_id", "eos_token_id": start / end of text (default none)
+ *   "id2label": the head's labels (read by the arch: bert, transformer)
+ * Reads m->vocab; sets embed_pool, embed_normalize, bos_id, eos_id and
+ * allocates nothing, so a spec function can check a config with a scratch
+ * sm_tfm {.vocab = V}.
+ */
+#define SM_TFM_TEXT_KEYS "embedding_pooling", "embedding_normalize", "bos_token_id", \
+	"eos_token_id", "id2label", "label2id"
+sm_status	sm_tfm_text_config(const sm_config *cfg, sm_tfm *m, sm_tfm_pool default_pool,
+							   sm_error *err);
+/*
+ * Check an id2label object (keys "0" .. n-1, string values) and, with
+ * labels not NULL, copy its values in id order into *labels [n].
+ */
+sm_status	sm_tfm_id2label(const sm_json *o, char ***labels, int *n, sm_error *err);
 
 /* The transformer of a model built by one of the three archs, or NULL. */
 const sm_tfm *sm_tfm_of(const sm_model *model);

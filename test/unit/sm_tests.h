@@ -8,6 +8,7 @@ void		test_model(void);
 void		test_activ(void);
 void		test_rnn(void);
 void		test_tfm(void);
+void		test_generate(void);
 
 /* shared helpers (test_rnn.c) */
 #include <stdbool.h>

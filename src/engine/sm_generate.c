@@ -1,0 +1,241 @@
+/*
+ * sm_generate.c -- greedy and sampled decoding over sm_tfm_decode.
+ *
+ * Sampling follows the usual recipe (Hugging Face's TopKLogitsWarper then
+ * TemperatureLogitsWarper, multinomial draw): keep the top_k largest logits
+ * (ties at the k-th value kept too, as HF's `< kth value` filter does),
+ * divide by the temperature, softmax in double, draw one uniform number.
+ */
+#include "sm_generate.h"
+
+#include <math.h>
+#include <string.h>
+
+static inline uint64_t
+rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+void
+sm_gen_seed(uint64_t seed, uint64_t s[4])
+{
+	/* splitmix64, so that nearby seeds give unrelated streams */
+	for (int i = 0; i < 4; i++)
+	{
+		uint64_t	z = (seed += 0x9e3779b97f4a7c15ULL);
+
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		s[i] = z ^ (z >> 31);
+	}
+}
+
+/* xoshiro256**: a uniform double in [0, 1) */
+static double
+next_uniform(uint64_t s[4])
+{
+	uint64_t	r = rotl(s[1] * 5, 7) * 9;
+	uint64_t	t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return (double) (r >> 11) * 0x1.0p-53;
+}
+
+sm_status
+sm_gen_check_opts(const sm_gen_opts *o, sm_error *err)
+{
+	if (!isfinite(o->temperature) || o->temperature < 0)
+	{
+		sm_fail(err, SM_ERR_INVALID, "temperature must be a finite number >= 0, not %g", o->temperature);
+		sm_detail(err, "0 chooses the most likely token at every step; above 0 samples.");
+		return err->code;
+	}
+	if (o->top_k < 0)
+	{
+		sm_fail(err, SM_ERR_INVALID, "top_k must be >= 0, not %d", o->top_k);
+		sm_detail(err, "0 samples from the whole vocabulary; k > 0 from the k most likely tokens.");
+		return err->code;
+	}
+	if (o->max_new < 0)
+		return sm_fail(err, SM_ERR_INVALID, "max_tokens must be >= 0, not %d", o->max_new);
+	return SM_OK;
+}
+
+static int32_t
+argmax(const float *x, int n)
+{
+	int32_t		best = 0;
+
+	for (int i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
+/* the k-th largest value of x [n] (1 <= k <= n), by partial selection on a copy */
+static float
+kth_largest(const float *x, int n, int k, float *tmp)
+{
+	int			lo = 0,
+				hi = n - 1,
+				want = k - 1;
+
+	memcpy(tmp, x, sizeof(float) * n);
+	/* quickselect for descending order */
+	while (lo < hi)
+	{
+		float		pivot = tmp[lo + (hi - lo) / 2];
+		int			i = lo,
+					j = hi;
+
+		while (i <= j)
+		{
+			while (tmp[i] > pivot)
+				i++;
+			while (tmp[j] < pivot)
+				j--;
+			if (i <= j)
+			{
+				float		t = tmp[i];
+
+				tmp[i] = tmp[j];
+				tmp[j] = t;
+				i++;
+				j--;
+			}
+		}
+		if (want <= j)
+			hi = j;
+		else if (want >= i)
+			lo = i;
+		else
+			break;
+	}
+	return tmp[want];
+}
+
+int32_t
+sm_gen_choose(float *logits, int V, const sm_gen_opts *o, uint64_t s[4])
+{
+	double		mx = -INFINITY,
+				sum = 0,
+				u,
+				acc = 0;
+	float		floor_v = -INFINITY;
+	int32_t		last = 0;
+
+	if (o->temperature == 0)
+		return argmax(logits, V);
+	if (o->top_k > 0 && o->top_k < V)
+	{
+		/* quickselect works on a copy: on the stack when small */
+		float		small[4096];
+		float	   *tmp = V <= 4096 ? small : NULL;
+
+		if (tmp != NULL)
+			floor_v = kth_largest(logits, V, o->top_k, tmp);
+		else
+		{
+			tmp = sm_alloc_array((size_t) V, sizeof(float));
+			if (tmp != NULL)
+			{
+				floor_v = kth_largest(logits, V, o->top_k, tmp);
+				sm_free(tmp);
+			}
+		}
+	}
+	for (int i = 0; i < V; i++)
+		if (logits[i] >= floor_v && logits[i] > mx)
+			mx = logits[i];
+	for (int i = 0; i < V; i++)
+		if (logits[i] >= floor_v)
+			sum += exp(((double) logits[i] - mx) / o->temperature);
+	u = next_uniform(s) * sum;
+	for (int i = 0; i < V; i++)
+	{
+		if (logits[i] < floor_v)
+			continue;
+		acc += exp(((double) logits[i] - mx) / o->temperature);
+		last = i;
+		if (u < acc)
+			return i;
+	}
+	return last;				/* rounding: the last candidate */
+}
+
+sm_status
+sm_generate(const sm_tfm *m, const int32_t *prompt, int n, const sm_gen_opts *o,
+			int32_t *out, int *n_out, bool *context_full, sm_error *err)
+{
+	sm_tfm_state *st = NULL;
+	float	   *logits;
+	uint64_t	s[4];
+	int			cap;
+	sm_status	rc;
+
+	*n_out = 0;
+	*context_full = false;
+	if ((rc = sm_gen_check_opts(o, err)) != SM_OK)
+		return rc;
+	if (!m->causal || m->lm_head == NULL)
+		return sm_fail(err, SM_ERR_UNSUPPORTED, "generation needs a causal model with a language-model head");
+	if (n < 1)
+		return sm_fail(err, SM_ERR_INVALID, "the prompt is empty");
+	if (n > m->max_len)
+	{
+		sm_fail(err, SM_ERR_LIMIT, "the prompt is %d tokens long but the model takes at most %d", n, m->max_len);
+		return err->code;
+	}
+	if (o->max_new == 0)
+		return SM_OK;
+	/* the last generated token is never fed back: the state holds n + max_new - 1 */
+	cap = (int64_t) n + o->max_new - 1 > m->max_len ? m->max_len : n + o->max_new - 1;
+	if ((logits = sm_alloc_array((size_t) m->vocab, sizeof(float))) == NULL)
+		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	if ((rc = sm_tfm_state_new(m, cap, &st, err)) != SM_OK)
+		goto done;
+	sm_gen_seed(o->seed, s);
+	if ((rc = sm_tfm_decode(m, st, prompt, n, logits, err)) != SM_OK)
+		goto done;
+	for (;;)
+	{
+		int32_t		id;
+
+		for (int i = 0; i < m->vocab; i++)
+			if (!isfinite(logits[i]))
+			{
+				rc = sm_fail(err, SM_ERR_RANGE, "the model produced a non-finite logit for token %d", i);
+				goto done;
+			}
+		id = sm_gen_choose(logits, m->vocab, o, s);
+
+		if (id == o->eos_id)
+			break;
+		out[(*n_out)++] = id;
+		if (*n_out == o->max_new)
+			break;
+		if (sm_tfm_state_length(st) >= m->max_len)
+		{
+			*context_full = true;
+			break;
+		}
+		if (sm_should_abort())
+		{
+			rc = sm_fail(err, SM_ERR_ABORTED, "canceled");
+			goto done;
+		}
+		if ((rc = sm_tfm_decode(m, st, &id, 1, logits, err)) != SM_OK)
+			goto done;
+	}
+	rc = SM_OK;
+done:
+	sm_tfm_state_free(st);
+	sm_free(logits);
+	return rc;
+}

@@ -1,0 +1,207 @@
+/*
+ * test_generate.c -- sm_generate.c: greedy decoding equals the argmax of the
+ * full forward pass step by step; sampling is reproducible, honours top_k
+ * and draws by the softmax; eos, max_new and the context stop it; bad
+ * options are errors.  Also the text config keys of sm_tfm.c.
+ */
+#include "sm_test.h"
+#include "sm_tests.h"
+#include "sm_generate.h"
+
+#include <stdlib.h>
+
+static const char *const cfg =
+	"{\"vocab_size\": 37, \"n_positions\": 24, \"n_embd\": 16, \"n_layer\": 2, \"n_head\": 2,"
+	" \"eos_token_id\": 36, \"bos_token_id\": 36, \"embedding_pooling\": \"last\"}";
+
+/* the greedy continuation computed with full forward passes */
+static int
+greedy_by_forward(const sm_tfm *m, int32_t *ids, int n, int steps)
+{
+	float	   *lg = malloc(sizeof(float) * (size_t) m->max_len * m->vocab);
+	sm_error	err;
+
+	for (int s = 0; s < steps && n < m->max_len; s++)
+	{
+		sm_tfm_batch b = {.B = 1, .lengths = &n, .ids = ids};
+		const float *last;
+		int			best = 0;
+
+		if (sm_tfm_forward(m, &b, SM_TFM_OUT_LOGITS, lg, NULL, &err) != SM_OK)
+			break;
+		last = lg + (size_t) (n - 1) * m->vocab;
+		for (int i = 1; i < m->vocab; i++)
+			if (last[i] > last[best])
+				best = i;
+		ids[n++] = best;
+	}
+	free(lg);
+	return n;
+}
+
+void
+test_generate(void)
+{
+	sm_model   *model = sm_test_make_model("gpt2", cfg, 21, 0.8, false);
+	const sm_tfm *m = sm_tfm_of(model);
+	int32_t		prompt[3] = {5, 17, 2};
+	int32_t		ref[24],
+				out[24],
+				out2[24];
+	int			n_out,
+				n_out2;
+	bool		full;
+	sm_gen_opts o = {.max_new = 10, .temperature = 0, .top_k = 0, .seed = 1, .eos_id = -1};
+	sm_error	err;
+
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	CHECK(m->bos_id == 36 && m->eos_id == 36 && m->embed_pool == SM_POOL_LAST && !m->embed_normalize);
+
+	/* greedy = argmax of the full forward, token by token */
+	memcpy(ref, prompt, sizeof(prompt));
+	CHECK(greedy_by_forward(m, ref, 3, 10) == 13);
+	CHECK(sm_generate(m, prompt, 3, &o, out, &n_out, &full, &err) == SM_OK);
+	CHECK(n_out == 10 && !full);
+	CHECK(memcmp(out, ref + 3, sizeof(int32_t) * 10) == 0);
+
+	/* top_k 1 at any temperature is greedy */
+	o.temperature = 1.7;
+	o.top_k = 1;
+	CHECK(sm_generate(m, prompt, 3, &o, out2, &n_out2, &full, &err) == SM_OK);
+	CHECK(n_out2 == 10 && memcmp(out, out2, sizeof(int32_t) * 10) == 0);
+
+	/* sampling: the same seed gives the same tokens, another seed (here) others */
+	o.top_k = 0;
+	o.seed = 99;
+	CHECK(sm_generate(m, prompt, 3, &o, out, &n_out, &full, &err) == SM_OK);
+	CHECK(sm_generate(m, prompt, 3, &o, out2, &n_out2, &full, &err) == SM_OK);
+	CHECK(n_out == n_out2 && memcmp(out, out2, sizeof(int32_t) * n_out) == 0);
+	{
+		int			differ = 0;
+
+		for (uint64_t s = 1; s <= 8; s++)
+		{
+			o.seed = 1000 + s;
+			CHECK(sm_generate(m, prompt, 3, &o, out2, &n_out2, &full, &err) == SM_OK);
+			differ += n_out2 != n_out || memcmp(out, out2, sizeof(int32_t) * n_out) != 0;
+		}
+		CHECK(differ > 0);
+	}
+
+	/* eos stops (and is not returned); the context stops */
+	o.temperature = 0;
+	o.eos_id = ref[5];
+	CHECK(sm_generate(m, prompt, 3, &o, out, &n_out, &full, &err) == SM_OK);
+	{
+		int			first = 3;
+
+		while (ref[first] != ref[5])
+			first++;
+		CHECK(n_out == first - 3 && !full);
+	}
+	o.eos_id = -1;
+	o.max_new = 100;
+	CHECK(sm_generate(m, prompt, 3, &o, out, &n_out, &full, &err) == SM_OK);
+	CHECK(n_out == 22 && full);	/* 24 positions: 3 prompt + 21 fed back + 1 last */
+	o.max_new = 0;
+	CHECK(sm_generate(m, prompt, 3, &o, out, &n_out, &full, &err) == SM_OK && n_out == 0);
+
+	/* errors */
+	o.max_new = 3;
+	o.temperature = -0.5;
+	CHECK(sm_generate(m, prompt, 3, &o, out, &n_out, &full, &err) == SM_ERR_INVALID);
+	CHECK_ERR(err, SM_ERR_INVALID, "temperature must be a finite number >= 0, not -0.5");
+	o.temperature = NAN;
+	CHECK(sm_gen_check_opts(&o, &err) == SM_ERR_INVALID);
+	o.temperature = 1;
+	o.top_k = -2;
+	CHECK(sm_gen_check_opts(&o, &err) == SM_ERR_INVALID);
+	CHECK_ERR(err, SM_ERR_INVALID, "top_k must be >= 0, not -2");
+	o.top_k = 0;
+	o.max_new = -1;
+	CHECK(sm_gen_check_opts(&o, &err) == SM_ERR_INVALID);
+	o.max_new = 3;
+	CHECK(sm_generate(m, prompt, 0, &o, out, &n_out, &full, &err) == SM_ERR_INVALID);
+	{
+		int32_t		longp[25] = {0};
+
+		CHECK(sm_generate(m, longp, 25, &o, out, &n_out, &full, &err) == SM_ERR_LIMIT);
+	}
+	sm_model_free(model);
+
+	/* the draw follows the softmax (at temperature 1: p1 = 2/3), and top_k filters */
+	{
+		uint64_t	s[4];
+		float		lg[4];
+		sm_gen_opts so = {.temperature = 1.0, .top_k = 0};
+		int			ones = 0,
+					bad = 0,
+					N = 30000;
+
+		sm_gen_seed(5, s);
+		for (int i = 0; i < N; i++)
+		{
+			lg[0] = 0;
+			lg[1] = logf(2.0f);
+			ones += sm_gen_choose(lg, 2, &so, s) == 1;
+		}
+		CHECK_MSG(fabs((double) ones / N - 2.0 / 3.0) < 0.015, "p1 = %g", (double) ones / N);
+		so.top_k = 2;
+		for (int i = 0; i < N; i++)
+		{
+			lg[0] = 5;
+			lg[1] = 4.9f;
+			lg[2] = 4.8f;
+			lg[3] = 1;
+			int			id = sm_gen_choose(lg, 4, &so, s);
+
+			bad += id >= 2;
+		}
+		CHECK(bad == 0);
+		/* ties at the k-th value stay in (as Hugging Face's filter) */
+		so.top_k = 1;
+		so.temperature = 1;
+		{
+			int			seen1 = 0;
+
+			for (int i = 0; i < 2000; i++)
+			{
+				lg[0] = 3;
+				lg[1] = 3;
+				lg[2] = 0;
+				seen1 += sm_gen_choose(lg, 3, &so, s) == 1;
+			}
+			CHECK(seen1 > 800 && seen1 < 1200);
+		}
+	}
+
+	/* text config errors */
+	{
+		sm_model   *bad = sm_test_make_model("gpt2",
+											 "{\"vocab_size\": 10, \"n_positions\": 4, \"n_embd\": 4, \"n_layer\": 1,"
+											 " \"n_head\": 1, \"eos_token_id\": 10}", 1, 0.5, false);
+
+		CHECK(bad == NULL);
+		bad = sm_test_make_model("bert",
+								 "{\"vocab_size\": 10, \"hidden_size\": 4, \"num_hidden_layers\": 1,"
+								 " \"num_attention_heads\": 1, \"intermediate_size\": 4,"
+								 " \"embedding_pooling\": \"max\"}", 1, 0.5, false);
+		CHECK(bad == NULL);
+		bad = sm_test_make_model("transformer",
+								 "{\"d_model\": 4, \"nhead\": 1, \"num_layers\": 1, \"vocab_size\": 10,"
+								 " \"output_size\": 2, \"pooling\": \"mean\", \"id2label\": {\"0\": \"a\"}}",
+								 1, 0.5, false);
+		CHECK(bad == NULL);
+		bad = sm_test_make_model("transformer",
+								 "{\"d_model\": 4, \"nhead\": 1, \"num_layers\": 1, \"vocab_size\": 10,"
+								 " \"output_size\": 2, \"pooling\": \"mean\", \"id2label\": {\"0\": \"a\", \"1\": \"b\"},"
+								 " \"embedding_normalize\": true}",
+								 1, 0.5, false);
+		CHECK(bad != NULL && sm_tfm_of(bad)->n_labels == 2 && strcmp(sm_tfm_of(bad)->labels[1], "b") == 0 &&
+			  sm_tfm_of(bad)->embed_pool == SM_POOL_MEAN && sm_tfm_of(bad)->embed_normalize);
+		if (bad)
+			sm_model_free(bad);
+	}
+}
