@@ -32,7 +32,7 @@ typedef enum sm_status
 } sm_status;
 
 #define SM_MSG_LEN 256
-#define SM_DETAIL_LEN 512
+#define SM_DETAIL_LEN 1024
 
 typedef struct sm_error
 {
