@@ -38,3 +38,7 @@ SELECT seqmodel.export_safetensors('demo_linear') = decode(:'fixture', 'hex') AS
 \echo
 \echo == a real series: Mauna Loa CO2 (test/data), an LSTM trained by test/data/train_co2_lstm.py
 \i test/data/demo_co2.sql
+
+\echo
+\echo == real text: a language identifier (test/data), a small BERT and its tokenizer trained by test/data/train_langid.py
+\i test/data/demo_langid.sql

@@ -17,6 +17,8 @@
  */
 #include "sm_pg.h"
 
+#include "sm_tokenizer.h"
+
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -36,6 +38,7 @@ typedef struct cache_entry
 	int64		version;
 	MemoryContext ctx;			/* holds the engine model */
 	sm_model   *model;
+	struct sm_tokenizer *tok;	/* loaded at its first use, in ctx, or NULL */
 	Size		bytes;			/* memory held by ctx */
 	int64		hits;
 	TimestampTz loaded_at;
@@ -255,6 +258,55 @@ sm_cache_get(const char *name)
 	dlist_move_head(&cache_lru, &e->lru);
 	e->last_used = GetCurrentStatementStartTimestamp();
 	return e->model;
+}
+
+const sm_tokenizer *
+sm_cache_tokenizer(const char *name)
+{
+	cache_entry *e;
+	char	   *json;
+	Size		before;
+	sm_error	err;
+	sm_status	rc;
+	MemoryContext old;
+
+	sm_cache_get(name);
+	e = entry_find(name);
+	Assert(e != NULL);
+	if (e->tok != NULL)
+		return e->tok;
+	SPI_connect();
+	json = sm_catalog_tokenizer(name);
+	if (json == NULL)
+	{
+		SPI_finish();
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no tokenizer", name),
+				 errhint("Import its tokenizer.json with seqmodel.import_tokenizer().")));
+	}
+	/*
+	 * The tokenizer lives in the model's context, so it goes with the model
+	 * (a new version of either reloads both).  A failed parse leaves at most
+	 * garbage in that context until the entry goes.
+	 */
+	before = MemoryContextMemAllocated(e->ctx, true);
+	old = MemoryContextSwitchTo(e->ctx);
+	rc = sm_tokenizer_load(json, strlen(json), &e->tok, &err);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	if (rc != SM_OK)
+	{
+		e->tok = NULL;
+		sm_pg_raise(&err);
+	}
+	{
+		Size		grown = MemoryContextMemAllocated(e->ctx, true) - before;
+
+		e->bytes += grown;
+		cache_bytes += grown;
+	}
+	return e->tok;
 }
 
 PG_FUNCTION_INFO_V1(sm_cache_info);

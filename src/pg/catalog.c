@@ -81,6 +81,18 @@ sm_catalog_model_row(const char *name, sm_model_row *row)
 	return true;
 }
 
+char *
+sm_catalog_tokenizer(const char *name)
+{
+	static SPIPlanPtr plan = NULL;
+
+	if (sm_catalog_exec_by_name(&plan,
+								"SELECT definition FROM seqmodel.tokenizer WHERE model OPERATOR(pg_catalog.=) $1",
+								name, true, SPI_OK_SELECT) == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
 int64
 sm_catalog_version(const char *name)
 {

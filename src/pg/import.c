@@ -101,6 +101,55 @@ import_error_context(void *arg)
 	errcontext("importing model \"%s\"", (const char *) arg);
 }
 
+/* A model's tokenizer row, kept across a replace. */
+typedef struct kept_tokenizer
+{
+	bool		present;
+	Datum		values[3];		/* kind, vocab_size, definition */
+} kept_tokenizer;
+
+/* Copy the model's tokenizer row, if any, out of SPI (SPI connected). */
+static void
+save_tokenizer(const char *name, kept_tokenizer *kt)
+{
+	static SPIPlanPtr plan = NULL;
+	bool		isnull;
+
+	kt->present = false;
+	if (sm_catalog_exec_by_name(&plan,
+								"SELECT kind, vocab_size, definition FROM seqmodel.tokenizer"
+								" WHERE model OPERATOR(pg_catalog.=) $1",
+								name, true, SPI_OK_SELECT) == 0)
+		return;
+	kt->present = true;
+	for (int i = 0; i < 3; i++)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+		MemoryContext old = MemoryContextSwitchTo(CurTransactionContext);
+
+		kt->values[i] = i == 1 ? d : PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static void
+restore_tokenizer(const char *name, const kept_tokenizer *kt)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TEXTOID};
+	Datum		v[4];
+	int			rc;
+
+	sm_catalog_plan(&plan,
+					"INSERT INTO seqmodel.tokenizer (model, kind, vocab_size, definition) VALUES ($1, $2, $3, $4)",
+					4, types);
+	v[0] = CStringGetTextDatum(name);
+	memcpy(v + 1, kt->values, sizeof(Datum) * 3);
+	rc = SPI_execute_plan(plan, v, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "restoring the tokenizer failed: %s", SPI_result_code_string(rc));
+}
+
 static int64
 import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 			 st_source *src)
@@ -120,6 +169,7 @@ import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 	sm_error	err;
 	bytea	   *chunk;
 	int64		parameters = 0;
+	kept_tokenizer kept = {0};
 	int			rc;
 
 	check_name(name);
@@ -154,6 +204,8 @@ import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("model \"%s\" already exists", name),
 					 errhint("Pass replace => true to replace it, or drop it with seqmodel.drop_model().")));
+		/* a replaced model keeps its tokenizer (new weights, same text) */
+		save_tokenizer(name, &kept);
 		sm_catalog_delete_model(name);
 	}
 	sm_catalog_plan(&insert_model,
@@ -171,6 +223,8 @@ import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "inserting model failed: %s", SPI_result_code_string(rc));
 	}
+	if (kept.present)
+		restore_tokenizer(name, &kept);
 
 	sm_catalog_plan(&insert_tensor,
 					"INSERT INTO seqmodel.tensor (model, name, chunk, shape, dtype, data)"

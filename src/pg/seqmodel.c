@@ -25,6 +25,15 @@ PG_MODULE_MAGIC;
 int			sm_cache_size_kb = CACHE_SIZE_KB_DEFAULT;
 int			sm_threads = THREADS_DEFAULT;
 int			sm_max_horizon = MAX_HORIZON_DEFAULT;
+bool		sm_progress = false;
+int			sm_progress_interval = 5;
+int			sm_truncation = SM_TRUNCATION_ERROR;
+
+static const struct config_enum_entry truncation_options[] = {
+	{"error", SM_TRUNCATION_ERROR, false},
+	{"truncate", SM_TRUNCATION_TRUNCATE, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -53,6 +62,28 @@ _PG_init(void)
 							MAX_HORIZON_DEFAULT, 1, MAX_HORIZON_MAX,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("seqmodel.progress",
+							 "Report the progress of seqmodel.score_query with NOTICEs.",
+							 "At most one NOTICE every few seconds: rows done and rows per second.",
+							 &sm_progress,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("seqmodel.progress_interval",
+							"Seconds between two progress NOTICEs of seqmodel.score_query.",
+							"0 reports after every batch of rows.",
+							&sm_progress_interval,
+							5, 0, 3600,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("seqmodel.truncation",
+							 "What the text functions do with a text longer than the model's maximum length.",
+							 "error: raise an error (the default); truncate: keep the tokens that fit "
+							 "(the start of the text; the end tokens such as [SEP] are kept).",
+							 &sm_truncation,
+							 SM_TRUNCATION_ERROR, truncation_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("seqmodel");
 	sm_pg_install_hooks();
 }

@@ -21,6 +21,11 @@
 extern int	sm_cache_size_kb;
 extern int	sm_threads;
 extern int	sm_max_horizon;
+extern bool sm_progress;
+extern int	sm_progress_interval;
+extern int	sm_truncation;
+#define SM_TRUNCATION_ERROR 0
+#define SM_TRUNCATION_TRUNCATE 1
 
 /* engine_hooks.c */
 void		sm_pg_install_hooks(void);
@@ -50,6 +55,9 @@ uint64		sm_catalog_exec_by_name(struct _SPI_plan **slot, const char *query,
 bool		sm_catalog_delete_model(const char *name);
 /* Fetch the model row; false if there is none (SPI must be connected). */
 bool		sm_catalog_model_row(const char *name, sm_model_row *row);
+/* The tokenizer.json of a model's tokenizer (in the SPI context), or NULL
+ * when it has none (SPI connected). */
+char	   *sm_catalog_tokenizer(const char *name);
 /* The model's version, or -1 if it does not exist (SPI connected). */
 int64		sm_catalog_version(const char *name);
 /* float32 bytes the model will need once loaded (SPI connected). */
@@ -72,6 +80,10 @@ void	   *sm_cache_pin(const char *name);
 void		sm_cache_unpin(void *pin);
 /* Forget a model (after this backend imported or dropped it). */
 void		sm_cache_forget(const char *name);
+/* The tokenizer of a model, current as of this statement (loaded with the
+ * model and kept in the same cache entry); errors when it has none. */
+struct sm_tokenizer;
+const struct sm_tokenizer *sm_cache_tokenizer(const char *name);
 
 /* arrays.c */
 /* A 1-D or 2-D real[] as a row-major matrix (1-D: one row); errors on

@@ -9,6 +9,7 @@ void		test_activ(void);
 void		test_rnn(void);
 void		test_tfm(void);
 void		test_generate(void);
+void		test_tokenizer(void);
 
 /* shared helpers (test_rnn.c) */
 #include <stdbool.h>

@@ -21,6 +21,7 @@ main(void)
 	test_rnn();
 	test_tfm();
 	test_generate();
+	test_tokenizer();
 	printf("%d passed, %d failed\n", sm_test_passed, sm_test_failed);
 	return sm_test_failed == 0 ? 0 : 1;
 }

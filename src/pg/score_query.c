@@ -1,0 +1,353 @@
+/*
+ * score_query.c -- seqmodel.score_query(model, task, query): one task
+ * (classify, embed, logprob) over every (key, text) row a query returns.
+ *
+ * The query's rows stream in through a DestReceiver (no SPI tuple table);
+ * each text is tokenized at once and kept only until its batch runs: a
+ * batch is up to BATCH_ROWS texts or about BATCH_TOKENS tokens, packed back
+ * to back into one sm_tfm_forward call, so every dense layer is one matrix
+ * product over many rows.  Results go to the function's tuplestore, which
+ * spills to disk past work_mem: memory stays at one batch whatever the
+ * number of rows.  With seqmodel.progress on, a NOTICE reports the rows done
+ * at most every seqmodel.progress_interval seconds, and once at the end.
+ *
+ * A row's key is any type, shown as text (NULL stays NULL); a NULL text
+ * gives a NULL output, as the per-row functions (STRICT) do.
+ */
+#include "sm_text.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "tcop/dest.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#define BATCH_ROWS 64
+#define BATCH_TOKENS 4096
+
+typedef enum sq_task
+{
+	TASK_CLASSIFY,
+	TASK_EMBED,
+	TASK_LOGPROB
+} sq_task;
+
+typedef struct sq_reader
+{
+	DestReceiver pub;
+	sm_text_model tm;
+	sq_task		task;
+	ReturnSetInfo *rsinfo;
+	Oid			ktype;
+	FmgrInfo	kout;
+	bool		bpchar;			/* the text column is char(n) */
+	MemoryContext batchctx;		/* the current batch: reset after it runs */
+	MemoryContext rowctx;		/* one row's tokenizing: reset every row */
+	/* the batch */
+	int			n;				/* rows */
+	char	  **keys;			/* [BATCH_ROWS] text or NULL */
+	bool	   *nulltext;		/* [BATCH_ROWS] */
+	int		   *lengths;		/* [BATCH_ROWS] tokens (rows with text) */
+	int32	   *ids,
+			   *types;			/* [cap] packed */
+	int			used,
+				cap;
+	int			seqs;			/* rows with text */
+	/* progress */
+	uint64		rows;
+	instr_time	start,
+				last_report;
+} sq_reader;
+
+static int
+task_width(const sq_reader *r)
+{
+	switch (r->task)
+	{
+		case TASK_CLASSIFY:
+			return r->tm.m->head.out;
+		case TASK_EMBED:
+			return r->tm.m->d;
+		case TASK_LOGPROB:
+			return 1;
+	}
+	return 0;
+}
+
+/* run the batch and emit its rows, in the query's order */
+static void
+run_batch(sq_reader *r)
+{
+	const sm_tfm *m = r->tm.m;
+	int			W = task_width(r);
+	float	   *out = NULL;
+	double	   *scores = NULL;
+	int			s = 0;
+	MemoryContext old = MemoryContextSwitchTo(r->batchctx);
+
+	if (r->n == 0)
+	{
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if (r->seqs > 0)
+	{
+		sm_tfm_batch b = {.B = r->seqs, .lengths = r->lengths, .ids = r->ids, .type_ids = r->types};
+		sm_error	err;
+		sm_tfm_out	what = r->task == TASK_CLASSIFY ? SM_TFM_OUT_PROBS
+			: r->task == TASK_EMBED ? SM_TFM_OUT_EMBEDDING : SM_TFM_OUT_LOGPROB;
+
+		if (r->task == TASK_LOGPROB)
+			scores = palloc(sizeof(double) * r->seqs);
+		else
+			out = palloc(sizeof(float) * (size_t) r->seqs * W);
+		SM_PG_CHECK(sm_tfm_forward(m, &b, what, out, scores, &err), &err);
+	}
+	for (int i = 0; i < r->n; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {r->keys[i] == NULL, r->nulltext[i]};
+
+		values[0] = r->keys[i] ? CStringGetTextDatum(r->keys[i]) : (Datum) 0;
+		values[1] = (Datum) 0;
+		if (!r->nulltext[i])
+		{
+			float		v;
+			const float *row = &v;
+
+			if (r->task == TASK_LOGPROB)
+			{
+				if (!isfinite(scores[s]))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("model \"%s\" produced a non-finite log-probability for the row with key %s",
+									r->tm.name, r->keys[i] ? r->keys[i] : "NULL")));
+				v = (float) scores[s];
+			}
+			else
+			{
+				row = out + (size_t) s * W;
+				sm_pg_check_output(r->tm.name, row, W);
+			}
+			values[1] = PointerGetDatum(sm_pg_real_array(row, 1, 1, W));
+			s++;
+		}
+		tuplestore_putvalues(r->rsinfo->setResult, r->rsinfo->setDesc, values, nulls);
+	}
+	r->rows += r->n;
+	r->n = r->seqs = r->used = 0;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->batchctx);
+	r->keys = NULL;
+
+	if (sm_progress)
+	{
+		instr_time	now,
+					since;
+
+		INSTR_TIME_SET_CURRENT(now);
+		since = now;
+		INSTR_TIME_SUBTRACT(since, r->last_report);
+		if (INSTR_TIME_GET_DOUBLE(since) >= sm_progress_interval)
+		{
+			instr_time	total = now;
+
+			INSTR_TIME_SUBTRACT(total, r->start);
+			ereport(NOTICE,
+					(errmsg("score_query: %llu rows done", (unsigned long long) r->rows),
+					 errdetail("%.1f s, %.0f rows per second.", INSTR_TIME_GET_DOUBLE(total),
+							   r->rows / Max(INSTR_TIME_GET_DOUBLE(total), 1e-9))));
+			r->last_report = now;
+		}
+	}
+}
+
+/* a fresh batch's arrays, in the batch context */
+static void
+batch_alloc(sq_reader *r)
+{
+	MemoryContext old = MemoryContextSwitchTo(r->batchctx);
+
+	r->keys = palloc(sizeof(char *) * BATCH_ROWS);
+	r->nulltext = palloc(sizeof(bool) * BATCH_ROWS);
+	r->lengths = palloc(sizeof(int) * BATCH_ROWS);
+	r->cap = BATCH_TOKENS + r->tm.m->max_len;
+	r->ids = palloc(sizeof(int32) * r->cap);
+	r->types = palloc(sizeof(int32) * r->cap);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+sq_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	sq_reader  *r = (sq_reader *) self;
+	Oid			ttype;
+	bool		isvarlena;
+
+	if (desc->natts != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the query of score_query must return 2 columns, not %d", desc->natts),
+				 errdetail("It should return (key, text) rows.")));
+	ttype = TupleDescAttr(desc, 1)->atttypid;
+	if (ttype != TEXTOID && ttype != VARCHAROID && ttype != BPCHAROID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column 2 of the query of score_query must be text, not %s", format_type_be(ttype)),
+				 errhint("Cast it: SELECT key, column::text ...")));
+	r->bpchar = ttype == BPCHAROID;
+	r->ktype = TupleDescAttr(desc, 0)->atttypid;
+	getTypeOutputInfo(r->ktype, &r->kout.fn_oid, &isvarlena);
+	fmgr_info(r->kout.fn_oid, &r->kout);
+}
+
+static bool
+sq_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	sq_reader  *r = (sq_reader *) self;
+	MemoryContext old = MemoryContextSwitchTo(r->rowctx);
+	char	   *key;
+	sm_tok_ids	e;
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	key = slot->tts_isnull[0] ? NULL : OutputFunctionCall(&r->kout, slot->tts_values[0]);
+	sm_tok_ids_init(&e);
+	if (!slot->tts_isnull[1])
+	{
+		text	   *t = DatumGetTextPP(slot->tts_values[1]);
+		char	   *what = key ? psprintf("the text of the row with key %s", key)
+			: pstrdup("the text of a row with a NULL key");
+		char	   *s = VARDATA_ANY(t);
+		int			len = VARSIZE_ANY_EXHDR(t);
+
+		/* char(n) compares and prints without its padding: tokenize it so */
+		if (r->bpchar)
+			while (len > 0 && s[len - 1] == ' ')
+				len--;
+		sm_text_encode(&r->tm, s, len, NULL, 0, r->task == TASK_LOGPROB, what, &e);
+	}
+	MemoryContextSwitchTo(old);
+	/* a batch holds at least one text of the model's maximum length */
+	if (r->keys != NULL && r->used + e.n > r->cap)
+		run_batch(r);
+	if (r->keys == NULL)
+		batch_alloc(r);
+	r->keys[r->n] = key ? MemoryContextStrdup(r->batchctx, key) : NULL;
+	r->nulltext[r->n] = slot->tts_isnull[1];
+	if (!slot->tts_isnull[1])
+	{
+		memcpy(r->ids + r->used, e.ids, sizeof(int32) * e.n);
+		memcpy(r->types + r->used, e.type_ids, sizeof(int32) * e.n);
+		r->used += e.n;
+		r->lengths[r->seqs++] = e.n;
+	}
+	r->n++;
+	MemoryContextReset(r->rowctx);
+	if (r->n == BATCH_ROWS || r->used >= BATCH_TOKENS)
+		run_batch(r);
+	return true;
+}
+
+static void
+sq_shutdown(DestReceiver *self)
+{
+}
+
+static void
+sq_destroy(DestReceiver *self)
+{
+}
+
+PG_FUNCTION_INFO_V1(sm_score_query);
+/* seqmodel.score_query(model, task, query) */
+Datum
+sm_score_query(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *task = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	sq_reader  *r = palloc0(sizeof(sq_reader));
+	SPIPlanPtr	plan;
+	SPIExecuteOptions options;
+	void	   *pin;
+	int			rc;
+
+	if (strcmp(task, "classify") == 0)
+		r->task = TASK_CLASSIFY;
+	else if (strcmp(task, "embed") == 0)
+		r->task = TASK_EMBED;
+	else if (strcmp(task, "logprob") == 0)
+		r->task = TASK_LOGPROB;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown score_query task \"%s\"", task),
+				 errhint("The tasks are classify, embed and logprob.")));
+	sm_text_model_get(name, "score_query", r->task == TASK_CLASSIFY ? SM_NEED_CLASSIFIER
+					  : r->task == TASK_LOGPROB ? SM_NEED_DECODER : SM_NEED_TOKENS, &r->tm);
+	InitMaterializedSRF(fcinfo, 0);
+
+	r->pub.receiveSlot = sq_receive;
+	r->pub.rStartup = sq_startup;
+	r->pub.rShutdown = sq_shutdown;
+	r->pub.rDestroy = sq_destroy;
+	r->pub.mydest = DestNone;
+	r->rsinfo = rsinfo;
+	r->batchctx = AllocSetContextCreate(CurrentMemoryContext, "seqmodel score_query batch",
+										ALLOCSET_DEFAULT_SIZES);
+	r->rowctx = AllocSetContextCreate(CurrentMemoryContext, "seqmodel score_query row",
+									  ALLOCSET_DEFAULT_SIZES);
+	INSTR_TIME_SET_CURRENT(r->start);
+	r->last_report = r->start;
+
+	/* the query may use other models: keep ours (and its tokenizer) meanwhile */
+	pin = sm_cache_pin(name);
+	PG_TRY();
+	{
+		SPI_connect();
+		plan = SPI_prepare(query, 0, NULL);
+		if (plan == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("could not prepare the query of score_query: %s",
+							SPI_result_code_string(SPI_result))));
+		if (!SPI_is_cursor_plan(plan))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the query of score_query must return rows"),
+					 errdetail("It should return (key, text) rows.")));
+		memset(&options, 0, sizeof(options));
+		options.read_only = true;
+		options.dest = (DestReceiver *) r;
+		rc = SPI_execute_plan_extended(plan, &options);
+		if (rc < 0)
+			elog(ERROR, "the query of score_query failed: %s", SPI_result_code_string(rc));
+		run_batch(r);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		sm_cache_unpin(pin);
+	}
+	PG_END_TRY();
+	if (sm_progress)
+	{
+		instr_time	total;
+
+		INSTR_TIME_SET_CURRENT(total);
+		INSTR_TIME_SUBTRACT(total, r->start);
+		ereport(NOTICE,
+				(errmsg("score_query: %llu rows done, finished", (unsigned long long) r->rows),
+				 errdetail("%.1f s, %.0f rows per second.", INSTR_TIME_GET_DOUBLE(total),
+						   r->rows / Max(INSTR_TIME_GET_DOUBLE(total), 1e-9))));
+	}
+	return (Datum) 0;
+}
