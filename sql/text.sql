@@ -310,6 +310,49 @@ SELECT seqmodel.import_safetensors('bad_text_cfg', 'gpt2', config || '{"eos_toke
   FROM seqmodel.model WHERE name = 'gpt2_text';
 \echo :LAST_ERROR_SQLSTATE
 
+-- ---------------------------------------------------------------- arch transformer with token input
+-- the same functions with a torch.nn.TransformerEncoder model and a small
+-- WordPiece vocabulary: a classifier (mean pooling, id2label) ...
+\set tfm_tensors '{"embedding.weight": [16, 8], "pos_embedding.weight": [24, 8], "encoder.layers.0.self_attn.in_proj_weight": [24, 8], "encoder.layers.0.self_attn.in_proj_bias": [24], "encoder.layers.0.self_attn.out_proj.weight": [8, 8], "encoder.layers.0.self_attn.out_proj.bias": [8], "encoder.layers.0.linear1.weight": [16, 8], "encoder.layers.0.linear1.bias": [16], "encoder.layers.0.linear2.weight": [8, 16], "encoder.layers.0.linear2.bias": [8], "encoder.layers.0.norm1.weight": [8], "encoder.layers.0.norm1.bias": [8], "encoder.layers.0.norm2.weight": [8], "encoder.layers.0.norm2.bias": [8]'
+\set small_vocab '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\non\nmat\n##s\n.\na\ndog'
+SELECT seqmodel.import_safetensors('tfm_text_cls', 'transformer',
+       '{"d_model": 8, "nhead": 2, "num_layers": 1, "dim_feedforward": 16, "vocab_size": 16, "positional": "learned",
+         "max_len": 24, "pooling": "mean", "output_size": 2, "id2label": {"0": "animal", "1": "thing"}}',
+       synth_safetensors((:'tfm_tensors' || ', "head.weight": [2, 8], "head.bias": [2]}')::jsonb)) AS parameters;
+SELECT seqmodel.import_tokenizer_wordpiece('tfm_text_cls', E:'small_vocab') AS vocab;
+SELECT seqmodel.tokenize('tfm_text_cls', 'The cats sat on a mat.') AS ids,
+       seqmodel.detokenize('tfm_text_cls', seqmodel.tokenize('tfm_text_cls', 'The cats sat on a mat.')) AS text;
+SELECT max_rel_err(seqmodel.classify('tfm_text_cls', t),
+                   (SELECT array_agg(exp(l) / (SELECT sum(exp(l2)) FROM unnest(f) l2) ORDER BY k)
+                      FROM unnest(f) WITH ORDINALITY AS u(l, k))) < 1e-6 AS is_softmax_of_forward,
+       seqmodel.label('tfm_text_cls', t) IN ('animal', 'thing') AS labelled,
+       array_length(seqmodel.embed('tfm_text_cls', t), 1) AS embed_width
+  FROM (VALUES ('The cats sat on a mat.')) v(t),
+       LATERAL (SELECT seqmodel.forward('tfm_text_cls', seqmodel.tokenize('tfm_text_cls', t)) AS f) s;
+SELECT count(*) AS rows, bool_and(max_rel_err(s.output, seqmodel.classify('tfm_text_cls', v.t)::float8[]) < 1e-5) AS classify_same
+  FROM seqmodel.score_query('tfm_text_cls', 'classify', $$SELECT t, t FROM (VALUES ('the cat'), ('a dog sat'), ('mats')) v(t)$$) s
+  JOIN (VALUES ('the cat'), ('a dog sat'), ('mats')) v(t) ON v.t = s.key;
+-- ... and a decoder: causal, its head a language-model head (lm_head: true)
+SELECT seqmodel.import_safetensors('tfm_text_lm', 'transformer',
+       '{"d_model": 8, "nhead": 2, "num_layers": 1, "dim_feedforward": 16, "vocab_size": 16, "positional": "learned",
+         "max_len": 24, "causal": true, "pooling": "none", "output_size": 16, "lm_head": true}',
+       synth_safetensors((:'tfm_tensors' || ', "head.weight": [16, 8], "head.bias": [16]}')::jsonb)) AS parameters;
+SELECT seqmodel.import_tokenizer_wordpiece('tfm_text_lm', E:'small_vocab') AS vocab;
+SELECT abs(seqmodel.logprob('tfm_text_lm', 'the cat sat') - seqmodel.logprob_ids('tfm_text_lm', seqmodel.tokenize('tfm_text_lm', 'the cat sat'))) < 1e-9 AS logprob_is_ids,
+       seqmodel.perplexity('tfm_text_lm', 'the cat sat') > 1 AS perplexity_above_1;
+WITH RECURSIVE g(ids, k) AS (
+    SELECT seqmodel.tokenize('tfm_text_lm', 'the cat'), 0
+    UNION ALL
+    SELECT ids || (SELECT (i - 1)::int FROM unnest((f)[array_length(f, 1):array_length(f, 1)][1:16]) WITH ORDINALITY AS u(l, i)
+                    ORDER BY l DESC, i LIMIT 1), k + 1
+      FROM g, LATERAL (SELECT seqmodel.forward('tfm_text_lm', ids) AS f) s
+     WHERE k < 5)
+SELECT seqmodel.generate('tfm_text_lm', 'the cat', 5) = seqmodel.detokenize('tfm_text_lm', ids[5:]) AS greedy_is_argmax
+  FROM g WHERE k = 5;
+SELECT seqmodel.import_safetensors('tfm_text_bad', 'transformer',
+       '{"d_model": 8, "nhead": 2, "num_layers": 1, "vocab_size": 16, "pooling": "none", "output_size": 16, "lm_head": true}',
+       synth_safetensors('{}'));
+
 -- ---------------------------------------------------------------- the catalog
 -- the tokenizer is part of the model: a new tokenizer is a new version, a
 -- replaced model keeps its tokenizer, a dropped one takes it along
@@ -319,5 +362,5 @@ SELECT version > :v1 AS new_version FROM seqmodel.model WHERE name = 'bert_text'
 SELECT seqmodel.import_safetensors('bert_text', 'bert', :'bert_config', synth_safetensors(:'bert_tensors'), replace => true) AS parameters;
 SELECT seqmodel.tokenize('bert_text', 'still here') AS kept_tokenizer;
 SELECT seqmodel.drop_model(name) FROM seqmodel.model
- WHERE name IN ('gpt2_text', 'bert_text', 'bert_text_hidden', 'gpt2_files', 'bert_files', 'gpt2_embed', 'no_tok', 'numeric_lstm') ORDER BY name;
+ WHERE name IN ('gpt2_text', 'bert_text', 'bert_text_hidden', 'gpt2_files', 'bert_files', 'gpt2_embed', 'no_tok', 'numeric_lstm', 'tfm_text_cls', 'tfm_text_lm') ORDER BY name;
 SELECT count(*) AS tokenizers_left FROM seqmodel.tokenizer;

@@ -27,7 +27,7 @@ version but four, and the tables follow each where it matters:
 What Debian's 15.0 files lack (16.0/17.0 additions) and the 8.0 category
 changes are listed below as data.  Every entry was checked, and the whole
 table is checked, against the reference code point by code point with
-src/engine/probe_unicode_ref.js (run: node probe_unicode_ref.js DIR, then
+test/fixtures/probe_unicode_ref.js (run: node test/fixtures/probe_unicode_ref.js DIR, then
 this script with --check DIR).
 """
 import sys

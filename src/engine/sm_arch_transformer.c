@@ -26,6 +26,10 @@
  *   output_size        head nn.Linear(d_model, output_size) at head_prefix
  *                      (default "head."), head_bias default true
  *   output             "head" (default) | "hidden"
+ *   lm_head            boolean, default false: the head is a language-model
+ *                      head (needs vocab_size, causal, pooling "none",
+ *                      output_size = vocab_size): logprob and generate use it
+ *   the text keys of sm_tfm.h (embedding_pooling, bos/eos_token_id, id2label, ...)
  *   and, for numeric input, the forecasting keys of sm_seqhead.h.
  * What forward / predict return: "hidden": the final hidden states [L, d];
  * "head": pooled (pooling) then the head: [W]; with pooling "none", the
@@ -42,7 +46,7 @@ static const char *const transformer_keys[] = {
 	"norm_first", "batch_first", "dropout", "enable_nested_tensor", "encoder_prefix",
 	"final_norm", "causal", "vocab_size", "embedding_prefix", "scale_embedding",
 	"input_size", "input_prefix", "positional", "max_len", "position_prefix", "pooling",
-	"output_size", "head_prefix", "head_bias", "output", SM_SEQHEAD_KEYS, SM_TFM_TEXT_KEYS, NULL
+	"output_size", "head_prefix", "head_bias", "output", "lm_head", SM_SEQHEAD_KEYS, SM_TFM_TEXT_KEYS, NULL
 };
 
 typedef struct tcfg
@@ -56,6 +60,7 @@ typedef struct tcfg
 				max_len,
 				O;
 	const sm_json *id2label;
+	bool		lm_head;
 	bool		norm_first,
 				final_norm,
 				causal,
@@ -140,6 +145,8 @@ read_config(const sm_config *cfg, tcfg *c, sm_error *err)
 	c->act = a == 0 ? SM_ACT_RELU : SM_ACT_GELU;
 	c->positional = p;
 	c->hidden = o == 1;
+	if ((rc = sm_config_bool(cfg, "lm_head", false, &c->lm_head, err)) != SM_OK)
+		return rc;
 	if ((rc = sm_config_number(cfg, "layer_norm_eps", 1e-5, &c->eps, err)) != SM_OK)
 		return rc;
 	if ((rc = sm_tfm_check_sizes(c->d, "d_model", c->heads, "nhead", c->eps, "layer_norm_eps", err)) != SM_OK)
@@ -149,6 +156,16 @@ read_config(const sm_config *cfg, tcfg *c, sm_error *err)
 		sm_fail(err, SM_ERR_INVALID, "config must have exactly one of \"vocab_size\" and \"input_size\"");
 		sm_detail(err, "vocab_size: the model reads token ids; input_size: it reads numbers.");
 		return err->code;
+	}
+	/* the head as a language-model head: next-token logits at every position */
+	if (c->lm_head)
+	{
+		if (c->V == 0 || !c->causal || c->pool != SM_POOL_NONE || c->O != c->V)
+		{
+			sm_fail(err, SM_ERR_INVALID, "config key \"lm_head\": true needs vocab_size, \"causal\": true, \"pooling\": \"none\" and output_size equal to vocab_size");
+			sm_detail(err, "The head then gives next-token logits at every position, as a decoder's.");
+			return err->code;
+		}
 	}
 	/* the text keys (checked here, at import, as well as at build) */
 	{
@@ -295,6 +312,11 @@ transformer_build(sm_model *model, sm_error *err)
 	}
 	if (c.O > 0)
 		m->head = sm_tfm_dense(model, (int) c.O, m->d, false, c.head);
+	if (c.lm_head)
+	{
+		m->lm_head = m->head.w;
+		m->lm_bias = m->head.b;
+	}
 	m->default_out = c.hidden ? SM_TFM_OUT_HIDDEN
 		: c.pool == SM_POOL_NONE ? SM_TFM_OUT_STEPS : SM_TFM_OUT_SEQUENCE;
 	if (c.id2label && (rc = sm_tfm_id2label(c.id2label, &m->labels, &m->n_labels, err)) != SM_OK)

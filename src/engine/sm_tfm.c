@@ -715,6 +715,21 @@ embedding_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq, flo
 	}
 }
 
+/* logits [rows, V] += the language-model head's bias, if it has one */
+static void
+add_lm_bias(const sm_tfm *m, float *logits, int rows)
+{
+	if (m->lm_bias == NULL)
+		return;
+	for (int r = 0; r < rows; r++)
+	{
+		float	   *lg = logits + (size_t) r * m->vocab;
+
+		for (int v = 0; v < m->vocab; v++)
+			lg[v] += m->lm_bias[v];
+	}
+}
+
 /* sum of next-token log-probabilities of each sequence */
 static void
 logprob_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq,
@@ -736,6 +751,7 @@ logprob_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq,
 
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, d, 1.0f,
 						ws->x + (r0 + t0) * d, d, m->lm_head, d, 0.0f, ws->lm, V);
+			add_lm_bias(m, ws->lm, rows);
 			for (int i = 0; i < rows; i++)
 			{
 				const float *lg = ws->lm + (size_t) i * V;
@@ -842,6 +858,7 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 		case SM_TFM_OUT_LOGITS:
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m->vocab, m->d, 1.0f,
 						ws->x, m->d, m->lm_head, m->d, 0.0f, c->out + r0 * m->vocab, m->vocab);
+			add_lm_bias(m, c->out + r0 * m->vocab, n);
 			break;
 		case SM_TFM_OUT_STEPS:
 			apply_head(m, ws->x, n, c->out + r0 * sm_tfm_out_width(m, SM_TFM_OUT_STEPS));
@@ -1029,6 +1046,7 @@ sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, floa
 	{
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->vocab, m->d, 1.0f, m->lm_head, m->d,
 					ws.x + (size_t) (n - 1) * m->d, 1, 0.0f, logits, 1);
+		add_lm_bias(m, logits, 1);
 		st->len += n;
 	}
 	ws_free(&ws);

@@ -115,6 +115,7 @@ typedef struct sm_tfm
 	/* outputs */
 	sm_tfm_out	default_out;	/* what forward() of SQL returns */
 	const float *lm_head;		/* [V, d] (tied: wte), or NULL */
+	const float *lm_bias;		/* [V] or NULL (a transformer's head used as lm_head) */
 	sm_tfm_pool pool;			/* for SM_TFM_OUT_SEQUENCE */
 	sm_dense	pooler;			/* BERT pooler: tanh(dense(first token)); w NULL when absent */
 	sm_dense	head;			/* [O, d] classifier / forecasting head; w NULL when absent */

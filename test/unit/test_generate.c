@@ -177,6 +177,61 @@ test_generate(void)
 		}
 	}
 
+	/* a transformer whose head is a language-model head (with a bias) */
+	{
+		sm_model   *tm = sm_test_make_model("transformer",
+											"{\"d_model\": 8, \"nhead\": 2, \"num_layers\": 1, \"vocab_size\": 20,"
+											" \"causal\": true, \"pooling\": \"none\", \"output_size\": 20,"
+											" \"lm_head\": true, \"positional\": \"learned\", \"max_len\": 16}",
+											3, 0.8, false);
+		const sm_tfm *t = tm ? sm_tfm_of(tm) : NULL;
+		int32_t		ids[16] = {3, 9, 1, 14};
+		int			n = 4;
+		float		steps[16 * 20],
+					logits[16 * 20];
+		double		lp,
+					want = 0;
+		sm_tfm_batch b = {.B = 1, .lengths = &n, .ids = ids};
+
+		CHECK(t != NULL && t->lm_head != NULL && t->lm_bias != NULL);
+		if (t)
+		{
+			CHECK(sm_tfm_forward(t, &b, SM_TFM_OUT_STEPS, steps, NULL, &err) == SM_OK);
+			CHECK(sm_tfm_forward(t, &b, SM_TFM_OUT_LOGITS, logits, NULL, &err) == SM_OK);
+			{
+				double		md = 0;
+
+				for (int i = 0; i < n * 20; i++)
+					md = fmax(md, fabs(steps[i] - logits[i]));
+				CHECK_MSG(md < 1e-5, "logits vs head %g", md);
+			}
+			CHECK(sm_tfm_forward(t, &b, SM_TFM_OUT_LOGPROB, NULL, &lp, &err) == SM_OK);
+			for (int i = 0; i < n - 1; i++)
+			{
+				double		mx = -INFINITY,
+							z = 0;
+
+				for (int v = 0; v < 20; v++)
+					mx = fmax(mx, steps[i * 20 + v]);
+				for (int v = 0; v < 20; v++)
+					z += exp(steps[i * 20 + v] - mx);
+				want += steps[i * 20 + ids[i + 1]] - mx - log(z);
+			}
+			CHECK_MSG(fabs(lp - want) < 1e-4 * fabs(want), "logprob %g vs %g", lp, want);
+			memcpy(ref, ids, sizeof(int32_t) * 4);
+			CHECK(greedy_by_forward(t, ref, 4, 6) == 10);
+			o = (sm_gen_opts) {.max_new = 6, .temperature = 0, .eos_id = -1};
+			CHECK(sm_generate(t, ids, 4, &o, out, &n_out, &full, &err) == SM_OK);
+			CHECK(n_out == 6 && memcmp(out, ref + 4, sizeof(int32_t) * 6) == 0);
+		}
+		if (tm)
+			sm_model_free(tm);
+		tm = sm_test_make_model("transformer",
+								"{\"d_model\": 8, \"nhead\": 2, \"num_layers\": 1, \"vocab_size\": 20,"
+								" \"pooling\": \"none\", \"output_size\": 20, \"lm_head\": true}", 3, 0.8, false);
+		CHECK(tm == NULL);		/* not causal */
+	}
+
 	/* text config errors */
 	{
 		sm_model   *bad = sm_test_make_model("gpt2",
