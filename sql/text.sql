@@ -353,6 +353,13 @@ SELECT seqmodel.import_safetensors('tfm_text_bad', 'transformer',
        '{"d_model": 8, "nhead": 2, "num_layers": 1, "vocab_size": 16, "pooling": "none", "output_size": 16, "lm_head": true}',
        synth_safetensors('{}'));
 
+-- ---------------------------------------------------------------- cancellation
+-- a long score_query stops at statement_timeout (rows are checked for interrupts)
+SET statement_timeout = '300ms';
+SELECT count(*) FROM seqmodel.score_query('bert_text', 'embed', 'SELECT g, ''some words to embed'' FROM generate_series(1, 100000000) g');
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+
 -- ---------------------------------------------------------------- the catalog
 -- the tokenizer is part of the model: a new tokenizer is a new version, a
 -- replaced model keeps its tokenizer, a dropped one takes it along
