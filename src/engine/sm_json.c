@@ -22,6 +22,7 @@
  * so that a header with very many tensors cannot make parsing quadratic.
  */
 #include "sm_json.h"
+#include "sm_unicode.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -210,33 +211,6 @@ utf8_sequence_length(const unsigned char *s, size_t avail)
 	return n;
 }
 
-static size_t
-utf8_encode(uint32_t cp, char *out)
-{
-	if (cp < 0x80)
-	{
-		out[0] = (char) cp;
-		return 1;
-	}
-	if (cp < 0x800)
-	{
-		out[0] = (char) (0xC0 | (cp >> 6));
-		out[1] = (char) (0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000)
-	{
-		out[0] = (char) (0xE0 | (cp >> 12));
-		out[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char) (0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char) (0xF0 | (cp >> 18));
-	out[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char) (0x80 | (cp & 0x3F));
-	return 4;
-}
 
 /*
  * Read the four hex digits of a \u escape whose backslash is at `at`.  `end`
@@ -375,7 +349,7 @@ parse_string(json_parser *p, char **out, size_t *out_len)
 						cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
 						i += 6;
 					}
-					n += utf8_encode(cp, buf + n);
+					n += (size_t) sm_utf8_encode(cp, (uint8_t *) buf + n);
 					i += 4;
 					break;
 				default:

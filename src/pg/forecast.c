@@ -790,11 +790,8 @@ sm_forecast_query(PG_FUNCTION_ARGS)
 	int			horizon;
 	quantile_opts qo;
 	fq_reader  *r;
-	SPIPlanPtr	plan;
-	SPIExecuteOptions options;
 	HASHCTL		hctl;
 	MemoryContext callctx = CurrentMemoryContext;
-	int			rc;
 	void	   *pin;
 
 	/* not STRICT (quantiles may be NULL): a NULL model, query or horizon gives no rows */
@@ -840,28 +837,11 @@ sm_forecast_query(PG_FUNCTION_ARGS)
 	pin = sm_cache_pin(r->name);
 	PG_TRY();
 	{
-		SPI_connect();
-		plan = SPI_prepare(query, 0, NULL);
-		if (plan == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_SYNTAX_ERROR),
-					 errmsg("could not prepare the query of forecast_query: %s",
-							SPI_result_code_string(SPI_result))));
-		if (!SPI_is_cursor_plan(plan))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the query of forecast_query must return rows"),
-					 errdetail("It should return (series key, value) rows ordered by series and time.")));
-		memset(&options, 0, sizeof(options));
-		options.read_only = true;
-		options.dest = (DestReceiver *) r;
-		rc = SPI_execute_plan_extended(plan, &options);
-		if (rc < 0)
-			elog(ERROR, "the query of forecast_query failed: %s", SPI_result_code_string(rc));
+		sm_pg_run_query("forecast_query", query, (DestReceiver *) r,
+						"(series key, value) rows ordered by series and time");
 		if (r->have_cur)
 			finish_series(r->name, r->m, &r->qb, r->curtext, r->curstart, r->step, r->done);
 		run_query_batch(r->name, r->m, &r->qb, &qo, rsinfo, r->seed);
-		SPI_finish();
 	}
 	PG_FINALLY();
 	{

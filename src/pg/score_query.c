@@ -275,10 +275,7 @@ sm_score_query(PG_FUNCTION_ARGS)
 	char	   *task = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	sq_reader  *r = palloc0(sizeof(sq_reader));
-	SPIPlanPtr	plan;
-	SPIExecuteOptions options;
 	void	   *pin;
-	int			rc;
 
 	if (strcmp(task, "classify") == 0)
 		r->task = TASK_CLASSIFY;
@@ -312,26 +309,8 @@ sm_score_query(PG_FUNCTION_ARGS)
 	pin = sm_cache_pin(name);
 	PG_TRY();
 	{
-		SPI_connect();
-		plan = SPI_prepare(query, 0, NULL);
-		if (plan == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_SYNTAX_ERROR),
-					 errmsg("could not prepare the query of score_query: %s",
-							SPI_result_code_string(SPI_result))));
-		if (!SPI_is_cursor_plan(plan))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the query of score_query must return rows"),
-					 errdetail("It should return (key, text) rows.")));
-		memset(&options, 0, sizeof(options));
-		options.read_only = true;
-		options.dest = (DestReceiver *) r;
-		rc = SPI_execute_plan_extended(plan, &options);
-		if (rc < 0)
-			elog(ERROR, "the query of score_query failed: %s", SPI_result_code_string(rc));
+		sm_pg_run_query("score_query", query, (DestReceiver *) r, "(key, text) rows");
 		run_batch(r);
-		SPI_finish();
 	}
 	PG_FINALLY();
 	{

@@ -99,6 +99,12 @@ void		sm_pg_check_output(const char *model, const float *y, size_t n);
 /* forecast.c: seqmodel.predict for arch rnn, lstm, gru */
 Datum		sm_predict_rnn(const char *name, ArrayType *input);
 
+/* query.c: run a user's query read-only into dest (SPI not connected);
+ * shape says in messages what rows it should return */
+struct _DestReceiver;
+void		sm_pg_run_query(const char *fn, const char *query, struct _DestReceiver *dest,
+							const char *shape);
+
 /* text -> C string in CurrentMemoryContext, erroring on NULL */
 char	   *sm_pg_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 

@@ -17,6 +17,9 @@ typedef struct sm_text_model
 	const sm_tokenizer *tok;
 } sm_text_model;
 
+/* The token model called `name` (tokens.c); errors name fn and what the model is. */
+const sm_tfm *sm_pg_token_model(const char *name, const char *fn);
+
 /* What a text function needs of the model; errors name the function. */
 typedef enum sm_text_need
 {

@@ -22,24 +22,15 @@
 #include "utils/memutils.h"
 
 #include "sm_generate.h"
-#include "sm_rnn.h"
 
 /* ------------------------------------------------------------ the model */
 
 void
 sm_text_model_get(const char *name, const char *fn, sm_text_need need, sm_text_model *tm)
 {
+	const sm_tfm *m = sm_pg_token_model(name, fn);
 	const sm_model *model = sm_cache_get(name);
-	const sm_tfm *m = sm_tfm_of(model);
 
-	if (m == NULL || m->vocab == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("seqmodel.%s does not support arch \"%s\"%s", fn, model->arch->name,
-						m ? " with numeric input" : ""),
-				 errdetail("Model \"%s\" has arch \"%s\"; %s needs a token model: arch gpt2, bert, or transformer with vocab_size.",
-						   name, model->arch->name, fn),
-				 m || sm_rnn_of(model) ? errhint("For numeric sequences use seqmodel.predict.") : 0));
 	if (need == SM_NEED_CLASSIFIER && m->head.w == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -53,7 +44,6 @@ sm_text_model_get(const char *name, const char *fn, sm_text_need need, sm_text_m
 				 errmsg("seqmodel.%s needs a decoder with a language-model head", fn),
 				 errdetail("Model \"%s\" (arch \"%s\") does not predict the next token.", name, model->arch->name),
 				 errhint("Use a gpt2 model.")));
-	sm_set_threads(sm_threads);
 	tm->name = name;
 	tm->m = m;
 	tm->tok = sm_cache_tokenizer(name);

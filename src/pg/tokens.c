@@ -12,10 +12,12 @@
 
 #include "sm_rnn.h"
 #include "sm_tfm.h"
+#include "sm_text.h"
 
-/* The token transformer called `name`, or an error naming what it is instead. */
-static const sm_tfm *
-token_model(const char *name, const char *fn)
+/* The token transformer called `name`, or an error naming what it is
+ * instead (fn: the SQL function asking); sets the engine's threads. */
+const sm_tfm *
+sm_pg_token_model(const char *name, const char *fn)
 {
 	const sm_model *model = sm_cache_get(name);
 	const sm_tfm *m = sm_tfm_of(model);
@@ -42,7 +44,7 @@ Datum
 sm_forward(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_tfm *m = token_model(name, "forward");
+	const sm_tfm *m = sm_pg_token_model(name, "forward");
 	int			n;
 	int32	   *ids = sm_pg_int_array(PG_GETARG_ARRAYTYPE_P(1), "ids", &n);
 	sm_tfm_out	what = m->default_out;
@@ -71,7 +73,7 @@ Datum
 sm_logprob_ids(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_tfm *m = token_model(name, "logprob_ids");
+	const sm_tfm *m = sm_pg_token_model(name, "logprob_ids");
 	int			n;
 	int32	   *ids = sm_pg_int_array(PG_GETARG_ARRAYTYPE_P(1), "ids", &n);
 	sm_tfm_batch b = {.B = 1, .lengths = &n, .ids = ids};
