@@ -358,6 +358,10 @@ SELECT seqmodel.import_safetensors('tfm_text_bad', 'transformer',
 SET statement_timeout = '300ms';
 SELECT count(*) FROM seqmodel.score_query('bert_text', 'embed', 'SELECT g, ''some words to embed'' FROM generate_series(1, 100000000) g');
 \echo :LAST_ERROR_SQLSTATE
+-- ... and so does the tokenizer on one long text (it polls every 4096 words)
+SET statement_timeout = '100ms';
+SELECT cardinality(seqmodel.tokenize('bert_text', repeat('many words ', 3000000)));
+\echo :LAST_ERROR_SQLSTATE
 RESET statement_timeout;
 
 -- ---------------------------------------------------------------- the catalog
