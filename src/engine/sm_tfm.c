@@ -737,30 +737,40 @@ logprob_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq,
 {
 	const int	d = m->d;
 	const int	V = m->vocab;
-	size_t		r0 = 0;
+	size_t		n = 0;
+	size_t		seq_end;
+	int			sq = 0;
 
-	for (int sq = 0; sq < n_seq; sq++)
+	for (int i = 0; i < n_seq; i++)
 	{
-		int			len = lengths[sq];
-		double		acc = 0;
+		n += (size_t) lengths[i];
+		scores[i] = 0;
+	}
+	/*
+	 * The head runs over blocks of LM_ROWS consecutive rows of the tile,
+	 * across sequences, so its [V, d] weight is packed once per block rather
+	 * than once per sequence (short texts: once per row or two).  Row r
+	 * predicts token r + 1 unless it is the last of its sequence, whose
+	 * logits go unused.
+	 */
+	seq_end = (size_t) lengths[0];
+	for (size_t r0 = 0; r0 < n; r0 += LM_ROWS)
+	{
+		int			rows = n - r0 < LM_ROWS ? (int) (n - r0) : LM_ROWS;
 
-		/* positions 0 .. len-2 predict tokens 1 .. len-1 */
-		for (int t0 = 0; t0 < len - 1; t0 += LM_ROWS)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, d, 1.0f,
+					ws->x + r0 * d, d, m->lm_head, d, 0.0f, ws->lm, V);
+		add_lm_bias(m, ws->lm, rows);
+		for (int i = 0; i < rows; i++)
 		{
-			int			rows = len - 1 - t0 < LM_ROWS ? len - 1 - t0 : LM_ROWS;
+			size_t		r = r0 + (size_t) i;
+			const float *lg = ws->lm + (size_t) i * V;
 
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, d, 1.0f,
-						ws->x + (r0 + t0) * d, d, m->lm_head, d, 0.0f, ws->lm, V);
-			add_lm_bias(m, ws->lm, rows);
-			for (int i = 0; i < rows; i++)
-			{
-				const float *lg = ws->lm + (size_t) i * V;
-
-				acc += (double) lg[ids[r0 + t0 + i + 1]] - sm_logsumexp(lg, V);
-			}
+			while (r >= seq_end)
+				seq_end += (size_t) lengths[++sq];
+			if (r + 1 < seq_end)
+				scores[sq] += (double) lg[ids[r + 1]] - sm_logsumexp(lg, V);
 		}
-		scores[sq] = acc;
-		r0 += (size_t) len;
 	}
 }
 
