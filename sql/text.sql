@@ -128,6 +128,10 @@ SELECT id, seqmodel.label('bert_text', body) AS label,
        seqmodel.label('bert_text', body) = (ARRAY['negative', 'neutral', 'positive'])[
            (SELECT k FROM unnest(seqmodel.classify('bert_text', body)) WITH ORDINALITY AS u(p, k) ORDER BY p DESC, k LIMIT 1)] AS is_argmax
   FROM reviews ORDER BY id;
+-- one call of a text function is one use of the model in the cache
+SELECT hits AS h0 FROM seqmodel.cache_info() WHERE model = 'bert_text' \gset
+SELECT count(seqmodel.label('bert_text', body)) AS labelled FROM reviews;
+SELECT hits - :h0 AS hits_for_4_calls FROM seqmodel.cache_info() WHERE model = 'bert_text';
 -- a pair through the classifier
 SELECT array_length(seqmodel.classify('bert_text', 'How old are you?', 'I am six.'), 1) AS pair_classes;
 -- embed: BERT pools the [CLS] row of the final hidden states

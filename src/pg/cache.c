@@ -217,8 +217,12 @@ load_entry(const char *name, const sm_model_row *row)
 	return e;
 }
 
-const sm_model *
-sm_cache_get(const char *name)
+/*
+ * The entry of a model, current as of this statement; a use of an entry
+ * already loaded counts as a hit when count_hit.
+ */
+static cache_entry *
+entry_get(const char *name, bool count_hit)
 {
 	cache_entry *e;
 
@@ -228,7 +232,7 @@ sm_cache_get(const char *name)
 
 	e = entry_find(name);
 	if (e != NULL && checked_in_this_statement(e))
-		e->hits++;
+		e->hits += count_hit;
 	else
 	{
 		sm_model_row row;
@@ -251,17 +255,23 @@ sm_cache_get(const char *name)
 		if (e == NULL)
 			e = load_entry(name, &row);
 		else
-			e->hits++;
+			e->hits += count_hit;
 		SPI_finish();
 		mark_checked(e);
 	}
 	dlist_move_head(&cache_lru, &e->lru);
 	e->last_used = GetCurrentStatementStartTimestamp();
-	return e->model;
+	return e;
+}
+
+const sm_model *
+sm_cache_get(const char *name)
+{
+	return entry_get(name, true)->model;
 }
 
 const sm_tokenizer *
-sm_cache_tokenizer(const char *name)
+sm_cache_tokenizer(const char *name, bool count_hit)
 {
 	cache_entry *e;
 	char	   *json;
@@ -270,9 +280,7 @@ sm_cache_tokenizer(const char *name)
 	sm_status	rc;
 	MemoryContext old;
 
-	sm_cache_get(name);
-	e = entry_find(name);
-	Assert(e != NULL);
+	e = entry_get(name, count_hit);
 	if (e->tok != NULL)
 		return e->tok;
 	SPI_connect();

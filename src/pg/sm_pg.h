@@ -81,9 +81,11 @@ void		sm_cache_unpin(void *pin);
 /* Forget a model (after this backend imported or dropped it). */
 void		sm_cache_forget(const char *name);
 /* The tokenizer of a model, current as of this statement (loaded with the
- * model and kept in the same cache entry); errors when it has none. */
+ * model and kept in the same cache entry); errors when it has none.
+ * count_hit: count this as a use of the model (false when the caller has
+ * just fetched the model itself with sm_cache_get). */
 struct sm_tokenizer;
-const struct sm_tokenizer *sm_cache_tokenizer(const char *name);
+const struct sm_tokenizer *sm_cache_tokenizer(const char *name, bool count_hit);
 
 /* arrays.c */
 /* A 1-D or 2-D real[] as a row-major matrix (1-D: one row); errors on

@@ -29,24 +29,24 @@ void
 sm_text_model_get(const char *name, const char *fn, sm_text_need need, sm_text_model *tm)
 {
 	const sm_tfm *m = sm_pg_token_model(name, fn);
-	const sm_model *model = sm_cache_get(name);
 
 	if (need == SM_NEED_CLASSIFIER && m->head.w == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("seqmodel.%s needs a sequence classifier", fn),
 				 errdetail("Model \"%s\" (arch \"%s\") has no classification head over the pooled sequence.",
-						   name, model->arch->name),
+						   name, sm_cache_get(name)->arch->name),
 				 errhint("Use a bert model with its classifier (BertForSequenceClassification), or a transformer with output_size and pooling.")));
 	if (need == SM_NEED_DECODER && (m->lm_head == NULL || !m->causal))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("seqmodel.%s needs a decoder with a language-model head", fn),
-				 errdetail("Model \"%s\" (arch \"%s\") does not predict the next token.", name, model->arch->name),
+				 errdetail("Model \"%s\" (arch \"%s\") does not predict the next token.", name,
+						   sm_cache_get(name)->arch->name),
 				 errhint("Use a gpt2 model.")));
 	tm->name = name;
 	tm->m = m;
-	tm->tok = sm_cache_tokenizer(name);
+	tm->tok = sm_cache_tokenizer(name, false);	/* one use: counted above */
 }
 
 void
@@ -220,7 +220,7 @@ static sm_tok_ids *
 tokenize_args(FunctionCallInfo fcinfo, bool pair)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_tokenizer *tok = sm_cache_tokenizer(name);
+	const sm_tokenizer *tok = sm_cache_tokenizer(name, true);
 	text	   *a = PG_GETARG_TEXT_PP(1);
 	text	   *b = pair ? PG_GETARG_TEXT_PP(2) : NULL;
 	sm_tok_ids *e = palloc(sizeof(sm_tok_ids));
@@ -269,7 +269,7 @@ Datum
 sm_detokenize(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_tokenizer *tok = sm_cache_tokenizer(name);
+	const sm_tokenizer *tok = sm_cache_tokenizer(name, true);
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
 	int			n = 0;
 	int32	   *ids = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) == 0 ? NULL
