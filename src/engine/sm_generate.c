@@ -121,7 +121,7 @@ kth_largest(const float *x, int n, int k, float *tmp)
 }
 
 int32_t
-sm_gen_choose(float *logits, int V, const sm_gen_opts *o, uint64_t s[4])
+sm_gen_choose(float *logits, int V, const sm_gen_opts *o, uint64_t s[4], float *scratch)
 {
 	double		mx = -INFINITY,
 				sum = 0,
@@ -133,23 +133,7 @@ sm_gen_choose(float *logits, int V, const sm_gen_opts *o, uint64_t s[4])
 	if (o->temperature == 0)
 		return argmax(logits, V);
 	if (o->top_k > 0 && o->top_k < V)
-	{
-		/* quickselect works on a copy: on the stack when small */
-		float		small[4096];
-		float	   *tmp = V <= 4096 ? small : NULL;
-
-		if (tmp != NULL)
-			floor_v = kth_largest(logits, V, o->top_k, tmp);
-		else
-		{
-			tmp = sm_alloc_array((size_t) V, sizeof(float));
-			if (tmp != NULL)
-			{
-				floor_v = kth_largest(logits, V, o->top_k, tmp);
-				sm_free(tmp);
-			}
-		}
-	}
+		floor_v = kth_largest(logits, V, o->top_k, scratch);
 	for (int i = 0; i < V; i++)
 		if (logits[i] >= floor_v && logits[i] > mx)
 			mx = logits[i];
@@ -174,7 +158,8 @@ sm_generate(const sm_tfm *m, const int32_t *prompt, int n, const sm_gen_opts *o,
 			int32_t *out, int *n_out, bool *context_full, sm_error *err)
 {
 	sm_tfm_state *st = NULL;
-	float	   *logits;
+	float	   *logits,
+			   *scratch;
 	uint64_t	s[4];
 	int			cap;
 	sm_status	rc;
@@ -196,8 +181,13 @@ sm_generate(const sm_tfm *m, const int32_t *prompt, int n, const sm_gen_opts *o,
 		return SM_OK;
 	/* the last generated token is never fed back: the state holds n + max_new - 1 */
 	cap = (int64_t) n + o->max_new - 1 > m->max_len ? m->max_len : n + o->max_new - 1;
-	if ((logits = sm_alloc_array((size_t) m->vocab, sizeof(float))) == NULL)
-		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
+	logits = sm_alloc_array((size_t) m->vocab, sizeof(float));
+	scratch = sm_alloc_array((size_t) m->vocab, sizeof(float));	/* top-k selection */
+	if (logits == NULL || scratch == NULL)
+	{
+		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
+		goto done;
+	}
 	if ((rc = sm_tfm_state_new(m, cap, &st, err)) != SM_OK)
 		goto done;
 	sm_gen_seed(o->seed, s);
@@ -213,7 +203,7 @@ sm_generate(const sm_tfm *m, const int32_t *prompt, int n, const sm_gen_opts *o,
 				rc = sm_fail(err, SM_ERR_RANGE, "the model produced a non-finite logit for token %d", i);
 				goto done;
 			}
-		id = sm_gen_choose(logits, m->vocab, o, s);
+		id = sm_gen_choose(logits, m->vocab, o, s, scratch);
 
 		if (id == o->eos_id)
 			break;
@@ -237,5 +227,6 @@ sm_generate(const sm_tfm *m, const int32_t *prompt, int n, const sm_gen_opts *o,
 done:
 	sm_tfm_state_free(st);
 	sm_free(logits);
+	sm_free(scratch);
 	return rc;
 }

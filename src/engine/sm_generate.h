@@ -35,8 +35,9 @@ sm_status	sm_generate(const sm_tfm *m, const int32_t *prompt, int n, const sm_ge
 						int32_t *out, int *n_out, bool *context_full, sm_error *err);
 
 /* The sampling step alone (for tests): choose an id from logits [V]; the
- * rng state s[4] advances.  Modifies logits. */
-int32_t		sm_gen_choose(float *logits, int V, const sm_gen_opts *o, uint64_t s[4]);
+ * rng state s[4] advances; scratch [V] is work space for top-k selection. */
+int32_t		sm_gen_choose(float *logits, int V, const sm_gen_opts *o, uint64_t s[4],
+						  float *scratch);
 void		sm_gen_seed(uint64_t seed, uint64_t s[4]);
 
 #endif							/* SM_GENERATE_H */

@@ -134,7 +134,8 @@ test_generate(void)
 	/* the draw follows the softmax (at temperature 1: p1 = 2/3), and top_k filters */
 	{
 		uint64_t	s[4];
-		float		lg[4];
+		float		lg[4],
+					scratch[4];
 		sm_gen_opts so = {.temperature = 1.0, .top_k = 0};
 		int			ones = 0,
 					bad = 0,
@@ -145,7 +146,7 @@ test_generate(void)
 		{
 			lg[0] = 0;
 			lg[1] = logf(2.0f);
-			ones += sm_gen_choose(lg, 2, &so, s) == 1;
+			ones += sm_gen_choose(lg, 2, &so, s, scratch) == 1;
 		}
 		CHECK_MSG(fabs((double) ones / N - 2.0 / 3.0) < 0.015, "p1 = %g", (double) ones / N);
 		so.top_k = 2;
@@ -155,7 +156,7 @@ test_generate(void)
 			lg[1] = 4.9f;
 			lg[2] = 4.8f;
 			lg[3] = 1;
-			int			id = sm_gen_choose(lg, 4, &so, s);
+			int			id = sm_gen_choose(lg, 4, &so, s, scratch);
 
 			bad += id >= 2;
 		}
@@ -171,7 +172,7 @@ test_generate(void)
 				lg[0] = 3;
 				lg[1] = 3;
 				lg[2] = 0;
-				seen1 += sm_gen_choose(lg, 3, &so, s) == 1;
+				seen1 += sm_gen_choose(lg, 3, &so, s, scratch) == 1;
 			}
 			CHECK(seen1 > 800 && seen1 < 1200);
 		}
