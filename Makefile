@@ -8,7 +8,11 @@ EXTENSION = seqmodel
 MODULE_big = seqmodel
 DATA = $(wildcard sql/seqmodel--*.sql)
 
-ENGINE_SRCS = $(sort $(wildcard src/engine/*.c))
+# the engine in folders: core/ (status, hooks, JSON, safetensors, tensors,
+# config, model life cycle), ops/ (the compute seam and the CPU kernels),
+# nn/ (layers, archs, heads, generation), text/ (tokenizers, Unicode)
+ENGINE_DIRS = core ops nn text
+ENGINE_SRCS = $(sort $(foreach d,$(ENGINE_DIRS),$(wildcard src/engine/$(d)/*.c)))
 ENGINE_OBJS = $(ENGINE_SRCS:.c=.o)
 GLUE_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/pg/*.c)))
 OBJS = $(ENGINE_OBJS) $(GLUE_OBJS)
@@ -38,7 +42,7 @@ include $(PGXS)
 $(ENGINE_OBJS): CFLAGS += -Wextra -Werror -Wno-declaration-after-statement
 # sm_activ.c passes 32-byte vectors only between always-inlined helpers, so
 # GCC's note about the AVX calling convention does not apply there
-src/engine/sm_activ.o: CFLAGS += -Wno-psabi
+src/engine/ops/sm_activ.o: CFLAGS += -Wno-psabi
 
 all: $(ENGINE_LIB)
 
@@ -47,7 +51,7 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	$(AR) crs $@ $^
 
 # Unit tests link the engine library only: no PostgreSQL headers or server.
-$(UNIT_BIN): $(UNIT_SRCS) test/unit/sm_test.h $(ENGINE_LIB)
+$(UNIT_BIN): $(UNIT_SRCS) $(wildcard test/unit/*.h) $(ENGINE_LIB)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc/engine -o $@ $(UNIT_SRCS) $(ENGINE_LIB) -lopenblas -lm
 
 .PHONY: unit
@@ -55,4 +59,4 @@ unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
 # all objects depend on the engine headers (no automatic dependency tracking in PGXS)
-$(OBJS): $(wildcard src/engine/*.h src/pg/*.h)
+$(OBJS): $(foreach d,$(ENGINE_DIRS),$(wildcard src/engine/$(d)/*.h)) $(wildcard src/pg/*.h)

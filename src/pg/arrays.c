@@ -9,7 +9,7 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 
-#include "sm_tensor.h"
+#include "core/sm_tensor.h"
 
 /* "[3]" or "[2][5]": a 1-based position relative to the array's start */
 static void

@@ -17,7 +17,7 @@
  */
 #include "sm_pg.h"
 
-#include "sm_tokenizer.h"
+#include "text/sm_tokenizer.h"
 
 #include "access/xact.h"
 #include "executor/spi.h"

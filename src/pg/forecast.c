@@ -24,7 +24,7 @@
 #include "utils/typcache.h"
 #include "catalog/pg_collation.h"
 
-#include "sm_seqmodel.h"
+#include "nn/sm_seqmodel.h"
 
 /* series per engine call in forecast_query, and padded values per batch */
 #define QUERY_BATCH_SERIES 1024

@@ -22,7 +22,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#include "sm_safetensors.h"
+#include "core/sm_safetensors.h"
 
 /* where the file's bytes come from: memory (bytea) or a server file */
 typedef struct st_source

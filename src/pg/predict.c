@@ -5,7 +5,7 @@
 
 #include "utils/builtins.h"
 
-#include "sm_linear.h"
+#include "nn/sm_linear.h"
 
 PG_FUNCTION_INFO_V1(sm_predict);
 /* seqmodel.predict(model, input): one vector (1-D) or one per row (2-D) */

@@ -11,8 +11,8 @@
 #include "fmgr.h"
 #include "utils/array.h"
 
-#include "sm_core.h"
-#include "sm_model.h"
+#include "core/sm_core.h"
+#include "core/sm_model.h"
 
 /* tensors are stored in rows of at most this many bytes (a multiple of 8) */
 #define SM_CHUNK_BYTES (4 * 1024 * 1024)

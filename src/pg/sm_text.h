@@ -7,8 +7,8 @@
 #define SM_TEXT_H
 
 #include "sm_pg.h"
-#include "sm_tfm.h"
-#include "sm_tokenizer.h"
+#include "nn/sm_tfm.h"
+#include "text/sm_tokenizer.h"
 
 typedef struct sm_text_model
 {

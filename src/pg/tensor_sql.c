@@ -7,7 +7,7 @@
 #include "common/int.h"
 #include "utils/array.h"
 
-#include "sm_tensor.h"
+#include "core/sm_tensor.h"
 
 PG_FUNCTION_INFO_V1(sm_numel);
 /* seqmodel.numel(shape int[]): elements of a tensor of that shape */

@@ -21,7 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "sm_generate.h"
+#include "nn/sm_generate.h"
 
 /* ------------------------------------------------------------ the model */
 

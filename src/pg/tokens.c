@@ -10,8 +10,8 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "sm_rnn.h"
-#include "sm_tfm.h"
+#include "nn/sm_rnn.h"
+#include "nn/sm_tfm.h"
 #include "sm_text.h"
 
 /* The token transformer called `name`, or an error naming what it is

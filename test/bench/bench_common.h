@@ -27,11 +27,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "sm_core.h"
-#include "sm_json.h"
-#include "sm_model.h"
-#include "sm_safetensors.h"
-#include "sm_tensor.h"
+#include "core/sm_core.h"
+#include "core/sm_json.h"
+#include "core/sm_model.h"
+#include "core/sm_safetensors.h"
+#include "core/sm_tensor.h"
 
 #define REL_TOL 1e-4
 

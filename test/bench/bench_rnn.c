@@ -34,7 +34,7 @@
  */
 #define BENCH_NAME "bench_rnn"
 #include "bench_common.h"		/* beside this file */
-#include "sm_rnn.h"
+#include "nn/sm_rnn.h"
 
 /* Load <model>.safetensors as the extension would: parse, begin, add + append, finish. */
 static sm_model *

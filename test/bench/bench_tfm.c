@@ -50,7 +50,7 @@
  */
 #define BENCH_NAME "bench_tfm"
 #include "bench_common.h"		/* beside this file */
-#include "sm_tfm.h"
+#include "nn/sm_tfm.h"
 
 static const struct
 {

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sm_tokenizer.h"
+#include "text/sm_tokenizer.h"
 
 static char *
 slurp(const char *path, size_t *len)

@@ -11,7 +11,7 @@ the months before them, and writes next to itself:
                         24 held-out months
 
 The held-out forecast is recursive, with exactly the semantics of
-src/engine/sm_rnn.h: the history is cut to its last `context` months,
+src/engine/nn/sm_rnn.h: the history is cut to its last `context` months,
 scaled with (x - input_mean) / input_std, run from zero states; each
 prediction y' becomes y' * output_std + output_mean (ppm) and is fed back,
 rescaled, as the next input while the state carries on.  It is computed

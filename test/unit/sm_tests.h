@@ -13,7 +13,7 @@ void		test_tokenizer(void);
 
 /* shared helpers (test_rnn.c) */
 #include <stdbool.h>
-#include "sm_model.h"
+#include "core/sm_model.h"
 double		sm_test_urand(unsigned *s);	/* uniform in [-1, 1] */
 /* a model from a config, every tensor random (optional ones too when asked) */
 sm_model   *sm_test_make_model(const char *arch, const char *config, unsigned seed,

@@ -6,7 +6,7 @@
 #include "sm_test.h"
 #include "sm_tests.h"
 
-#include "sm_activ.h"
+#include "ops/sm_activ.h"
 
 #define N 200001
 

@@ -4,7 +4,7 @@
 #include "sm_test.h"
 #include "sm_tests.h"
 
-#include "sm_dtype.h"
+#include "core/sm_dtype.h"
 
 void
 test_dtype(void)

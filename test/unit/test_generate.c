@@ -6,7 +6,7 @@
  */
 #include "sm_test.h"
 #include "sm_tests.h"
-#include "sm_generate.h"
+#include "nn/sm_generate.h"
 
 #include <stdlib.h>
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "sm_test.h"
-#include "sm_json.h"
+#include "core/sm_json.h"
 #include "sm_tests.h"
 
 

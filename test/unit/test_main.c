@@ -4,7 +4,7 @@
  */
 #include "sm_test.h"
 #include "sm_tests.h"
-#include "sm_core.h"
+#include "core/sm_core.h"
 
 int			sm_test_passed = 0;
 int			sm_test_failed = 0;

@@ -7,7 +7,7 @@
 #include "sm_test.h"
 #include "sm_tests.h"
 
-#include "sm_linear.h"
+#include "nn/sm_linear.h"
 
 #define CFG(s) (s), strlen(s)
 

@@ -10,7 +10,7 @@
 #include "sm_test.h"
 #include "sm_tests.h"
 
-#include "sm_rnn.h"
+#include "nn/sm_rnn.h"
 
 double
 sm_test_urand(unsigned *s)

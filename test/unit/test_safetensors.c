@@ -7,7 +7,7 @@
 #include "sm_test.h"
 #include "sm_tests.h"
 
-#include "sm_safetensors.h"
+#include "core/sm_safetensors.h"
 
 /* header JSON + data_len zero bytes of data -> a file in a malloc'd buffer */
 static uint8_t *

@@ -11,7 +11,7 @@
 #include "sm_test.h"
 #include "sm_tests.h"
 
-#include "sm_tfm.h"
+#include "nn/sm_tfm.h"
 
 static const char *const gpt2_config =
 	"{\"vocab_size\": 37, \"n_positions\": 40, \"n_embd\": 16, \"n_layer\": 2, \"n_head\": 2,"

@@ -15,8 +15,8 @@
 #include "sm_test.h"
 #include "sm_tests.h"
 
-#include "sm_json.h"
-#include "sm_tokenizer.h"
+#include "core/sm_json.h"
+#include "text/sm_tokenizer.h"
 
 #define FIXTURES "test/fixtures/tok/"
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "sm_tokenizer.h"
-#include "sm_json.h"
+#include "core/sm_json.h"
 
 /* ids above this are refused at load (the tables are sized by the highest id) */
 #define SM_TOK_MAX_ID ((1 << 22) - 1)

@@ -4,7 +4,7 @@
  * OpenBLAS keeps its own pool; we set its size here so a backend (and each
  * parallel worker) uses what seqmodel.threads allows, not every core.
  */
-#include "sm_core.h"
+#include "core/sm_core.h"
 
 #include "sm_blas.h"
 

@@ -35,7 +35,7 @@
 #ifndef SM_TOKENIZER_H
 #define SM_TOKENIZER_H
 
-#include "sm_core.h"
+#include "core/sm_core.h"
 
 typedef struct sm_tokenizer sm_tokenizer;
 

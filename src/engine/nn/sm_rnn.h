@@ -67,7 +67,7 @@
 #ifndef SM_RNN_H
 #define SM_RNN_H
 
-#include "sm_model.h"
+#include "core/sm_model.h"
 #include "sm_seqhead.h"
 
 extern const sm_arch sm_arch_rnn;

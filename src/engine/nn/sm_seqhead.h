@@ -29,8 +29,8 @@
 #ifndef SM_SEQHEAD_H
 #define SM_SEQHEAD_H
 
-#include "sm_config.h"
-#include "sm_core.h"
+#include "core/sm_config.h"
+#include "core/sm_core.h"
 
 #define SM_MAX_QUANTILES 99
 

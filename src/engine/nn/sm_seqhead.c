@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sm_activ.h"
+#include "ops/sm_activ.h"
 
 /* A number or an array of `n` numbers (std: all > 0) into out[n]. */
 static sm_status

@@ -29,8 +29,8 @@
 #ifndef SM_TFM_H
 #define SM_TFM_H
 
-#include "sm_model.h"
-#include "sm_activ.h"
+#include "core/sm_model.h"
+#include "ops/sm_activ.h"
 #include "sm_seqhead.h"
 
 extern const sm_arch sm_arch_transformer;

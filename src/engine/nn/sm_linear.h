@@ -15,7 +15,7 @@
 #ifndef SM_LINEAR_H
 #define SM_LINEAR_H
 
-#include "sm_model.h"
+#include "core/sm_model.h"
 
 extern const sm_arch sm_arch_linear;
 

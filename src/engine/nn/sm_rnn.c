@@ -28,10 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sm_activ.h"
+#include "ops/sm_activ.h"
 #include "sm_seqhead.h"
-#include "sm_blas.h"
-#include "sm_parallel.h"
+#include "ops/sm_blas.h"
+#include "ops/sm_parallel.h"
 
 #define TILE_ROWS 256			/* sequences per tile */
 #define TIME_CHUNK 32			/* at most this many steps per input-projection sgemm */

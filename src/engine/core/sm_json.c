@@ -22,7 +22,7 @@
  * so that a header with very many tensors cannot make parsing quadratic.
  */
 #include "sm_json.h"
-#include "sm_unicode.h"
+#include "sm_utf8.h"
 
 #include <math.h>
 #include <stdio.h>

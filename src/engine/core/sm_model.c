@@ -1,51 +1,11 @@
 /*
- * sm_model.c -- the arch registry, tensor specs and the model life cycle.
+ * sm_model.c -- tensor specs and the model life cycle (the arch registry is
+ * nn/sm_archs.c).
  */
 #include "sm_model.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#include "sm_linear.h"
-#include "sm_rnn.h"
-#include "sm_tfm.h"
-
-static const sm_arch *const archs[] = {
-	&sm_arch_linear,
-	&sm_arch_rnn,
-	&sm_arch_lstm,
-	&sm_arch_gru,
-	&sm_arch_transformer,
-	&sm_arch_gpt2,
-	&sm_arch_bert,
-};
-
-#define N_ARCHS (sizeof(archs) / sizeof(archs[0]))
-
-const sm_arch *
-sm_arch_find(const char *name)
-{
-	for (size_t i = 0; i < N_ARCHS; i++)
-		if (strcmp(archs[i]->name, name) == 0)
-			return archs[i];
-	return NULL;
-}
-
-const char *
-sm_arch_names(void)
-{
-	static char names[256];
-
-	if (names[0] == '\0')
-	{
-		size_t		len = 0;
-
-		for (size_t i = 0; i < N_ARCHS && len < sizeof(names); i++)
-			len += (size_t) snprintf(names + len, sizeof(names) - len, "%s%s",
-									 i ? ", " : "", archs[i]->name);
-	}
-	return names;
-}
 
 static sm_status spec_add(sm_spec *spec, sm_error *err, int ndim, const int64_t *shape,
 						  bool optional, bool ignored, const char *fmt, va_list ap)

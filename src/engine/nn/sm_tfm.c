@@ -31,8 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sm_blas.h"
-#include "sm_parallel.h"
+#include "ops/sm_blas.h"
+#include "ops/sm_parallel.h"
 
 #define TILE_TOKENS 4096		/* tokens per tile, at most (a longer sequence is its own tile) */
 #define Q_BLOCK 128				/* query rows per attention block */

@@ -13,7 +13,7 @@
 #ifndef SM_PARALLEL_H
 #define SM_PARALLEL_H
 
-#include "sm_core.h"
+#include "core/sm_core.h"
 
 typedef struct sm_par
 {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sm_blas.h"
+#include "ops/sm_blas.h"
 
 /* rows per BLAS call: large enough to keep sgemm efficient, small enough
  * that a cancel is noticed quickly on huge inputs */
