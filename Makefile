@@ -18,7 +18,7 @@ GLUE_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/pg/*.c)))
 OBJS = $(ENGINE_OBJS) $(GLUE_OBJS)
 
 # regression tests, in order (sql/<name>.sql, expected/<name>.out)
-REGRESS = setup import predict errors cache catalog client_import rnn forecast forecast_errors tfm text cancel demo_co2 demo_langid upgrade
+REGRESS = setup import predict errors cache catalog compute cpu_unsupported client_import rnn forecast forecast_errors tfm text cancel demo_co2 demo_langid upgrade
 
 PG_CPPFLAGS = -Isrc/engine
 SHLIB_LINK = -lopenblas -lm
@@ -27,7 +27,7 @@ UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
 UNIT_BIN = test/unit/run-unit-tests
 ENGINE_LIB = src/engine/libsmengine.a
 
-EXTRA_CLEAN = $(ENGINE_LIB) $(UNIT_BIN) results regression.diffs regression.out
+EXTRA_CLEAN = $(ENGINE_LIB) $(UNIT_BIN) results results-* regression.diffs regression.diffs.auto regression.out
 
 # Debian's PGXS would build LLVM bitcode with clang for JIT inlining; the
 # extension gains nothing from it and clang is not a build dependency.
@@ -60,3 +60,4 @@ unit: $(UNIT_BIN)
 
 # all objects depend on the engine headers (no automatic dependency tracking in PGXS)
 $(OBJS): $(foreach d,$(ENGINE_DIRS),$(wildcard src/engine/$(d)/*.h)) $(wildcard src/pg/*.h)
+src/engine/ops/sm_gemm.o: CFLAGS += -ffp-contract=fast -Wno-psabi

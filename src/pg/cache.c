@@ -212,6 +212,12 @@ load_entry(const char *name, const sm_model_row *row)
 		e->loaded_at = GetCurrentTimestamp();
 		e->load_ms = INSTR_TIME_GET_MILLISEC(elapsed);
 	}
+	/*
+	 * The estimate above counted the weights as float32; the built model
+	 * also holds them packed for the compute kernels (about as much again):
+	 * make room for what it really holds.
+	 */
+	make_room(e->bytes);
 	dlist_push_head(&cache_lru, &e->lru);
 	cache_bytes += e->bytes;
 	return e;

@@ -49,7 +49,7 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("seqmodel.threads",
-							"Threads one model call may use (OpenBLAS and the engine).",
+							"Threads one model call may use (the engine's tiles, and OpenBLAS's pool for the blas kernels).",
 							"Parallel query workers each use this many; 1 suits many concurrent sessions.",
 							&sm_threads,
 							THREADS_DEFAULT, 1, THREADS_MAX,
@@ -84,6 +84,15 @@ _PG_init(void)
 							 SM_TRUNCATION_ERROR, truncation_options,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomEnumVariable("seqmodel.cpu_kernels",
+							 "Which CPU kernels run the matrix products.",
+							 "auto: the widest this CPU runs (avx512, else avx2, else generic), "
+							 "chosen from its CPUID feature bits; blas: OpenBLAS's sgemm. "
+							 "seqmodel.compute_info() shows what runs.",
+							 &sm_cpu_kernels,
+							 SM_PG_KERNELS_AUTO, sm_cpu_kernels_options,
+							 PGC_USERSET, 0,
+							 sm_cpu_kernels_check, sm_cpu_kernels_assign, NULL);
 	MarkGUCPrefixReserved("seqmodel");
 	sm_pg_install_hooks();
 }

@@ -10,6 +10,7 @@
 
 #include "fmgr.h"
 #include "utils/array.h"
+#include "utils/guc.h"
 
 #include "core/sm_core.h"
 #include "core/sm_model.h"
@@ -24,6 +25,20 @@ extern int	sm_max_horizon;
 extern bool sm_progress;
 extern int	sm_progress_interval;
 extern int	sm_truncation;
+extern int	sm_cpu_kernels;
+
+/* seqmodel.cpu_kernels (compute.c) */
+enum
+{
+	SM_PG_KERNELS_AUTO,
+	SM_PG_KERNELS_AVX512,
+	SM_PG_KERNELS_AVX2,
+	SM_PG_KERNELS_GENERIC,
+	SM_PG_KERNELS_BLAS
+};
+extern const struct config_enum_entry sm_cpu_kernels_options[];
+bool		sm_cpu_kernels_check(int *newval, void **extra, GucSource source);
+void		sm_cpu_kernels_assign(int newval, void *extra);
 #define SM_TRUNCATION_ERROR 0
 #define SM_TRUNCATION_TRUNCATE 1
 

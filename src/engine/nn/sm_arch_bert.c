@@ -259,7 +259,7 @@ bert_build(sm_model *model, sm_error *err)
 	}
 	if (c.id2label && (rc = sm_tfm_id2label(c.id2label, &m->labels, &m->n_labels, err)) != SM_OK)
 		return rc;
-	return sm_tfm_text_config(&model->cfg, m, SM_POOL_FIRST, err);
+	return sm_tfm_finish(&model->cfg, m, SM_POOL_FIRST, err);
 }
 
 const sm_arch sm_arch_bert = {

@@ -180,7 +180,7 @@ gpt2_build(sm_model *model, sm_error *err)
 #undef SUB
 	}
 	m->default_out = c.hidden ? SM_TFM_OUT_HIDDEN : SM_TFM_OUT_LOGITS;
-	return sm_tfm_text_config(&model->cfg, m, SM_POOL_MEAN, err);
+	return sm_tfm_finish(&model->cfg, m, SM_POOL_MEAN, err);
 }
 
 const sm_arch sm_arch_gpt2 = {

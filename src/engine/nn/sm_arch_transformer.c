@@ -321,7 +321,7 @@ transformer_build(sm_model *model, sm_error *err)
 		: c.pool == SM_POOL_NONE ? SM_TFM_OUT_STEPS : SM_TFM_OUT_SEQUENCE;
 	if (c.id2label && (rc = sm_tfm_id2label(c.id2label, &m->labels, &m->n_labels, err)) != SM_OK)
 		return rc;
-	return sm_tfm_text_config(&model->cfg, m, c.pool, err);
+	return sm_tfm_finish(&model->cfg, m, c.pool, err);
 }
 
 const sm_arch sm_arch_transformer = {

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops/sm_blas.h"
+#include "ops/sm_ops.h"
 
-/* rows per BLAS call: large enough to keep sgemm efficient, small enough
+/* rows per product: large enough to keep sgemm efficient, small enough
  * that a cancel is noticed quickly on huge inputs */
 #define LINEAR_BLOCK_ROWS 4096
 
@@ -72,12 +72,17 @@ linear_build(sm_model *model, sm_error *err)
 		lin->bias = sm_weights_find(&model->weights, name)->data;
 	}
 	model->impl = lin;
-	return SM_OK;
+	return sm_packed_init(&lin->packed, lin->weight, (int) lin->out_features, (int) lin->in_features,
+						  false, err);
 }
 
 static void
 linear_release(sm_model *model)
 {
+	sm_linear  *lin = model->impl;
+
+	if (lin)
+		sm_packed_free(&lin->packed);
 	sm_free(model->impl);
 	model->impl = NULL;
 }
@@ -110,13 +115,11 @@ sm_linear_forward(const sm_linear *lin, const float *x, size_t n, float *y,
 
 		if (sm_should_abort())
 			return sm_fail(err, SM_ERR_ABORTED, "canceled");
-		/* y = bias broadcast, then y += x W^T in one sgemm */
+		/* y = bias broadcast, then y += x W^T in one product */
 		if (lin->bias)
 			for (size_t r = 0; r < rows; r++)
 				memcpy(yb + r * (size_t) O, lin->bias, sizeof(float) * (size_t) O);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, O, I,
-					1.0f, x + r0 * (size_t) I, I, lin->weight, I,
-					lin->bias ? 1.0f : 0.0f, yb, O);
+		sm_op_matmul(&lin->packed, x + r0 * (size_t) I, I, (int) rows, lin->bias ? 1.0f : 0.0f, yb, O);
 	}
 	return SM_OK;
 }

@@ -16,6 +16,7 @@
 #define SM_LINEAR_H
 
 #include "core/sm_model.h"
+#include "ops/sm_ops.h"
 
 extern const sm_arch sm_arch_linear;
 
@@ -27,6 +28,7 @@ typedef struct sm_linear
 	int64_t		out_features;	/* O */
 	const float *weight;		/* [O, I] */
 	const float *bias;			/* [O] or NULL */
+	sm_packed	packed;			/* weight packed for the compute seam */
 } sm_linear;
 
 /* The linear layer of a model built by sm_arch_linear. */

@@ -28,9 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/sm_activ.h"
 #include "sm_seqhead.h"
-#include "ops/sm_blas.h"
 #include "ops/sm_parallel.h"
 
 #define TILE_ROWS 256			/* sequences per tile */
@@ -224,7 +222,13 @@ rnn_release(sm_model *model)
 		return;
 	if (m->dirs)
 		for (int i = 0; i < m->L * m->D; i++)
+		{
 			sm_free(m->dirs[i].b_sum);
+			sm_packed_free(&m->dirs[i].p_ih);
+			sm_packed_free(&m->dirs[i].p_hh);
+			sm_packed_free(&m->dirs[i].p_hr);
+		}
+	sm_packed_free(&m->p_head);
 	sm_free(m->dirs);
 	sm_seqhead_free(&m->sh);
 	sm_free(m);
@@ -269,6 +273,15 @@ rnn_build(sm_model *model, sm_error *err)
 			if (c.bias)
 				for (int j = 0; j < GH; j++)
 					dir->b_sum[j] = dir->b_ih[j] + (m->cell == SM_CELL_GRU ? 0.0f : dir->b_hh[j]);
+			{
+				int			in = k == 0 ? m->I : m->D * m->R;
+				sm_status	rc2;
+
+				if ((rc2 = sm_packed_init(&dir->p_ih, dir->w_ih, GH, in, false, err)) != SM_OK ||
+					(rc2 = sm_packed_init(&dir->p_hh, dir->w_hh, GH, m->R, false, err)) != SM_OK ||
+					(dir->w_hr && (rc2 = sm_packed_init(&dir->p_hr, dir->w_hr, m->R, m->H, false, err)) != SM_OK))
+					return rc2;
+			}
 		}
 	if (c.O > 0)
 	{
@@ -281,6 +294,8 @@ rnn_build(sm_model *model, sm_error *err)
 			snprintf(name, sizeof(name), "%sbias", c.head_prefix);
 			m->head_b = sm_weights_find(&model->weights, name)->data;
 		}
+		if ((rc = sm_packed_init(&m->p_head, m->head_w, m->O, m->D * m->R, false, err)) != SM_OK)
+			return rc;
 	}
 	return SM_OK;
 }
@@ -386,15 +401,11 @@ tile_reset_state(const sm_rnn *m, tile_ws *ws)
  *   h:   [rows][R] state (c: [rows][H] for lstm), updated in place
  * active[t] = rows active at step t (a prefix, see the header comment).
  */
-/* y[n, N] (+)= x[n, K] W[N, K]^T: sgemv for one row, where sgemm's set-up costs more */
+/* y[n, N] (+)= x[n, K] W[N, K]^T through the compute seam */
 static inline void
-matmul_t(int n, int N, int K, const float *x, const float *W, float beta, float *y)
+matmul_t(int n, const sm_packed *W, const float *x, float beta, float *y)
 {
-	if (n == 1)
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, W, K, x, 1, beta, y, 1);
-	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, N, K,
-					1.0f, x, K, W, K, beta, y, N);
+	sm_op_matmul(W, x, W->K, n, beta, y, W->N);
 }
 
 static sm_status
@@ -419,7 +430,7 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 		float	   *xw = ws->xw;
 
 		/* xw[tt][r] = in[first + tt][r] W_ih^T for the whole chunk (biases: in the cell) */
-		matmul_t(tc * rows, GH, in_w, in + (size_t) first * rows * in_w, w->w_ih, 0.0f, xw);
+		matmul_t(tc * rows, &w->p_ih, in + (size_t) first * rows * in_w, 0.0f, xw);
 
 		for (int k = 0; k < tc; k++)
 		{
@@ -436,28 +447,28 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 			if (m->cell == SM_CELL_GRU)
 			{
 				/* gh = h W_hh^T, kept apart for r * (W_hn h + b_hn) */
-				matmul_t(n, GH, R, h, w->w_hh, 0.0f, ws->gh);
+				matmul_t(n, &w->p_hh, h, 0.0f, ws->gh);
 				for (int r = 0; r < n; r++)
-					sm_gru_cell(g + (size_t) r * GH, bias, ws->gh + (size_t) r * GH, w->b_hh,
+					sm_op_gru_cell(g + (size_t) r * GH, bias, ws->gh + (size_t) r * GH, w->b_hh,
 								h + (size_t) r * R, H);
 			}
 			else
 			{
 				/* g += h W_hh^T over the active rows */
-				matmul_t(n, GH, R, h, w->w_hh, 1.0f, g);
+				matmul_t(n, &w->p_hh, h, 1.0f, g);
 				if (m->cell == SM_CELL_LSTM)
 				{
 					float	   *hout = w->w_hr ? ws->hc : h;
 
 					for (int r = 0; r < n; r++)
-						sm_lstm_cell(g + (size_t) r * GH, bias, c + (size_t) r * H,
+						sm_op_lstm_cell(g + (size_t) r * GH, bias, c + (size_t) r * H,
 									 hout + (size_t) r * H, H);
 					if (w->w_hr)	/* h = (o * tanh(c)) W_hr^T */
-						matmul_t(n, R, H, ws->hc, w->w_hr, 0.0f, h);
+						matmul_t(n, &w->p_hr, ws->hc, 0.0f, h);
 				}
 				else
 					for (int r = 0; r < n; r++)
-						sm_elman_cell(g + (size_t) r * GH, bias, h + (size_t) r * R, H,
+						sm_op_elman_cell(g + (size_t) r * GH, bias, h + (size_t) r * R, H,
 									m->cell == SM_CELL_RNN_RELU);
 			}
 			for (int r = 0; r < n; r++)
@@ -521,8 +532,7 @@ apply_head(const sm_rnn *m, const float *y, size_t n, float *out)
 		else
 			memset(out + r * W, 0, sizeof(float) * W);
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n, W, DR,
-				1.0f, y, DR, m->head_w, DR, 1.0f, out, W);
+	sm_op_matmul(&m->p_head, y, DR, (int) n, 1.0f, out, W);
 	sm_seqhead_unscale(&m->sh, out, n);
 }
 
@@ -706,7 +716,7 @@ blas_threads_for(int rows)
 
 	if (n > 1 && rows <= SMALL_BATCH_ROWS)
 	{
-		openblas_set_num_threads(1);
+		sm_ops_set_threads(1);
 		return n;
 	}
 	return 0;
@@ -716,7 +726,7 @@ static void
 blas_threads_restore(int saved)
 {
 	if (saved > 0)
-		openblas_set_num_threads(saved);
+		sm_ops_set_threads(saved);
 }
 
 sm_status

@@ -68,6 +68,7 @@
 #define SM_RNN_H
 
 #include "core/sm_model.h"
+#include "ops/sm_ops.h"
 #include "sm_seqhead.h"
 
 extern const sm_arch sm_arch_rnn;
@@ -90,6 +91,9 @@ typedef struct sm_rnn_dir
 	const float *b_hh;			/* [G*H] or NULL */
 	const float *w_hr;			/* [R, H] or NULL */
 	float	   *b_sum;			/* b_ih + b_hh (rnn, lstm; gru: r,z only) */
+	sm_packed	p_ih,
+				p_hh,
+				p_hr;			/* the weights packed for the compute seam */
 } sm_rnn_dir;
 
 typedef struct sm_rnn
@@ -106,6 +110,7 @@ typedef struct sm_rnn
 	int			O;				/* head output width (0: none) */
 	const float *head_w;		/* [O, D*R] */
 	const float *head_b;		/* [O] or NULL */
+	sm_packed	p_head;			/* head_w packed */
 	sm_seqhead	sh;				/* scaling, head kind, forecasting (I, O as above) */
 } sm_rnn;
 

@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/sm_blas.h"
 #include "ops/sm_parallel.h"
 
 #define TILE_TOKENS 4096		/* tokens per tile, at most (a longer sequence is its own tile) */
@@ -72,16 +71,10 @@ sm_tfm_out_width(const sm_tfm *m, sm_tfm_out what)
 }
 
 /* out[n, L->out] = beta out + in[n, L->in] W^T (no bias) */
-static void
+static inline void
 dense(const sm_dense *L, const float *in, int ldin, int n, float beta, float *out, int ldout)
 {
-	if (n == 1 && !L->in_major)
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, L->out, L->in, 1.0f, L->w, L->in, in, 1,
-					beta, out, 1);
-	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, L->in_major ? CblasNoTrans : CblasTrans,
-					n, L->out, L->in, 1.0f, in, ldin, L->w, L->in_major ? L->out : L->in,
-					beta, out, ldout);
+	sm_op_matmul(&L->pk, in, ldin, n, beta, out, ldout);
 }
 
 /* ---------------------------------------------------------------- for the archs */
@@ -281,6 +274,40 @@ sm_tfm_text_config(const sm_config *cfg, sm_tfm *m, sm_tfm_pool default_pool, sm
 	return SM_OK;
 }
 
+/* every dense weight of m, and the language-model head, packed for the seam */
+static sm_status
+pack_weights(sm_tfm *m, sm_error *err)
+{
+	sm_dense   *all[3] = {&m->in_proj, &m->pooler, &m->head};
+	sm_status	rc;
+
+	for (int i = 0; i < 3; i++)
+		if (all[i]->w && (rc = sm_packed_init(&all[i]->pk, all[i]->w, all[i]->out, all[i]->in,
+											  all[i]->in_major, err)) != SM_OK)
+			return rc;
+	for (int li = 0; li < m->n_layers; li++)
+	{
+		sm_tfm_layer *L = &m->layers[li];
+		sm_dense   *d[7] = {&L->qkv, &L->q, &L->k, &L->v, &L->o, &L->ff1, &L->ff2};
+
+		for (int i = 0; i < 7; i++)
+			if (d[i]->w && (rc = sm_packed_init(&d[i]->pk, d[i]->w, d[i]->out, d[i]->in,
+												d[i]->in_major, err)) != SM_OK)
+				return rc;
+	}
+	if (m->lm_head)
+		return sm_packed_init(&m->lm_pk, m->lm_head, m->vocab, m->d, false, err);
+	return SM_OK;
+}
+
+sm_status
+sm_tfm_finish(const sm_config *cfg, sm_tfm *m, sm_tfm_pool default_pool, sm_error *err)
+{
+	sm_status	rc = sm_tfm_text_config(cfg, m, default_pool, err);
+
+	return rc != SM_OK ? rc : pack_weights(m, err);
+}
+
 sm_status
 sm_tfm_sinusoidal(sm_tfm *m, sm_error *err)
 {
@@ -320,6 +347,19 @@ sm_tfm_release(sm_model *model)
 	if (m->labels)
 		for (int i = 0; i < m->n_labels; i++)
 			sm_free(m->labels[i]);
+	sm_packed_free(&m->in_proj.pk);
+	sm_packed_free(&m->pooler.pk);
+	sm_packed_free(&m->head.pk);
+	sm_packed_free(&m->lm_pk);
+	if (m->layers)
+		for (int li = 0; li < m->n_layers; li++)
+		{
+			sm_tfm_layer *L = &m->layers[li];
+			sm_dense   *d[7] = {&L->qkv, &L->q, &L->k, &L->v, &L->o, &L->ff1, &L->ff2};
+
+			for (int i = 0; i < 7; i++)
+				sm_packed_free(&d[i]->pk);
+		}
 	sm_free(m->labels);
 	sm_free(m->layers);
 	sm_free(m->pos_owned);
@@ -339,6 +379,7 @@ typedef struct tfm_ws
 			   *ctx,			/* [cap, d] attention output / pooled rows */
 			   *f,				/* [cap, ffn] feed-forward; also input rows (numeric) */
 			   *s,				/* [Q_BLOCK, max keys] attention scores */
+			   *pk,				/* packing scratch of the attention products */
 			   *lm;				/* [LM_ROWS, V] logits (logprob), or NULL */
 } tfm_ws;
 
@@ -351,6 +392,7 @@ ws_free(tfm_ws *ws)
 	sm_free(ws->ctx);
 	sm_free(ws->f);
 	sm_free(ws->s);
+	sm_free(ws->pk);
 	sm_free(ws->lm);
 	memset(ws, 0, sizeof(*ws));
 }
@@ -369,9 +411,15 @@ ws_alloc(const sm_tfm *m, int cap, int max_keys, bool lm, tfm_ws *ws, sm_error *
 	ws->ctx = sm_alloc_array(n * m->d, sizeof(float));
 	ws->f = sm_alloc_array(n * fw, sizeof(float));
 	ws->s = sm_alloc_array((size_t) Q_BLOCK * max_keys, sizeof(float));
+	{
+		size_t		qk = sm_op_gemm_scratch(max_keys, m->dh),
+					sv = sm_op_gemm_scratch(m->dh, max_keys);
+
+		ws->pk = sm_alloc_array(qk > sv ? qk : sv, sizeof(float));
+	}
 	if (lm)
 		ws->lm = sm_alloc_array((size_t) LM_ROWS * m->vocab, sizeof(float));
-	if (!ws->x || !ws->h || !ws->qkv || !ws->ctx || !ws->f || !ws->s || (lm && !ws->lm))
+	if (!ws->x || !ws->h || !ws->qkv || !ws->ctx || !ws->f || !ws->s || !ws->pk || (lm && !ws->lm))
 	{
 		ws_free(ws);
 		sm_fail(err, SM_ERR_NOMEM, "out of memory for a transformer forward pass");
@@ -407,7 +455,7 @@ should_stop(const sm_par *par)
  */
 static bool
 attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V, int ldk,
-	   int nq, int nk, int q0, float *ctx, int ldc, float *s, const sm_par *par)
+	   int nq, int nk, int q0, float *ctx, int ldc, float *s, float *pk, const sm_par *par)
 {
 	const float scale = 1.0f / sqrtf((float) m->dh);
 
@@ -427,8 +475,7 @@ attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V,
 				kn = nk;
 			if (nk > Q_BLOCK && should_stop(par))
 				return false;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bn, kn, m->dh, scale,
-						q + (size_t) b0 * ldq, ldq, k, ldk, 0.0f, s, kn);
+			sm_op_gemm(true, bn, kn, m->dh, scale, q + (size_t) b0 * ldq, ldq, k, ldk, 0.0f, s, kn, pk);
 			for (int i = 0; i < bn; i++)
 			{
 				float	   *row = s + (size_t) i * kn;
@@ -436,12 +483,11 @@ attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V,
 
 				if (valid > kn)
 					valid = kn;
-				sm_softmax(row, valid);
+				sm_op_softmax(row, valid);
 				if (valid < kn)
 					memset(row + valid, 0, sizeof(float) * (size_t) (kn - valid));
 			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bn, m->dh, kn, 1.0f,
-						s, kn, v, ldk, 0.0f, c + (size_t) b0 * ldc, ldc);
+			sm_op_gemm(false, bn, m->dh, kn, 1.0f, s, kn, v, ldk, 0.0f, c + (size_t) b0 * ldc, ldc, pk);
 		}
 	}
 	return true;
@@ -467,7 +513,7 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 	if (L->qkv.w)
 	{
 		dense(&L->qkv, in, d, n, 0.0f, ws->qkv, 3 * d);
-		sm_bias_act(ws->qkv, L->qkv.b, (size_t) n, 3 * d, SM_ACT_IDENTITY);
+		sm_op_bias_act(ws->qkv, L->qkv.b, (size_t) n, 3 * d, SM_ACT_IDENTITY);
 	}
 	else
 	{
@@ -477,7 +523,7 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 		{
 			dense(p[j], in, d, n, 0.0f, ws->qkv + j * d, 3 * d);
 			for (int r = 0; r < n && p[j]->b; r++)	/* rows of 3d: one d-wide part each */
-				sm_bias_act(ws->qkv + (size_t) r * 3 * d + j * d, p[j]->b, 1, d, SM_ACT_IDENTITY);
+				sm_op_bias_act(ws->qkv + (size_t) r * 3 * d + j * d, p[j]->b, 1, d, SM_ACT_IDENTITY);
 		}
 	}
 
@@ -492,7 +538,7 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 			memcpy(kc + (size_t) (kv->past + r) * d, ws->qkv + (size_t) r * 3 * d + d, sizeof(float) * d);
 			memcpy(vc + (size_t) (kv->past + r) * d, ws->qkv + (size_t) r * 3 * d + 2 * d, sizeof(float) * d);
 		}
-		if (!attend(m, ws->qkv, 3 * d, kc, vc, d, n, kv->past + n, kv->past, ws->ctx, d, ws->s, par))
+		if (!attend(m, ws->qkv, 3 * d, kc, vc, d, n, kv->past + n, kv->past, ws->ctx, d, ws->s, ws->pk, par))
 			return false;
 	}
 	else
@@ -504,7 +550,7 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 			const float *base = ws->qkv + r0 * 3 * d;
 
 			if (!attend(m, base, 3 * d, base + d, base + 2 * d, 3 * d, lengths[sq], lengths[sq], 0,
-						ws->ctx + r0 * d, d, ws->s, par))
+						ws->ctx + r0 * d, d, ws->s, ws->pk, par))
 				return false;
 			r0 += (size_t) lengths[sq];
 		}
@@ -513,18 +559,18 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 	/* x += ctx Wo^T + bo, then LN1 (post) or h = LN2(x) (pre) */
 	dense(&L->o, ws->ctx, d, n, 1.0f, ws->x, d);
 	if (m->norm_first)
-		sm_add_layernorm(ws->x, L->o.b, L->ln2_g, L->ln2_b, m->eps, (size_t) n, d, ws->h);
+		sm_op_add_layernorm(ws->x, L->o.b, L->ln2_g, L->ln2_b, m->eps, (size_t) n, d, ws->h);
 	else
-		sm_add_layernorm(ws->x, L->o.b, L->ln1_g, L->ln1_b, m->eps, (size_t) n, d, ws->x);
+		sm_op_add_layernorm(ws->x, L->o.b, L->ln1_g, L->ln1_b, m->eps, (size_t) n, d, ws->x);
 
 	/* feed-forward */
 	dense(&L->ff1, m->norm_first ? ws->h : ws->x, d, n, 0.0f, ws->f, m->ffn);
-	sm_bias_act(ws->f, L->ff1.b, (size_t) n, m->ffn, m->act);
+	sm_op_bias_act(ws->f, L->ff1.b, (size_t) n, m->ffn, m->act);
 	dense(&L->ff2, ws->f, m->ffn, n, 1.0f, ws->x, d);
 	if (m->norm_first)
-		sm_add_layernorm(ws->x, L->ff2.b, next_g, next_b, m->eps, (size_t) n, d, ws->h);
+		sm_op_add_layernorm(ws->x, L->ff2.b, next_g, next_b, m->eps, (size_t) n, d, ws->h);
 	else
-		sm_add_layernorm(ws->x, L->ff2.b, L->ln2_g, L->ln2_b, m->eps, (size_t) n, d, ws->x);
+		sm_op_add_layernorm(ws->x, L->ff2.b, L->ln2_g, L->ln2_b, m->eps, (size_t) n, d, ws->x);
 	return true;
 }
 
@@ -565,7 +611,7 @@ embed(const sm_tfm *m, tfm_ws *ws, int n, const int *lengths, int n_seq, int pos
 		for (int r = 0; r < n; r++)
 			sm_seqhead_scale_input(&m->sh, in + (size_t) r * m->I);
 		dense(&m->in_proj, in, m->I, n, 0.0f, ws->x, d);
-		sm_bias_act(ws->x, m->in_proj.b, (size_t) n, d, SM_ACT_IDENTITY);
+		sm_op_bias_act(ws->x, m->in_proj.b, (size_t) n, d, SM_ACT_IDENTITY);
 	}
 	if (m->pos)
 	{
@@ -582,7 +628,7 @@ embed(const sm_tfm *m, tfm_ws *ws, int n, const int *lengths, int n_seq, int pos
 			}
 	}
 	if (m->emb_ln_g)
-		sm_add_layernorm(ws->x, NULL, m->emb_ln_g, m->emb_ln_b, m->eps, (size_t) n, d, ws->x);
+		sm_op_add_layernorm(ws->x, NULL, m->emb_ln_g, m->emb_ln_b, m->eps, (size_t) n, d, ws->x);
 }
 
 /* All layers, then the final norm: the final hidden states end in ws->x. */
@@ -594,7 +640,7 @@ run_stack(const sm_tfm *m, tfm_ws *ws, int n, const int *lengths, int n_seq,
 	const int	d = m->d;
 
 	if (m->norm_first)
-		sm_add_layernorm(ws->x, NULL, m->layers[0].ln1_g, m->layers[0].ln1_b, m->eps,
+		sm_op_add_layernorm(ws->x, NULL, m->layers[0].ln1_g, m->layers[0].ln1_b, m->eps,
 						 (size_t) n, d, ws->h);
 	for (int li = 0; li < m->n_layers; li++)
 	{
@@ -614,7 +660,7 @@ run_stack(const sm_tfm *m, tfm_ws *ws, int n, const int *lengths, int n_seq,
 			return sm_fail(err, SM_ERR_ABORTED, "canceled");
 	}
 	if (m->final_ln_g)
-		sm_add_layernorm(ws->x, NULL, m->final_ln_g, m->final_ln_b, m->eps, (size_t) n, d, ws->x);
+		sm_op_add_layernorm(ws->x, NULL, m->final_ln_g, m->final_ln_b, m->eps, (size_t) n, d, ws->x);
 	return SM_OK;
 }
 
@@ -630,7 +676,7 @@ apply_head(const sm_tfm *m, const float *y, int n, float *out)
 		return;
 	}
 	dense(&m->head, y, m->head.in, n, 0.0f, out, m->head.out);
-	sm_bias_act(out, m->head.b, (size_t) n, m->head.out, SM_ACT_IDENTITY);
+	sm_op_bias_act(out, m->head.b, (size_t) n, m->head.out, SM_ACT_IDENTITY);
 	if (m->sh.O > 0)
 		sm_seqhead_unscale(&m->sh, out, (size_t) n);
 }
@@ -684,7 +730,7 @@ sequence_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq, floa
 		float	   *t = ws->h;
 
 		dense(&m->pooler, pooled, d, n_seq, 0.0f, t, d);
-		sm_bias_act(t, m->pooler.b, (size_t) n_seq, d, SM_ACT_TANH);
+		sm_op_bias_act(t, m->pooler.b, (size_t) n_seq, d, SM_ACT_TANH);
 		pooled = t;
 	}
 	apply_head(m, pooled, n_seq, out);
@@ -758,8 +804,7 @@ logprob_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq,
 	{
 		int			rows = n - r0 < LM_ROWS ? (int) (n - r0) : LM_ROWS;
 
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, V, d, 1.0f,
-					ws->x + r0 * d, d, m->lm_head, d, 0.0f, ws->lm, V);
+		sm_op_matmul(&m->lm_pk, ws->x + r0 * d, d, rows, 0.0f, ws->lm, V);
 		add_lm_bias(m, ws->lm, rows);
 		for (int i = 0; i < rows; i++)
 		{
@@ -769,7 +814,7 @@ logprob_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq,
 			while (r >= seq_end)
 				seq_end += (size_t) lengths[++sq];
 			if (r + 1 < seq_end)
-				scores[sq] += (double) lg[ids[r + 1]] - sm_logsumexp(lg, V);
+				scores[sq] += (double) lg[ids[r + 1]] - sm_op_logsumexp(lg, V);
 		}
 	}
 }
@@ -866,8 +911,7 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 			memcpy(c->out + r0 * m->d, ws->x, sizeof(float) * (size_t) n * m->d);
 			break;
 		case SM_TFM_OUT_LOGITS:
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m->vocab, m->d, 1.0f,
-						ws->x, m->d, m->lm_head, m->d, 0.0f, c->out + r0 * m->vocab, m->vocab);
+			sm_op_matmul(&m->lm_pk, ws->x, m->d, n, 0.0f, c->out + r0 * m->vocab, m->vocab);
 			add_lm_bias(m, c->out + r0 * m->vocab, n);
 			break;
 		case SM_TFM_OUT_STEPS:
@@ -889,7 +933,7 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 
 				sequence_output(m, ws, lens, ns, p);
 				for (int sq = 0; sq < ns; sq++)
-					sm_softmax(p + (size_t) sq * O, O);
+					sm_op_softmax(p + (size_t) sq * O, O);
 			}
 			break;
 	}
@@ -1054,8 +1098,7 @@ sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, floa
 	rc = run_stack(m, &ws, n, &n, 1, st->k, st->v, st->cap, st->len, NULL, err);
 	if (rc == SM_OK)
 	{
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, m->vocab, m->d, 1.0f, m->lm_head, m->d,
-					ws.x + (size_t) (n - 1) * m->d, 1, 0.0f, logits, 1);
+		sm_op_matmul(&m->lm_pk, ws.x + (size_t) (n - 1) * m->d, m->d, 1, 0.0f, logits, m->vocab);
 		add_lm_bias(m, logits, 1);
 		st->len += n;
 	}

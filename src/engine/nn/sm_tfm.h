@@ -30,7 +30,7 @@
 #define SM_TFM_H
 
 #include "core/sm_model.h"
-#include "ops/sm_activ.h"
+#include "ops/sm_ops.h"
 #include "sm_seqhead.h"
 
 extern const sm_arch sm_arch_transformer;
@@ -53,6 +53,7 @@ typedef struct sm_dense
 	int			in,
 				out;
 	bool		in_major;
+	sm_packed	pk;				/* w packed for the compute seam (sm_tfm_finish) */
 } sm_dense;
 
 typedef struct sm_tfm_layer
@@ -115,6 +116,7 @@ typedef struct sm_tfm
 	/* outputs */
 	sm_tfm_out	default_out;	/* what forward() of SQL returns */
 	const float *lm_head;		/* [V, d] (tied: wte), or NULL */
+	sm_packed	lm_pk;			/* lm_head packed */
 	const float *lm_bias;		/* [V] or NULL (a transformer's head used as lm_head) */
 	sm_tfm_pool pool;			/* for SM_TFM_OUT_SEQUENCE */
 	sm_dense	pooler;			/* BERT pooler: tanh(dense(first token)); w NULL when absent */
@@ -145,6 +147,9 @@ typedef struct sm_tfm
  */
 #define SM_TFM_TEXT_KEYS "embedding_pooling", "embedding_normalize", "bos_token_id", \
 	"eos_token_id", "id2label", "label2id"
+/* the archs' last step: the text config, then every weight packed for the seam */
+sm_status	sm_tfm_finish(const sm_config *cfg, sm_tfm *m, sm_tfm_pool default_pool,
+						  sm_error *err);
 sm_status	sm_tfm_text_config(const sm_config *cfg, sm_tfm *m, sm_tfm_pool default_pool,
 							   sm_error *err);
 /*

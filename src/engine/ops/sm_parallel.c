@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sm_blas.h"
+#include "sm_ops.h"
 
 typedef struct par_run
 {
@@ -105,7 +105,7 @@ sm_par_run(int n_tiles, int n_workers, sm_tile_fn fn, void *ctx, sm_error *err)
 		sigset_t	all,
 					old;
 
-		openblas_set_num_threads(1);
+		sm_ops_set_threads(1);
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
 		for (int i = 1; i < n_workers; i++)
@@ -129,7 +129,7 @@ sm_par_run(int n_tiles, int n_workers, sm_tile_fn fn, void *ctx, sm_error *err)
 	for (int i = 1; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
 	if (n_workers > 1)
-		openblas_set_num_threads(sm_get_threads());
+		sm_ops_set_threads(sm_get_threads());
 	pthread_mutex_destroy(&run.lock);
 	/* stopped between tiles: some tiles never ran */
 	if (run.stop && run.rc == SM_OK)

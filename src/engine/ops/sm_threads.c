@@ -1,12 +1,13 @@
 /*
  * sm_threads.c -- how many threads one engine call may use.
  *
- * OpenBLAS keeps its own pool; we set its size here so a backend (and each
- * parallel worker) uses what seqmodel.threads allows, not every core.
+ * The engine's tiles use up to this many threads (sm_parallel.h); the
+ * backend sizes its own pool (OpenBLAS's, for the blas kernels) to match,
+ * so a backend uses what seqmodel.threads allows, not every core.
  */
 #include "core/sm_core.h"
 
-#include "sm_blas.h"
+#include "sm_ops.h"
 
 static int	n_threads = 0;		/* 0: not set yet (OpenBLAS uses every core) */
 
@@ -18,7 +19,7 @@ sm_set_threads(int n)
 	if (n != n_threads)
 	{
 		n_threads = n;
-		openblas_set_num_threads(n);
+		sm_ops_set_threads(n);
 	}
 }
 

@@ -1,0 +1,63 @@
+/*
+ * sm_gemm.h -- seqmodel's own matrix-product kernels on packed weights.
+ *
+ * Layers compute y = x W^T with W in PyTorch's [out, in] layout (N output
+ * columns, K inputs), or W given as [in, out] (GPT-2's Conv1D, "in_major").
+ * W is packed once, at model load, into panels of SM_PANEL output columns:
+ *
+ *   packed[p * pstride + k * SM_PANEL + j] = W[16 p + j, k]    (0 past N)
+ *
+ * pstride = K * SM_PANEL rounded to whole cache lines; the buffer is 64-byte
+ * aligned.  One layout serves every kernel variant (generic, AVX2,
+ * AVX-512), so changing seqmodel.cpu_kernels never repacks.  The kernels
+ * (sm_gemm_kernel.h) sum every output element in the order k = 0 .. K-1
+ * whatever the block shape, so results are bit-identical across thread
+ * counts and batch compositions on one machine.
+ *
+ * Nothing here allocates or calls the hooks except sm_pack_alloc, so the
+ * products may run on worker threads.
+ */
+#ifndef SM_GEMM_H
+#define SM_GEMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SM_PANEL 16				/* output columns per packed panel */
+#define SM_GEMM_KC 256			/* K steps per pass over a panel chunk (L1) */
+#define SM_GEMM_MC 96			/* rows of x per pass over the panels (L2) */
+
+/* the CPU kernel variants, by instruction set */
+typedef enum sm_kernels
+{
+	SM_KERNELS_GENERIC = 0,		/* portable C (GCC vector extensions, SSE2 on x86-64) */
+	SM_KERNELS_AVX2,			/* AVX2 + FMA */
+	SM_KERNELS_AVX512,			/* AVX-512F */
+	SM_KERNELS_BLAS				/* OpenBLAS's sgemm on the unpacked weights */
+} sm_kernels;
+
+/* floats a packed copy of an [N, K] matrix takes (panel stride: sm_pack_stride) */
+size_t		sm_pack_floats(int N, int K);
+size_t		sm_pack_stride(int K);
+
+/*
+ * Pack W into dst (sm_pack_floats(N, K) floats, 64-byte aligned):
+ * in_major = false: W[n * ldw + k]; true: W[k * ldw + n].
+ */
+void		sm_pack_into(float *dst, const float *W, int ldw, int N, int K, bool in_major);
+
+/*
+ * y[m0..m1) rows of y[M, N] = alpha * x[M, K] W^T + beta * y, W packed with
+ * panel stride pstride.  beta is 0 or 1; alpha != 1 needs beta = 0.
+ * ldx >= K, ldy >= N.  The variant must be supported by this CPU.
+ */
+void		sm_gemm_packed(sm_kernels kind, const float *P, size_t pstride, int N, int K,
+						   const float *x, int ldx, int m0, int m1, float alpha, float beta,
+						   float *y, int ldy);
+
+/* the naive reference: double accumulation, W unpacked (layout as sm_pack_into) */
+void		sm_gemm_naive(const float *W, int ldw, bool in_major, int N, int K,
+						  const float *x, int ldx, int M, float alpha, float beta,
+						  float *y, int ldy);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * sm_ops.h -- the compute seam: every heavy operation of the engine's
+ * layers, behind one table of functions per backend (ggml's backend table
+ * and llm.c's layer functions are the models).  Layers (nn/) call the
+ * sm_op_* functions below and never a BLAS or a device directly; no file
+ * outside ops/ includes cblas.
+ *
+ * Backends.  The CPU backend (sm_ops_cpu.c) is the first: seqmodel's own
+ * kernels (sm_gemm.h), chosen from CPUID feature bits (sm_cpu.h), and
+ * OpenBLAS where it is chosen; CUDA is to be the second (kernels/).
+ *
+ * Weights.  A layer's weight is packed once, when the model is built
+ * (sm_packed_init, allocated through the hooks, so the glue counts the
+ * bytes against seqmodel.cache_size), into the layout the kernels read.
+ * The unpacked weights stay (the BLAS kernels and the embedding lookups
+ * read them).
+ *
+ * Threads.  The seam's products are single-threaded and deterministic; the
+ * engine's parallelism is its tiles (sm_parallel.h).  OpenBLAS's own pool,
+ * when the BLAS kernels are chosen, is sized through sm_ops_set_threads.
+ */
+#ifndef SM_OPS_H
+#define SM_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/sm_core.h"
+#include "sm_activ.h"
+#include "sm_gemm.h"
+
+/* A weight W as a layer uses it: y = x W^T, W [N, K], or [K, N] when in_major. */
+typedef struct sm_packed
+{
+	int			N,				/* output columns */
+				K;				/* inputs */
+	bool		in_major;		/* w is [K, N] (GPT-2's Conv1D) */
+	const float *w;				/* the weights as stored (not owned) */
+	float	   *panels;			/* packed (sm_gemm.h), 64-byte aligned, or NULL */
+	void	   *raw;			/* the allocation behind panels */
+	size_t		pstride;		/* floats between panels */
+} sm_packed;
+
+/* Pack w (kept by reference) for the kernels; failure is out of memory. */
+sm_status	sm_packed_init(sm_packed *p, const float *w, int N, int K, bool in_major,
+						   sm_error *err);
+void		sm_packed_free(sm_packed *p);
+/* bytes the packed copy holds */
+size_t		sm_packed_bytes(const sm_packed *p);
+
+/* The operations of a backend. */
+typedef struct sm_backend
+{
+	const char *name;
+	/* y[M, N] = x[M, K] W^T + beta y (beta 0 or 1) */
+	void		(*matmul) (const sm_packed *W, const float *x, int ldx, int M, float beta,
+						   float *y, int ldy);
+	/*
+	 * Activations by activations: C[M, N] = alpha A[M, K] B^T + beta C with
+	 * B [N, K] (b_trans) or A B with B [K, N]; beta 0 or 1, alpha != 1 only
+	 * with beta 0.  scratch: sm_op_gemm_scratch(N, K) floats, or NULL for
+	 * the BLAS kernels.
+	 */
+	void		(*gemm) (bool b_trans, int M, int N, int K, float alpha, const float *A, int lda,
+						 const float *B, int ldb, float beta, float *C, int ldc, float *scratch);
+	/* the fused passes (sm_activ.h has their contracts) */
+	void		(*bias_act) (float *x, const float *b, size_t rows, int cols, sm_act act);
+	void		(*lstm_cell) (const float *g, const float *b, float *c, float *h, int H);
+	void		(*gru_cell) (const float *gx, const float *bx, const float *gh, const float *bh,
+							 float *h, int H);
+	void		(*elman_cell) (const float *g, const float *b, float *h, int H, bool relu);
+	void		(*add_layernorm) (float *x, const float *b, const float *g, const float *beta,
+								  float eps, size_t rows, int cols, float *out);
+	void		(*softmax) (float *x, int n);
+	double		(*logsumexp) (const float *x, int n);
+	void		(*set_threads) (int n);
+} sm_backend;
+
+/* the backend in use (the CPU one until a device backend is selected) */
+extern const sm_backend *sm_ops;
+
+/* floats of scratch sm_op_gemm needs for a B of N x K (as the product uses it) */
+size_t		sm_op_gemm_scratch(int N, int K);
+
+static inline void
+sm_op_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, float *y, int ldy)
+{
+	sm_ops->matmul(W, x, ldx, M, beta, y, ldy);
+}
+
+static inline void
+sm_op_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda,
+		   const float *B, int ldb, float beta, float *C, int ldc, float *scratch)
+{
+	sm_ops->gemm(b_trans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch);
+}
+
+static inline void
+sm_op_bias_act(float *x, const float *b, size_t rows, int cols, sm_act act)
+{
+	sm_ops->bias_act(x, b, rows, cols, act);
+}
+
+static inline void
+sm_op_lstm_cell(const float *g, const float *b, float *c, float *h, int H)
+{
+	sm_ops->lstm_cell(g, b, c, h, H);
+}
+
+static inline void
+sm_op_gru_cell(const float *gx, const float *bx, const float *gh, const float *bh, float *h, int H)
+{
+	sm_ops->gru_cell(gx, bx, gh, bh, h, H);
+}
+
+static inline void
+sm_op_elman_cell(const float *g, const float *b, float *h, int H, bool relu)
+{
+	sm_ops->elman_cell(g, b, h, H, relu);
+}
+
+static inline void
+sm_op_add_layernorm(float *x, const float *b, const float *g, const float *beta, float eps,
+					size_t rows, int cols, float *out)
+{
+	sm_ops->add_layernorm(x, b, g, beta, eps, rows, cols, out);
+}
+
+static inline void
+sm_op_softmax(float *x, int n)
+{
+	sm_ops->softmax(x, n);
+}
+
+static inline double
+sm_op_logsumexp(const float *x, int n)
+{
+	return sm_ops->logsumexp(x, n);
+}
+
+/* ---------------------------------------------------------------- CPU kernels */
+
+/*
+ * The CPU kernel set: "auto" (the widest this CPU runs: avx512, else avx2,
+ * else generic), "avx512", "avx2", "generic" or "blas".  A set this CPU
+ * cannot run is SM_ERR_UNSUPPORTED, with the CPU's features in the detail.
+ */
+sm_status	sm_ops_set_kernels(const char *name, sm_error *err);
+sm_kernels	sm_ops_kernels(void);
+const char *sm_kernels_name(sm_kernels k);
+/* whether this CPU runs that kernel set */
+bool		sm_kernels_supported(sm_kernels k);
+
+/* what a user needs to see why a query is slow */
+typedef struct sm_ops_info
+{
+	const char *backend;		/* "cpu" */
+	const char *kernels;		/* the set in use */
+	const char *kernels_auto;	/* what "auto" picks here */
+	char		cpu[64];		/* the CPU's brand string */
+	char		features[256];	/* the features the kernels care about, space-separated */
+	const char *blas_core;		/* OpenBLAS's core name (its own choice of kernels) */
+	int			blas_threads;	/* OpenBLAS's pool size */
+} sm_ops_info;
+
+void		sm_ops_describe(sm_ops_info *info);
+
+/* thread count for the engine (sm_set_threads calls this) */
+void		sm_ops_set_threads(int n);
+
+#endif

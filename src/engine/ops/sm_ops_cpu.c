@@ -1,0 +1,236 @@
+/*
+ * sm_ops_cpu.c -- the CPU backend of the compute seam (sm_ops.h): products
+ * on seqmodel's own kernels (sm_gemm.c) or on OpenBLAS, the fused passes of
+ * sm_activ.c, and the choice of kernel set.  The only engine file that
+ * calls OpenBLAS, with sm_blas.h the only one that includes it.
+ */
+#include "sm_ops.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sm_blas.h"
+#include "sm_cpu.h"
+
+/* the set in use: chosen on first use (auto) or by sm_ops_set_kernels */
+static sm_kernels kernels = SM_KERNELS_GENERIC;
+static bool kernels_chosen = false;
+
+static sm_kernels
+auto_kernels(void)
+{
+	const sm_cpu_features *f = sm_cpu();
+
+	return f->avx512f ? SM_KERNELS_AVX512 : f->avx2_fma ? SM_KERNELS_AVX2 : SM_KERNELS_GENERIC;
+}
+
+static inline sm_kernels
+current(void)
+{
+	if (!kernels_chosen)
+	{
+		kernels = auto_kernels();
+		kernels_chosen = true;
+	}
+	return kernels;
+}
+
+const char *
+sm_kernels_name(sm_kernels k)
+{
+	switch (k)
+	{
+		case SM_KERNELS_GENERIC:
+			return "generic";
+		case SM_KERNELS_AVX2:
+			return "avx2";
+		case SM_KERNELS_AVX512:
+			return "avx512";
+		case SM_KERNELS_BLAS:
+			return "blas";
+	}
+	return "?";
+}
+
+bool
+sm_kernels_supported(sm_kernels k)
+{
+	switch (k)
+	{
+		case SM_KERNELS_AVX512:
+			return sm_cpu()->avx512f;
+		case SM_KERNELS_AVX2:
+			return sm_cpu()->avx2_fma;
+		default:
+			return true;
+	}
+}
+
+sm_kernels
+sm_ops_kernels(void)
+{
+	return current();
+}
+
+sm_status
+sm_ops_set_kernels(const char *name, sm_error *err)
+{
+	static const sm_kernels all[] = {SM_KERNELS_AVX512, SM_KERNELS_AVX2, SM_KERNELS_GENERIC, SM_KERNELS_BLAS};
+
+	if (strcmp(name, "auto") == 0)
+	{
+		kernels = auto_kernels();
+		kernels_chosen = true;
+		return SM_OK;
+	}
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(name, sm_kernels_name(all[i])) == 0)
+		{
+			if (!sm_kernels_supported(all[i]))
+			{
+				char		feats[256];
+
+				sm_cpu_feature_list(feats, sizeof(feats));
+				sm_fail(err, SM_ERR_UNSUPPORTED, "this CPU cannot run the %s kernels", name);
+				sm_detail(err, "The %s kernels need %s; this CPU has: %s.", name,
+						  all[i] == SM_KERNELS_AVX512 ? "AVX-512F" : "AVX2 and FMA", feats);
+				sm_hint(err, "Use \"auto\", or one of the kernel sets this CPU supports.");
+				return err->code;
+			}
+			kernels = all[i];
+			kernels_chosen = true;
+			return SM_OK;
+		}
+	sm_fail(err, SM_ERR_INVALID, "unknown CPU kernel set \"%s\"", name);
+	sm_detail(err, "Known kernel sets are: auto, avx512, avx2, generic, blas.");
+	return err->code;
+}
+
+/* ---------------------------------------------------------------- weights */
+
+sm_status
+sm_packed_init(sm_packed *p, const float *w, int N, int K, bool in_major, sm_error *err)
+{
+	size_t		floats = sm_pack_floats(N, K);
+
+	memset(p, 0, sizeof(*p));
+	p->N = N;
+	p->K = K;
+	p->in_major = in_major;
+	p->w = w;
+	p->pstride = sm_pack_stride(K);
+	p->raw = sm_alloc_array(floats + 16, sizeof(float));
+	if (p->raw == NULL)
+	{
+		sm_fail(err, SM_ERR_NOMEM, "out of memory packing a weight");
+		sm_detail(err, "A weight of %d x %d needs %zu kB packed.", N, K, (floats * sizeof(float)) >> 10);
+		return err->code;
+	}
+	p->panels = (float *) (((uintptr_t) p->raw + 63) & ~(uintptr_t) 63);
+	sm_pack_into(p->panels, w, in_major ? N : K, N, K, in_major);
+	return SM_OK;
+}
+
+void
+sm_packed_free(sm_packed *p)
+{
+	sm_free(p->raw);
+	p->raw = NULL;
+	p->panels = NULL;
+}
+
+size_t
+sm_packed_bytes(const sm_packed *p)
+{
+	return p->raw ? (sm_pack_floats(p->N, p->K) + 16) * sizeof(float) : 0;
+}
+
+/* ---------------------------------------------------------------- products */
+
+static void
+cpu_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, float *y, int ldy)
+{
+	sm_kernels k = current();
+
+	if (M <= 0)
+		return;
+	if (k != SM_KERNELS_BLAS && W->panels != NULL)
+	{
+		sm_gemm_packed(k, W->panels, W->pstride, W->N, W->K, x, ldx, 0, M, 1.0f, beta, y, ldy);
+		return;
+	}
+	/* sgemv for one row, where sgemm's set-up costs more */
+	if (M == 1 && !W->in_major)
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, W->N, W->K, 1.0f, W->w, W->K, x, 1, beta, y, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, W->in_major ? CblasNoTrans : CblasTrans,
+					M, W->N, W->K, 1.0f, x, ldx, W->w, W->in_major ? W->N : W->K, beta, y, ldy);
+}
+
+size_t
+sm_op_gemm_scratch(int N, int K)
+{
+	return sm_pack_floats(N, K) + 16;
+}
+
+static void
+cpu_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda,
+		 const float *B, int ldb, float beta, float *C, int ldc, float *scratch)
+{
+	sm_kernels k = current();
+
+	if (M <= 0 || N <= 0)
+		return;
+	if (k != SM_KERNELS_BLAS && scratch != NULL)
+	{
+		float	   *P = (float *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
+
+		sm_pack_into(P, B, ldb, N, K, !b_trans);
+		sm_gemm_packed(k, P, sm_pack_stride(K), N, K, A, lda, 0, M, alpha, beta, C, ldc);
+		return;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, b_trans ? CblasTrans : CblasNoTrans, M, N, K,
+				alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void
+cpu_set_threads(int n)
+{
+	openblas_set_num_threads(n);
+}
+
+void
+sm_ops_describe(sm_ops_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->backend = "cpu";
+	info->kernels = sm_kernels_name(current());
+	info->kernels_auto = sm_kernels_name(auto_kernels());
+	sm_cpu_brand(info->cpu, sizeof(info->cpu));
+	sm_cpu_feature_list(info->features, sizeof(info->features));
+	info->blas_core = openblas_get_corename();
+	info->blas_threads = openblas_get_num_threads();
+}
+
+static const sm_backend cpu_backend = {
+	.name = "cpu",
+	.matmul = cpu_matmul,
+	.gemm = cpu_gemm,
+	.bias_act = sm_bias_act,
+	.lstm_cell = sm_lstm_cell,
+	.gru_cell = sm_gru_cell,
+	.elman_cell = sm_elman_cell,
+	.add_layernorm = sm_add_layernorm,
+	.softmax = sm_softmax,
+	.logsumexp = sm_logsumexp,
+	.set_threads = cpu_set_threads,
+};
+
+const sm_backend *sm_ops = &cpu_backend;
+
+void
+sm_ops_set_threads(int n)
+{
+	sm_ops->set_threads(n);
+}

@@ -1,0 +1,244 @@
+/*
+ * test_gemm.c -- the compute seam's products against the naive reference:
+ * every kernel variant this CPU runs, over shapes that hit every edge of
+ * the blocking (1, primes, 7/8/15/16/17, 64, 257, 1000+ rows, columns and
+ * inputs), both weight layouts, strides wider than the matrices, beta 0
+ * and 1, alpha; the packing itself; the kernel-set choice and its errors.
+ */
+#include <stdlib.h>
+
+#include "sm_test.h"
+#include "sm_tests.h"
+#include "ops/sm_cpu.h"
+#include "ops/sm_ops.h"
+
+static double worst_err = 0;	/* the largest normwise error seen */
+
+static const sm_kernels variants[] = {SM_KERNELS_GENERIC, SM_KERNELS_AVX2, SM_KERNELS_AVX512};
+
+/* normwise: max |y - ref| / max(max |ref|, 1e-30) */
+static double
+normwise(const float *y, const float *ref, int M, int N, int ld)
+{
+	double		md = 0,
+				mr = 0;
+
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++)
+		{
+			double		d = fabs((double) y[(size_t) i * ld + j] - ref[(size_t) i * ld + j]);
+
+			if (d > md || isnan(d))
+				md = isnan(d) ? INFINITY : d;
+			if (fabs(ref[(size_t) i * ld + j]) > mr)
+				mr = fabs(ref[(size_t) i * ld + j]);
+		}
+	return md / (mr > 1e-30 ? mr : 1e-30);
+}
+
+/* one shape through every variant; returns false on a mismatch */
+static bool
+check_shape(int M, int N, int K, bool in_major, float alpha, float beta, int pad, unsigned *seed)
+{
+	int			ldw = (in_major ? N : K) + pad,
+				ldx = K + pad,
+				ldy = N + pad;
+	size_t		wn = (size_t) (in_major ? K : N) * ldw;
+	float	   *W = malloc(sizeof(float) * (wn ? wn : 1));
+	float	   *x = malloc(sizeof(float) * (size_t) M * ldx + 1);
+	float	   *y0 = malloc(sizeof(float) * (size_t) M * ldy + 1);
+	float	   *ref = malloc(sizeof(float) * (size_t) M * ldy + 1);
+	float	   *y = malloc(sizeof(float) * (size_t) M * ldy + 1);
+	float	   *P = aligned_alloc(64, sizeof(float) * sm_pack_floats(N, K));
+	float	   *first = malloc(sizeof(float) * (size_t) M * ldy + 1);
+	bool		ok = true;
+	bool		have_first = false;
+
+	for (size_t i = 0; i < wn; i++)
+		W[i] = (float) sm_test_urand(seed);
+	for (size_t i = 0; i < (size_t) M * ldx; i++)
+		x[i] = (float) sm_test_urand(seed);
+	for (size_t i = 0; i < (size_t) M * ldy; i++)
+		y0[i] = (float) sm_test_urand(seed);
+	memcpy(ref, y0, sizeof(float) * (size_t) M * ldy);
+	sm_gemm_naive(W, ldw, in_major, N, K, x, ldx, M, alpha, beta, ref, ldy);
+	sm_pack_into(P, W, ldw, N, K, in_major);
+
+	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++)
+	{
+		double		e;
+		bool		pad_intact = true;
+
+		if (!sm_kernels_supported(variants[v]))
+			continue;
+		memcpy(y, y0, sizeof(float) * (size_t) M * ldy);
+		sm_gemm_packed(variants[v], P, sm_pack_stride(K), N, K, x, ldx, 0, M, alpha, beta, y, ldy);
+		e = normwise(y, ref, M, N, ldy);
+		/* the columns past N (the stride's padding) are never written */
+		for (int i = 0; i < M; i++)
+			for (int j = N; j < ldy; j++)
+				if (y[(size_t) i * ldy + j] != y0[(size_t) i * ldy + j])
+					pad_intact = false;
+		if (e > worst_err)
+			worst_err = e;
+		/* float32 sums of K terms: rounding grows about as sqrt(K) (1e-6 at K = 25) */
+		if (e > 2e-7 * sqrt((double) K) || !pad_intact)
+		{
+			fprintf(stderr, "gemm %s M %d N %d K %d in_major %d alpha %g beta %g pad %d: normwise %.2e%s\n",
+					sm_kernels_name(variants[v]), M, N, K, in_major, alpha, beta, pad, e,
+					pad_intact ? "" : ", wrote past N");
+			ok = false;
+		}
+		/* the FMA variants (AVX2, AVX-512) give the same bits */
+		if (variants[v] != SM_KERNELS_GENERIC)
+		{
+			if (have_first && memcmp(first, y, sizeof(float) * (size_t) M * ldy) != 0)
+			{
+				fprintf(stderr, "gemm %s differs from avx2 bit for bit (M %d N %d K %d)\n",
+						sm_kernels_name(variants[v]), M, N, K);
+				ok = false;
+			}
+			memcpy(first, y, sizeof(float) * (size_t) M * ldy);
+			have_first = true;
+		}
+	}
+	free(W);
+	free(x);
+	free(y0);
+	free(ref);
+	free(y);
+	free(P);
+	free(first);
+	return ok;
+}
+
+/* rows computed in pieces equal rows computed at once, bit for bit (threads split by rows) */
+static bool
+check_row_split(unsigned *seed)
+{
+	const int	M = 203,
+				N = 77,
+				K = 300;
+	float	   *W = malloc(sizeof(float) * N * K),
+			   *x = malloc(sizeof(float) * M * K),
+			   *a = malloc(sizeof(float) * M * N),
+			   *b = malloc(sizeof(float) * M * N),
+			   *P = aligned_alloc(64, sizeof(float) * sm_pack_floats(N, K));
+	bool		ok = true;
+
+	for (int i = 0; i < N * K; i++)
+		W[i] = (float) sm_test_urand(seed);
+	for (int i = 0; i < M * K; i++)
+		x[i] = (float) sm_test_urand(seed);
+	sm_pack_into(P, W, K, N, K, false);
+	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++)
+	{
+		if (!sm_kernels_supported(variants[v]))
+			continue;
+		sm_gemm_packed(variants[v], P, sm_pack_stride(K), N, K, x, K, 0, M, 1.0f, 0.0f, a, N);
+		/* rows one at a time, then uneven pieces */
+		for (int i = 0; i < M; i++)
+			sm_gemm_packed(variants[v], P, sm_pack_stride(K), N, K, x, K, i, i + 1, 1.0f, 0.0f, b, N);
+		ok &= memcmp(a, b, sizeof(float) * M * N) == 0;
+		sm_gemm_packed(variants[v], P, sm_pack_stride(K), N, K, x, K, 0, 2, 1.0f, 0.0f, b, N);
+		sm_gemm_packed(variants[v], P, sm_pack_stride(K), N, K, x, K, 2, 101, 1.0f, 0.0f, b, N);
+		sm_gemm_packed(variants[v], P, sm_pack_stride(K), N, K, x, K, 101, M, 1.0f, 0.0f, b, N);
+		ok &= memcmp(a, b, sizeof(float) * M * N) == 0;
+	}
+	free(W);
+	free(x);
+	free(a);
+	free(b);
+	free(P);
+	return ok;
+}
+
+void
+test_gemm(void)
+{
+	static const int sizes[] = {1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33, 64, 97, 257};
+	const int	n = sizeof(sizes) / sizeof(sizes[0]);
+	unsigned	seed = 12345;
+	int			bad = 0,
+				shapes = 0;
+	sm_error	err;
+	char		feats[256];
+
+	sm_cpu_feature_list(feats, sizeof(feats));
+	printf("gemm: CPU features: %s; variants run:%s%s%s\n", feats,
+		   " generic", sm_kernels_supported(SM_KERNELS_AVX2) ? " avx2" : "",
+		   sm_kernels_supported(SM_KERNELS_AVX512) ? " avx512" : "");
+
+	/* every M x N x K of the edge sizes, both layouts */
+	for (int a = 0; a < n; a++)
+		for (int b = 0; b < n; b++)
+			for (int c = 0; c < n; c += 2)
+			{
+				bool		in_major = ((a + b + c) & 1) != 0;
+
+				shapes++;
+				if (!check_shape(sizes[a], sizes[b], sizes[c], in_major, 1.0f, (a & 1) ? 1.0f : 0.0f,
+								 (b % 3 == 0) ? 3 : 0, &seed))
+					bad++;
+			}
+	CHECK_MSG(bad == 0, "%d of %d shapes differ from the naive reference", bad, shapes);
+
+	/* long K (several KC chunks), large M (several MC blocks), wide N, alpha */
+	CHECK(check_shape(1000, 40, 1030, false, 1.0f, 1.0f, 0, &seed));
+	CHECK(check_shape(130, 1001, 513, true, 1.0f, 0.0f, 5, &seed));
+	CHECK(check_shape(257, 129, 64, false, 0.125f, 0.0f, 1, &seed));
+	CHECK(check_shape(1, 5000, 300, false, 1.0f, 0.0f, 0, &seed));
+	CHECK(check_shape(2, 1000, 1, true, 1.0f, 1.0f, 2, &seed));
+	CHECK(check_row_split(&seed));
+	printf("gemm: %d shapes, largest normwise difference from the naive reference %.2e\n",
+		   shapes + 5, worst_err);
+
+	/* packing: zero past N, the same for both layouts */
+	{
+		float		W[3 * 5],
+					Wt[5 * 3];
+		float	   *P = aligned_alloc(64, sizeof(float) * sm_pack_floats(3, 5)),
+				   *Q = aligned_alloc(64, sizeof(float) * sm_pack_floats(3, 5));
+		bool		zero = true;
+
+		for (int i = 0; i < 15; i++)
+			W[i] = (float) (i + 1);
+		for (int r = 0; r < 3; r++)
+			for (int k = 0; k < 5; k++)
+				Wt[k * 3 + r] = W[r * 5 + k];
+		sm_pack_into(P, W, 5, 3, 5, false);
+		sm_pack_into(Q, Wt, 3, 3, 5, true);
+		CHECK(memcmp(P, Q, sizeof(float) * sm_pack_floats(3, 5)) == 0);
+		CHECK(P[0] == 1.0f && P[1] == 6.0f && P[2] == 11.0f && P[16] == 2.0f);
+		for (int k = 0; k < 5; k++)
+			for (int j = 3; j < SM_PANEL; j++)
+				zero &= P[k * SM_PANEL + j] == 0.0f;
+		CHECK(zero);
+		free(P);
+		free(Q);
+	}
+
+	/* the kernel-set choice */
+	CHECK(sm_ops_set_kernels("generic", &err) == SM_OK && sm_ops_kernels() == SM_KERNELS_GENERIC);
+	CHECK(sm_ops_set_kernels("blas", &err) == SM_OK && sm_ops_kernels() == SM_KERNELS_BLAS);
+	CHECK(sm_ops_set_kernels("nonsense", &err) == SM_ERR_INVALID);
+	CHECK_ERR(err, SM_ERR_INVALID, "unknown CPU kernel set \"nonsense\"");
+	if (!sm_kernels_supported(SM_KERNELS_AVX512))
+	{
+		CHECK(sm_ops_set_kernels("avx512", &err) == SM_ERR_UNSUPPORTED);
+		CHECK_ERR(err, SM_ERR_UNSUPPORTED, "this CPU cannot run the avx512 kernels");
+		CHECK(strstr(err.detail, "this CPU has:") != NULL);
+	}
+	else
+		CHECK(sm_ops_set_kernels("avx512", &err) == SM_OK);
+	CHECK(sm_ops_set_kernels("auto", &err) == SM_OK);
+	CHECK(sm_ops_kernels() == (sm_kernels_supported(SM_KERNELS_AVX512) ? SM_KERNELS_AVX512
+							   : sm_kernels_supported(SM_KERNELS_AVX2) ? SM_KERNELS_AVX2 : SM_KERNELS_GENERIC));
+	{
+		sm_ops_info info;
+
+		sm_ops_describe(&info);
+		CHECK(strcmp(info.backend, "cpu") == 0 && info.blas_core != NULL && info.cpu[0] != '\0');
+		printf("gemm: CPU \"%s\", kernels %s, OpenBLAS core %s\n", info.cpu, info.kernels, info.blas_core);
+	}
+}
