@@ -95,6 +95,12 @@ bench_build() {
         echo "building bench_$bench failed (tail of $log):"; tail -5 "$log"; engine=0
     fi
     [ $engine = 1 ] || echo "!! the seqmodel engine column will be empty; the peers still run"
+    # the machine, as every report must say: CPU, features, kernels, OpenBLAS's core
+    if cc -std=gnu11 -O2 -Isrc/engine -o "$work/bench_info" test/bench/bench_info.c \
+            src/engine/libsmengine.a -lopenblas -lm >>"$log" 2>&1; then
+        "$work/bench_info" | tee "$work/machine.txt"
+        [ -n "${OPENBLAS_CORETYPE:-}" ] && echo "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE" | tee -a "$work/machine.txt"
+    fi
 }
 
 # one run: IMPL THREADS WORKLOAD ROUND -> a JSON line tagged with the round, appended to results
@@ -174,6 +180,7 @@ sql_run() {
 bench_report() {
     echo
     say "results ($results)"
+    [ -f "$work/machine.txt" ] && cat "$work/machine.txt"
     "$PY" -B test/bench/report.py "$bench" "$results" "${sql_args[@]}"
 }
 
