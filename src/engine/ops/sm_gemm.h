@@ -24,8 +24,8 @@
 #include <stddef.h>
 
 #define SM_PANEL 16				/* output columns per packed panel */
-#define SM_GEMM_KC 256			/* K steps per pass over a panel chunk (L1) */
-#define SM_GEMM_MC 96			/* rows of x per pass over the panels (L2) */
+#define SM_GEMM_KC 512			/* K steps per pass over a panel chunk (16 x 512 floats: 32 kB, L1) */
+#define SM_GEMM_MC 64			/* rows of x per pass over the panels (64 x 512 floats: 128 kB, L2) */
 
 /* the CPU kernel variants, by instruction set */
 typedef enum sm_kernels
