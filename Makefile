@@ -52,7 +52,7 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 
 # Unit tests link the engine library only: no PostgreSQL headers or server.
 $(UNIT_BIN): $(UNIT_SRCS) $(wildcard test/unit/*.h) $(ENGINE_LIB)
-	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc/engine -o $@ $(UNIT_SRCS) $(ENGINE_LIB) -lopenblas -lm
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc/engine -o $@ $(UNIT_SRCS) $(ENGINE_LIB) -lopenblas -lm -lpthread
 
 .PHONY: unit
 unit: $(UNIT_BIN)

@@ -11,6 +11,7 @@
 #include "sm_tests.h"
 #include "ops/sm_cpu.h"
 #include "ops/sm_ops.h"
+#include "ops/sm_pool.h"
 
 static double worst_err = 0;	/* the largest normwise error seen */
 
@@ -153,6 +154,49 @@ check_row_split(unsigned *seed)
 	return ok;
 }
 
+/* the pool: every item once, on any thread count */
+static void
+mark_item(void *ctx, int i)
+{
+	__atomic_fetch_add(&((int *) ctx)[i], 1, __ATOMIC_RELAXED);
+}
+
+/* products through the seam on 1, 2 and 3 threads: the same bits (rows or panels split) */
+static bool
+check_threads(int M, int N, int K, unsigned *seed)
+{
+	float	   *W = malloc(sizeof(float) * (size_t) N * K),
+			   *x = malloc(sizeof(float) * (size_t) M * K),
+			   *a = malloc(sizeof(float) * (size_t) M * N),
+			   *b = malloc(sizeof(float) * (size_t) M * N);
+	sm_packed	p;
+	sm_error	err;
+	bool		ok = true;
+
+	for (size_t i = 0; i < (size_t) N * K; i++)
+		W[i] = (float) sm_test_urand(seed);
+	for (size_t i = 0; i < (size_t) M * K; i++)
+		x[i] = (float) sm_test_urand(seed);
+	if (sm_packed_init(&p, W, N, K, false, &err) != SM_OK)
+		return false;
+	sm_set_threads(1);
+	sm_op_matmul(&p, x, K, M, 0.0f, a, N);
+	for (int t = 2; t <= 3; t++)
+	{
+		sm_set_threads(t);
+		memset(b, 0, sizeof(float) * (size_t) M * N);
+		sm_op_matmul(&p, x, K, M, 0.0f, b, N);
+		ok &= memcmp(a, b, sizeof(float) * (size_t) M * N) == 0;
+	}
+	sm_set_threads(1);
+	sm_packed_free(&p);
+	free(W);
+	free(x);
+	free(a);
+	free(b);
+	return ok;
+}
+
 void
 test_gemm(void)
 {
@@ -192,6 +236,21 @@ test_gemm(void)
 	CHECK(check_row_split(&seed));
 	printf("gemm: %d shapes, largest normwise difference from the naive reference %.2e\n",
 		   shapes + 5, worst_err);
+
+	/* threads inside one product: wide (split by panels) and narrow (split by rows) */
+	{
+		int			items[1000] = {0};
+		bool		once = true;
+
+		for (int t = 1; t <= 4; t++)
+			sm_pool_run(t, 1000, mark_item, items);
+		for (int i = 0; i < 1000; i++)
+			once &= items[i] == 4;
+		CHECK(once);
+		CHECK(check_threads(300, 1000, 64, &seed));
+		CHECK(check_threads(5000, 17, 100, &seed));
+		CHECK(check_threads(3, 20000, 64, &seed));
+	}
 
 	/* packing: zero past N, the same for both layouts */
 	{

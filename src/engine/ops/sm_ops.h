@@ -15,9 +15,13 @@
  * The unpacked weights stay (the BLAS kernels and the embedding lookups
  * read them).
  *
- * Threads.  The seam's products are single-threaded and deterministic; the
- * engine's parallelism is its tiles (sm_parallel.h).  OpenBLAS's own pool,
- * when the BLAS kernels are chosen, is sized through sm_ops_set_threads.
+ * Threads.  The engine's parallelism is first its tiles (sm_parallel.h);
+ * while tiles run on threads, each product runs on its tile's thread.  A
+ * product outside them (one tile: a short text, one series) splits over
+ * seqmodel.threads through a persistent pool (sm_pool.h) when it is big
+ * enough, by output columns or rows, so the bits do not change with the
+ * thread count.  OpenBLAS's own pool, for the blas kernels, is sized
+ * through sm_ops_set_threads too.
  */
 #ifndef SM_OPS_H
 #define SM_OPS_H

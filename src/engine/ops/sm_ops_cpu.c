@@ -12,6 +12,7 @@
 
 #include "sm_blas.h"
 #include "sm_cpu.h"
+#include "sm_pool.h"
 
 /* the set in use: chosen on first use (auto) or by sm_ops_set_kernels */
 static sm_kernels kernels = SM_KERNELS_GENERIC;
@@ -148,6 +149,88 @@ sm_packed_bytes(const sm_packed *p)
 
 /* ---------------------------------------------------------------- products */
 
+/*
+ * Threads for one product: seqmodel.threads, except while tiles run on
+ * threads of their own (sm_par_run sets 1 then), and only for products big
+ * enough to pay for the hand-off.
+ */
+static int	product_threads = 1;
+
+#define PARALLEL_MIN_MACS (1 << 21)	/* multiply-adds: about 25 us on one core */
+
+typedef struct product_job
+{
+	sm_kernels	k;
+	const float *P;
+	size_t		ps;
+	int			N,
+				K,
+				M,
+				ldx,
+				ldy,
+				parts;
+	bool		by_rows;
+	const float *x;
+	float		alpha,
+				beta;
+	float	   *y;
+} product_job;
+
+/* part i of a product: a range of rows, or of panels (every output the same either way) */
+static void
+product_part(void *arg, int i)
+{
+	const product_job *j = arg;
+
+	if (j->by_rows)
+		sm_gemm_packed(j->k, j->P, j->ps, j->N, j->K, j->x, j->ldx,
+					   (int) ((long) j->M * i / j->parts), (int) ((long) j->M * (i + 1) / j->parts),
+					   j->alpha, j->beta, j->y, j->ldy);
+	else
+	{
+		int			panels = (j->N + SM_PANEL - 1) / SM_PANEL;
+		int			p0 = panels * i / j->parts,
+					p1 = panels * (i + 1) / j->parts;
+		int			n0 = p0 * SM_PANEL,
+					n1 = p1 * SM_PANEL < j->N ? p1 * SM_PANEL : j->N;
+
+		if (n1 > n0)
+			sm_gemm_packed(j->k, j->P + (size_t) p0 * j->ps, j->ps, n1 - n0, j->K, j->x, j->ldx,
+						   0, j->M, j->alpha, j->beta, j->y + n0, j->ldy);
+	}
+}
+
+static void
+product(sm_kernels k, const float *P, size_t ps, int N, int K, const float *x, int ldx, int M,
+		float alpha, float beta, float *y, int ldy)
+{
+	int			threads = product_threads;
+	int			panels = (N + SM_PANEL - 1) / SM_PANEL;
+	product_job j;
+
+	if (threads <= 1 || (double) M * N * K < PARALLEL_MIN_MACS)
+	{
+		sm_gemm_packed(k, P, ps, N, K, x, ldx, 0, M, alpha, beta, y, ldy);
+		return;
+	}
+	j.k = k;
+	j.P = P;
+	j.ps = ps;
+	j.N = N;
+	j.K = K;
+	j.M = M;
+	j.x = x;
+	j.ldx = ldx;
+	j.alpha = alpha;
+	j.beta = beta;
+	j.y = y;
+	j.ldy = ldy;
+	/* columns when there are enough panels (the input rows are shared), else rows */
+	j.by_rows = panels < 2 * threads;
+	j.parts = j.by_rows ? (M < threads ? M : threads) : threads;
+	sm_pool_run(threads, j.parts, product_part, &j);
+}
+
 static void
 cpu_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, float *y, int ldy)
 {
@@ -157,7 +240,7 @@ cpu_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, float
 		return;
 	if (k != SM_KERNELS_BLAS && W->panels != NULL)
 	{
-		sm_gemm_packed(k, W->panels, W->pstride, W->N, W->K, x, ldx, 0, M, 1.0f, beta, y, ldy);
+		product(k, W->panels, W->pstride, W->N, W->K, x, ldx, M, 1.0f, beta, y, ldy);
 		return;
 	}
 	/* sgemv for one row, where sgemm's set-up costs more */
@@ -187,7 +270,7 @@ cpu_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda
 		float	   *P = (float *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
 
 		sm_pack_into(P, B, ldb, N, K, !b_trans);
-		sm_gemm_packed(k, P, sm_pack_stride(K), N, K, A, lda, 0, M, alpha, beta, C, ldc);
+		product(k, P, sm_pack_stride(K), N, K, A, lda, M, alpha, beta, C, ldc);
 		return;
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, b_trans ? CblasTrans : CblasNoTrans, M, N, K,
@@ -197,6 +280,7 @@ cpu_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda
 static void
 cpu_set_threads(int n)
 {
+	product_threads = n < 1 ? 1 : n;
 	openblas_set_num_threads(n);
 }
 
