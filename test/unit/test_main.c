@@ -22,7 +22,6 @@ main(void)
 	test_dtype();
 	test_safetensors();
 	test_model();
-	test_activ();
 	test_gemm();
 	test_tokenizer();
 	{
@@ -43,6 +42,7 @@ main(void)
 				continue;
 			}
 			printf("== kernels %s (%s)\n", sets[i], sm_kernels_name(sm_ops_kernels()));
+			test_activ();
 			test_rnn();
 			test_tfm();
 			test_generate();

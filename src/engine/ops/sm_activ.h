@@ -1,9 +1,9 @@
 /*
  * sm_activ.h -- elementwise activations over float arrays, written so the
  * compiler vectorises them (no libm calls, no branches in the loops), and
- * compiled for AVX2 and baseline x86-64 with the choice made at run time.
- * Without FMA contraction (no -mfma, no -ffast-math) both builds give the
- * same bits, so results do not depend on the machine.
+ * compiled twice: baseline x86-64 (no FMA) and AVX2 + FMA; the compute seam
+ * picks the build with its kernel set (sm_activ_use_fma), so on one machine
+ * and kernel set the results are always the same bits.
  *
  * Accuracy (checked by the unit tests against libm over wide ranges):
  * expf within 2 ulp; sigmoid and tanh within 4e-7 relative (absolute
@@ -14,6 +14,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* run the AVX2 + FMA build (only where the CPU has both; sm_ops_cpu.c decides) */
+void		sm_activ_use_fma(bool on);
 
 void		sm_vexp(float *x, size_t n);		/* x = exp(x) */
 void		sm_vsigmoid(float *x, size_t n);	/* x = 1 / (1 + exp(-x)) */

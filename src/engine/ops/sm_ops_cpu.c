@@ -26,14 +26,20 @@ auto_kernels(void)
 	return f->avx512f ? SM_KERNELS_AVX512 : f->avx2_fma ? SM_KERNELS_AVX2 : SM_KERNELS_GENERIC;
 }
 
+/* the fused passes follow the kernel set: FMA builds with avx2 and avx512 */
+static void
+choose(sm_kernels k)
+{
+	kernels = k;
+	kernels_chosen = true;
+	sm_activ_use_fma(k == SM_KERNELS_AVX2 || k == SM_KERNELS_AVX512);
+}
+
 static inline sm_kernels
 current(void)
 {
 	if (!kernels_chosen)
-	{
-		kernels = auto_kernels();
-		kernels_chosen = true;
-	}
+		choose(auto_kernels());
 	return kernels;
 }
 
@@ -81,8 +87,7 @@ sm_ops_set_kernels(const char *name, sm_error *err)
 
 	if (strcmp(name, "auto") == 0)
 	{
-		kernels = auto_kernels();
-		kernels_chosen = true;
+		choose(auto_kernels());
 		return SM_OK;
 	}
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -99,8 +104,7 @@ sm_ops_set_kernels(const char *name, sm_error *err)
 				sm_hint(err, "Use \"auto\", or one of the kernel sets this CPU supports.");
 				return err->code;
 			}
-			kernels = all[i];
-			kernels_chosen = true;
+			choose(all[i]);
 			return SM_OK;
 		}
 	sm_fail(err, SM_ERR_INVALID, "unknown CPU kernel set \"%s\"", name);
