@@ -166,24 +166,31 @@ sm_cache_forget(const char *name)
 		entry_free(e);
 }
 
-static cache_entry *
-load_entry(const char *name, const sm_model_row *row)
+/*
+ * Before a model's tensor data is read (its spec gives the float32 size):
+ * refuse a model larger than the whole budget, else evict to make room.
+ */
+static void
+room_for_model(const char *name, Size need)
 {
-	int64		need = sm_catalog_model_f32_bytes(name);
-	MemoryContext ctx;
-	MemoryContext old;
-	cache_entry *e;
-	instr_time	start,
-				elapsed;
-
-	if (need > (int64) cache_limit())
+	if (need > cache_limit())
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("model \"%s\" does not fit in the model cache", name),
 				 errdetail("Its weights need %lld kB as float32; seqmodel.cache_size is %d kB.",
 						   (long long) (need / 1024), sm_cache_size_kb),
 				 errhint("Raise seqmodel.cache_size.")));
-	make_room((Size) need);
+	make_room(need);
+}
+
+static cache_entry *
+load_entry(const char *name, const sm_model_row *row)
+{
+	MemoryContext ctx;
+	MemoryContext old;
+	cache_entry *e;
+	instr_time	start,
+				elapsed;
 
 	INSTR_TIME_SET_CURRENT(start);
 	/*
@@ -194,7 +201,7 @@ load_entry(const char *name, const sm_model_row *row)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(ctx);
 	{
-		sm_model   *model = sm_catalog_load(name, row);
+		sm_model   *model = sm_catalog_load(name, row, room_for_model);
 
 		MemoryContextSwitchTo(old);
 		INSTR_TIME_SET_CURRENT(elapsed);

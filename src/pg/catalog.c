@@ -106,21 +106,6 @@ sm_catalog_version(const char *name)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-int64
-sm_catalog_model_f32_bytes(const char *name)
-{
-	static SPIPlanPtr plan = NULL;
-	bool		isnull;
-	int64		numel;
-
-	sm_catalog_exec_by_name(&plan,
-							"SELECT pg_catalog.sum(seqmodel.numel(shape))::int8 FROM seqmodel.tensor"
-							" WHERE model OPERATOR(pg_catalog.=) $1 AND chunk OPERATOR(pg_catalog.=) 0",
-							name, true, SPI_OK_SELECT);
-	numel = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return isnull ? 0 : numel * (int64) sizeof(float);
-}
-
 bool
 sm_catalog_delete_model(const char *name)
 {
@@ -168,7 +153,8 @@ load_error_context(void *arg)
 }
 
 sm_model *
-sm_catalog_load(const char *name, const sm_model_row *row)
+sm_catalog_load(const char *name, const sm_model_row *row,
+				void (*before_data) (const char *name, Size f32_bytes))
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[1] = {TEXTOID};
@@ -199,6 +185,9 @@ sm_catalog_load(const char *name, const sm_model_row *row)
 	PG_TRY();
 	{
 		SM_PG_CHECK(sm_model_begin(&model, row->arch, row->config, strlen(row->config), &err), &err);
+		/* the spec knows the sizes: the caller may refuse or make room before any data is read */
+		if (before_data)
+			before_data(name, (Size) sm_model_f32_bytes(model));
 
 		curname[0] = '\0';
 		rowctx = AllocSetContextCreate(CurrentMemoryContext, "seqmodel tensor row",

@@ -36,7 +36,7 @@
  * with numeric input), or an error naming what it is instead.
  */
 static const sm_seqmodel *
-rnn_model(const char *name, const char *fn)
+sequence_model(const char *name, const char *fn)
 {
 	const sm_model *model = sm_cache_get(name);
 	sm_seqmodel *m = palloc(sizeof(sm_seqmodel));
@@ -119,7 +119,7 @@ Datum
 sm_predict_steps(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_seqmodel *m = rnn_model(name, "predict_steps");
+	const sm_seqmodel *m = sequence_model(name, "predict_steps");
 	int			T;
 	bool		one_d;
 	float	   *x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "input", &T, &one_d);
@@ -132,11 +132,11 @@ sm_predict_steps(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(sm_pg_real_array(y, 2, T, W));
 }
 
-/* seqmodel.predict for recurrent models: the output at the last step */
+/* seqmodel.predict for numeric sequence models: the output at the last step */
 Datum
-sm_predict_rnn(const char *name, ArrayType *input)
+sm_predict_sequence(const char *name, ArrayType *input)
 {
-	const sm_seqmodel *m = rnn_model(name, "predict");
+	const sm_seqmodel *m = sequence_model(name, "predict");
 	int			T;
 	bool		one_d;
 	float	   *x = history_of(input, m, name, "input", &T, &one_d);
@@ -172,7 +172,7 @@ Datum
 sm_forecast(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_seqmodel *m = rnn_model(name, "forecast");
+	const sm_seqmodel *m = sequence_model(name, "forecast");
 	int			T;
 	bool		one_d;
 	float	   *x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "history", &T, &one_d);
@@ -292,7 +292,7 @@ sm_forecast_table(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	m = rnn_model(name, "forecast_table");
+	m = sequence_model(name, "forecast_table");
 	x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "history", &T, &one_d);
 	horizon = PG_GETARG_INT32(2);
 	check_horizon(horizon);
@@ -443,7 +443,7 @@ sm_forecast_agg_final(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("value is NULL at position %lld of the series", (long long) st->first_null),
 				 errhint("Fill missing values (or filter them out) before forecasting.")));
-	m = rnn_model(st->model, "forecast_agg");
+	m = sequence_model(st->model, "forecast_agg");
 	if (st->width != m->I)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -804,7 +804,7 @@ sm_forecast_query(PG_FUNCTION_ARGS)
 	r->name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	horizon = PG_GETARG_INT32(2);
-	r->m = rnn_model(r->name, "forecast_query");
+	r->m = sequence_model(r->name, "forecast_query");
 	check_horizon(horizon);
 	read_quantile_args(r->m, fcinfo, 3, horizon, &qo);
 	InitMaterializedSRF(fcinfo, 0);

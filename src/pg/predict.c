@@ -24,7 +24,7 @@ sm_predict(PG_FUNCTION_ARGS)
 	sm_error	err;
 
 	if (lin == NULL)
-		return sm_predict_rnn(name, input);
+		return sm_predict_sequence(name, input);
 	sm_set_threads(sm_threads);
 	x = sm_pg_real_matrix(input, "input", &ndim, &rows, &cols);
 	if (cols != lin->in_features)

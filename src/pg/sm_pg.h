@@ -76,10 +76,10 @@ char	   *sm_catalog_tokenizer(const char *name);
 /* The model's version, or -1 if it does not exist (SPI connected). */
 int64		sm_catalog_version(const char *name);
 /* float32 bytes the model will need once loaded (SPI connected). */
-int64		sm_catalog_model_f32_bytes(const char *name);
 /* Build the engine model from the tensor rows (SPI connected; allocations
  * go to CurrentMemoryContext). */
-sm_model   *sm_catalog_load(const char *name, const sm_model_row *row);
+sm_model   *sm_catalog_load(const char *name, const sm_model_row *row,
+							 void (*before_data) (const char *name, Size f32_bytes));
 void		sm_catalog_unknown_model(const char *name) pg_attribute_noreturn();
 
 /* cache.c */
@@ -113,8 +113,8 @@ int32	   *sm_pg_int_array(ArrayType *arr, const char *argname, int *n);
 /* error if a model output is NaN or infinite */
 void		sm_pg_check_output(const char *model, const float *y, size_t n);
 
-/* forecast.c: seqmodel.predict for arch rnn, lstm, gru */
-Datum		sm_predict_rnn(const char *name, ArrayType *input);
+/* forecast.c: seqmodel.predict for numeric sequence models (rnn, lstm, gru, numeric transformer) */
+Datum		sm_predict_sequence(const char *name, ArrayType *input);
 
 /* query.c: run a user's query read-only into dest (SPI not connected);
  * shape says in messages what rows it should return */

@@ -356,3 +356,22 @@ sm_model_parameters(const sm_model *model)
 		n += model->weights.items[i]->numel;
 	return n;
 }
+
+uint64_t
+sm_model_f32_bytes(const sm_model *model)
+{
+	uint64_t	total = 0;
+
+	for (int i = 0; i < model->spec.count; i++)
+	{
+		const sm_spec_entry *e = &model->spec.items[i];
+		uint64_t	n = 1;
+
+		if (e->ignored)
+			continue;
+		for (int d = 0; d < e->ndim; d++)
+			n *= (uint64_t) e->shape[d];
+		total += n * sizeof(float);
+	}
+	return total;
+}

@@ -49,9 +49,22 @@ void		sm_spec_free(sm_spec *spec);
 
 typedef struct sm_model sm_model;
 
+/*
+ * What kind of runnable form an arch builds (model->impl): the capability
+ * the glue and the forward passes dispatch on, instead of comparing arch
+ * pointers.  sm_linear_of, sm_rnn_of and sm_tfm_of read it.
+ */
+typedef enum sm_family
+{
+	SM_FAMILY_LINEAR,			/* sm_linear: one dense layer (nn/sm_linear.h) */
+	SM_FAMILY_RECURRENT,		/* sm_rnn: rnn, lstm, gru (nn/sm_rnn.h) */
+	SM_FAMILY_TRANSFORMER		/* sm_tfm: transformer, gpt2, bert (nn/sm_tfm.h) */
+} sm_family;
+
 typedef struct sm_arch
 {
 	const char *name;
+	sm_family	family;
 	/*
 	 * A prefix stored names may carry before the spec's names (Hugging
 	 * Face's "transformer." or "bert."), or NULL.  Weights are known by the
@@ -74,6 +87,13 @@ struct sm_model
 	sm_weights	weights;
 	void	   *impl;			/* the arch's runnable form */
 };
+
+/*
+ * Bytes the spec's tensors take as float32 (optional ones counted, ignored
+ * buffers not): known after sm_model_begin, before any tensor data is read,
+ * so a loader can refuse or make room first.
+ */
+uint64_t	sm_model_f32_bytes(const sm_model *model);
 
 /* The arch of that name, or NULL. */
 const sm_arch *sm_arch_find(const char *name);

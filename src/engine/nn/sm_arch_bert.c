@@ -263,7 +263,7 @@ bert_build(sm_model *model, sm_error *err)
 }
 
 const sm_arch sm_arch_bert = {
-	.name = "bert", .strip_prefix = "bert.", .spec = bert_spec,
+	.name = "bert", .family = SM_FAMILY_TRANSFORMER, .strip_prefix = "bert.", .spec = bert_spec,
 	.check_tensors = bert_check_tensors, .build = bert_build,
 	.release = sm_tfm_release
 };

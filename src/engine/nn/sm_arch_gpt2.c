@@ -184,6 +184,7 @@ gpt2_build(sm_model *model, sm_error *err)
 }
 
 const sm_arch sm_arch_gpt2 = {
-	.name = "gpt2", .strip_prefix = "transformer.", .spec = gpt2_spec, .build = gpt2_build,
+	.name = "gpt2", .family = SM_FAMILY_TRANSFORMER, .strip_prefix = "transformer.", .spec = gpt2_spec,
+	.build = gpt2_build,
 	.release = sm_tfm_release
 };

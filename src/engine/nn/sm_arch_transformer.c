@@ -325,6 +325,6 @@ transformer_build(sm_model *model, sm_error *err)
 }
 
 const sm_arch sm_arch_transformer = {
-	.name = "transformer", .spec = transformer_spec, .build = transformer_build,
+	.name = "transformer", .family = SM_FAMILY_TRANSFORMER, .spec = transformer_spec, .build = transformer_build,
 	.release = sm_tfm_release
 };

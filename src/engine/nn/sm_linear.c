@@ -88,7 +88,7 @@ linear_release(sm_model *model)
 }
 
 const sm_arch sm_arch_linear = {
-	.name = "linear",
+	.name = "linear", .family = SM_FAMILY_LINEAR,
 	.spec = linear_spec,
 	.build = linear_build,
 	.release = linear_release,
@@ -97,7 +97,7 @@ const sm_arch sm_arch_linear = {
 const sm_linear *
 sm_linear_of(const sm_model *model)
 {
-	return model->arch == &sm_arch_linear ? model->impl : NULL;
+	return model->arch->family == SM_FAMILY_LINEAR ? model->impl : NULL;
 }
 
 sm_status

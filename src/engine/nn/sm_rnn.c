@@ -302,14 +302,16 @@ rnn_build(sm_model *model, sm_error *err)
 	return SM_OK;
 }
 
-const sm_arch sm_arch_rnn = {.name = "rnn", .spec = rnn_spec, .build = rnn_build, .release = rnn_release};
-const sm_arch sm_arch_lstm = {.name = "lstm", .spec = rnn_spec, .build = rnn_build, .release = rnn_release};
-const sm_arch sm_arch_gru = {.name = "gru", .spec = rnn_spec, .build = rnn_build, .release = rnn_release};
+#define RNN_ARCH(n) {.name = n, .family = SM_FAMILY_RECURRENT, .spec = rnn_spec, .build = rnn_build, \
+	.release = rnn_release}
+const sm_arch sm_arch_rnn = RNN_ARCH("rnn");
+const sm_arch sm_arch_lstm = RNN_ARCH("lstm");
+const sm_arch sm_arch_gru = RNN_ARCH("gru");
 
 const sm_rnn *
 sm_rnn_of(const sm_model *model)
 {
-	if (model->arch == &sm_arch_rnn || model->arch == &sm_arch_lstm || model->arch == &sm_arch_gru)
+	if (model->arch->family == SM_FAMILY_RECURRENT)
 		return model->impl;
 	return NULL;
 }

@@ -41,8 +41,7 @@
 const sm_tfm *
 sm_tfm_of(const sm_model *model)
 {
-	if (model->arch == &sm_arch_transformer || model->arch == &sm_arch_gpt2 ||
-		model->arch == &sm_arch_bert)
+	if (model->arch->family == SM_FAMILY_TRANSFORMER)
 		return model->impl;
 	return NULL;
 }
