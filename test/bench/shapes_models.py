@@ -259,7 +259,7 @@ def report(path):
     order = list(WORKLOADS)
     keys = sorted({(wl, t) for wl, t, _ in runs},
                   key=lambda k: (k[1], order.index(k[0]) if k[0] in order else len(order), k[0]))
-    fmt = lambda v: "-" if v is None else (f"{v:.3f}" if v < 10 else f"{v:.1f}")  # noqa: E731
+    fmt = lambda v: "-" if v is None else (f"{v:.4f}" if v < 1 else f"{v:.3f}" if v < 10 else f"{v:.1f}")  # noqa: E731
     w = max([len(k[0]) for k in keys] + [5])
     hdr = (f"{'shape':<{w}} {'thr':>3} {'seqmodel ms':>11} {'pytorch ms':>10} {'ort ms':>9}"
            f" {'best peer':>9} {'ratio':>6} {'GFLOP/s':>7} {'max rel err':>11} {'rounds':>6}")

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "sm_seqhead.h"
+#include "core/sm_arena.h"
 #include "ops/sm_parallel.h"
 
 #define TILE_ROWS 256			/* sequences per tile */
@@ -345,23 +346,12 @@ typedef struct tile_ws
 	const sm_par *par;			/* the worker running this workspace */
 } tile_ws;
 
+/*
+ * A tile's buffers, carved from the call's arena (sm_arena.h: called once
+ * to measure, once to carve; the pointers are NULL while measuring).
+ */
 static void
-tile_free(tile_ws *ws)
-{
-	sm_free(ws->x);
-	sm_free(ws->ya);
-	sm_free(ws->yb);
-	sm_free(ws->xw);
-	sm_free(ws->gh);
-	sm_free(ws->hc);
-	sm_free(ws->h);
-	sm_free(ws->c);
-	sm_free(ws->active);
-	memset(ws, 0, sizeof(*ws));
-}
-
-static sm_status
-tile_alloc(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_error *err)
+tile_carve(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_arena *a)
 {
 	size_t		r = (size_t) rows;
 	size_t		t = (size_t) T;
@@ -372,22 +362,15 @@ tile_alloc(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_error *err)
 	memset(ws, 0, sizeof(*ws));
 	ws->rows = rows;
 	ws->T = T;
-	ws->x = sm_alloc_array(t * r, sizeof(float) * (size_t) m->I);
-	ws->ya = sm_alloc_array(t * r, sizeof(float) * DR);
-	ws->yb = m->L > 1 ? sm_alloc_array(t * r, sizeof(float) * DR) : sm_alloc(1);
-	ws->xw = sm_alloc_array((size_t) chunk_steps(rows) * r, sizeof(float) * GH);
-	ws->gh = sm_alloc_array(r, sizeof(float) * GH);
-	ws->hc = sm_alloc_array(r, sizeof(float) * (size_t) m->H);
-	ws->h = sm_alloc_array(LD * r, sizeof(float) * (size_t) m->R);
-	ws->c = sm_alloc_array(LD * r, sizeof(float) * (size_t) m->H);
-	ws->active = sm_alloc_array(t, sizeof(int));
-	if (!ws->x || !ws->ya || !ws->yb || !ws->xw || !ws->gh || !ws->hc || !ws->h ||
-		!ws->c || !ws->active)
-	{
-		tile_free(ws);
-		return sm_fail(err, SM_ERR_NOMEM, "out of memory for a recurrent forward pass");
-	}
-	return SM_OK;
+	ws->x = sm_arena_take(a, t * r, sizeof(float) * (size_t) m->I);
+	ws->ya = sm_arena_take(a, t * r, sizeof(float) * DR);
+	ws->yb = m->L > 1 ? sm_arena_take(a, t * r, sizeof(float) * DR) : NULL;
+	ws->xw = sm_arena_take(a, (size_t) chunk_steps(rows) * r, sizeof(float) * GH);
+	ws->gh = sm_arena_take(a, r, sizeof(float) * GH);
+	ws->hc = sm_arena_take(a, r, sizeof(float) * (size_t) m->H);
+	ws->h = sm_arena_take(a, LD * r, sizeof(float) * (size_t) m->R);
+	ws->c = sm_arena_take(a, LD * r, sizeof(float) * (size_t) m->H);
+	ws->active = sm_arena_take(a, t, sizeof(int));
 }
 
 static void
@@ -739,6 +722,7 @@ sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths
 {
 	const int	W = sm_rnn_output_width(m);
 	fwd_ctx		c = {0};
+	sm_arena	arena = {0};
 	int			n_tiles,
 				n_workers;
 	sm_status	rc;
@@ -756,18 +740,18 @@ sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths
 		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
 		goto done;
 	}
-	for (int w = 0; w < n_workers; w++)
+	/* every worker's buffers in one block: measured, allocated, carved */
+	for (int pass = 0; pass < 2; pass++)
 	{
-		fwd_worker *wk = &c.workers[w];
-
-		if ((rc = tile_alloc(m, B < TILE_ROWS ? B : TILE_ROWS, c.o[0].len, &wk->ws, err)) != SM_OK)
+		if (pass == 1 && (rc = sm_arena_alloc(&arena, "a recurrent forward pass", err)) != SM_OK)
 			goto done;
-		wk->tmp = sm_alloc_array((size_t) wk->ws.rows * (steps ? (size_t) wk->ws.T : 1),
-								 sizeof(float) * (size_t) W);
-		if (wk->tmp == NULL)
+		for (int w = 0; w < n_workers; w++)
 		{
-			rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
-			goto done;
+			fwd_worker *wk = &c.workers[w];
+
+			tile_carve(m, B < TILE_ROWS ? B : TILE_ROWS, c.o[0].len, &wk->ws, &arena);
+			wk->tmp = sm_arena_take(&arena, (size_t) wk->ws.rows * (steps ? (size_t) wk->ws.T : 1),
+									sizeof(float) * (size_t) W);
 		}
 	}
 	c.m = m;
@@ -783,12 +767,7 @@ sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths
 		blas_threads_restore(saved);
 	}
 done:
-	if (c.workers)
-		for (int w = 0; w < n_workers; w++)
-		{
-			tile_free(&c.workers[w].ws);
-			sm_free(c.workers[w].tmp);
-		}
+	sm_arena_free(&arena);
 	sm_free(c.workers);
 	sm_free((void *) c.o);
 	return rc;
@@ -965,6 +944,7 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 	const int	h = opts->horizon;
 	sm_fc_plan		p;
 	fc_ctx		c = {0};
+	sm_arena	arena = {0};
 	order_item *o = NULL;
 	int		   *eff = NULL;
 	int			tile,
@@ -1002,28 +982,28 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
 		goto done;
 	}
-	for (int w = 0; w < n_workers; w++)
+	/* every worker's buffers in one block: measured, allocated, carved */
+	for (int pass = 0; pass < 2; pass++)
 	{
-		fc_worker  *wk = &c.workers[w];
-		bool		bidir = m->D == 2 && !m->sh.direct;
-		int			Tcap = o[0].len + (bidir ? h : 0);
-		size_t		rows = (size_t) tile * p.S;
-
-		if ((rc = tile_alloc(m, bidir ? (int) rows : tile, Tcap, &wk->hist, err)) != SM_OK ||
-			(m->D == 1 && !m->sh.direct && (rc = tile_alloc(m, (int) rows, 1, &wk->step, err)) != SM_OK))
+		if (pass == 1 && (rc = sm_arena_alloc(&arena, "a forecast", err)) != SM_OK)
 			goto done;
-		wk->out = sm_alloc_array(rows, sizeof(float) * (size_t) W);
-		wk->next = sm_alloc_array(rows, sizeof(float) * (size_t) p.F);
-		wk->vals = sm_alloc_array((size_t) p.S, sizeof(float));
-		wk->rng = sm_alloc_array(rows, sizeof(uint64_t));
-		wk->wit = sm_alloc_array(rows, sizeof(order_item));
-		wk->series = sm_alloc_array((size_t) tile, sizeof(int));
-		if (bidir)
-			wk->win = sm_alloc_array(rows * Tcap, sizeof(float) * (size_t) p.F);
-		if (!wk->out || !wk->next || !wk->vals || !wk->rng || !wk->wit || !wk->series || (bidir && !wk->win))
+		for (int w = 0; w < n_workers; w++)
 		{
-			rc = sm_fail(err, SM_ERR_NOMEM, "out of memory for a forecast");
-			goto done;
+			fc_worker  *wk = &c.workers[w];
+			bool		bidir = m->D == 2 && !m->sh.direct;
+			int			Tcap = o[0].len + (bidir ? h : 0);
+			size_t		rows = (size_t) tile * p.S;
+
+			tile_carve(m, bidir ? (int) rows : tile, Tcap, &wk->hist, &arena);
+			if (m->D == 1 && !m->sh.direct)
+				tile_carve(m, (int) rows, 1, &wk->step, &arena);
+			wk->out = sm_arena_take(&arena, rows, sizeof(float) * (size_t) W);
+			wk->next = sm_arena_take(&arena, rows, sizeof(float) * (size_t) p.F);
+			wk->vals = sm_arena_take(&arena, (size_t) p.S, sizeof(float));
+			wk->rng = sm_arena_take(&arena, rows, sizeof(uint64_t));
+			wk->wit = sm_arena_take(&arena, rows, sizeof(order_item));
+			wk->series = sm_arena_take(&arena, (size_t) tile, sizeof(int));
+			wk->win = bidir ? sm_arena_take(&arena, rows * Tcap, sizeof(float) * (size_t) p.F) : NULL;
 		}
 	}
 	c.m = m;
@@ -1043,21 +1023,7 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 		blas_threads_restore(saved);
 	}
 done:
-	if (c.workers)
-		for (int w = 0; w < n_workers; w++)
-		{
-			fc_worker  *wk = &c.workers[w];
-
-			tile_free(&wk->hist);
-			tile_free(&wk->step);
-			sm_free(wk->out);
-			sm_free(wk->next);
-			sm_free(wk->vals);
-			sm_free(wk->rng);
-			sm_free(wk->wit);
-			sm_free(wk->series);
-			sm_free(wk->win);
-		}
+	sm_arena_free(&arena);
 	sm_free(c.workers);
 	sm_free(o);
 	sm_free(eff);

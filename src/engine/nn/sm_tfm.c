@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sm_arena.h"
 #include "ops/sm_parallel.h"
 
 #define TILE_TOKENS 4096		/* tokens per tile, at most (a longer sequence is its own tile) */
@@ -382,50 +383,49 @@ typedef struct tfm_ws
 			   *lm;				/* [LM_ROWS, V] logits (logprob), or NULL */
 } tfm_ws;
 
+/*
+ * A worker's buffers, carved from the call's arena (sm_arena.h: called
+ * once to measure, once to carve; the pointers are NULL while measuring).
+ */
 static void
-ws_free(tfm_ws *ws)
-{
-	sm_free(ws->x);
-	sm_free(ws->h);
-	sm_free(ws->qkv);
-	sm_free(ws->ctx);
-	sm_free(ws->f);
-	sm_free(ws->s);
-	sm_free(ws->pk);
-	sm_free(ws->lm);
-	memset(ws, 0, sizeof(*ws));
-}
-
-static sm_status
-ws_alloc(const sm_tfm *m, int cap, int max_keys, bool lm, tfm_ws *ws, sm_error *err)
+ws_carve(const sm_tfm *m, int cap, int max_keys, bool lm, tfm_ws *ws, sm_arena *a)
 {
 	size_t		n = (size_t) cap;
 	size_t		fw = (size_t) (m->ffn > m->I ? m->ffn : m->I);
+	size_t		qk = sm_op_gemm_scratch(max_keys, m->dh),
+				sv = sm_op_gemm_scratch(m->dh, max_keys);
 
 	memset(ws, 0, sizeof(*ws));
 	ws->cap = cap;
-	ws->x = sm_alloc_array(n * m->d, sizeof(float));
-	ws->h = sm_alloc_array(n * m->d, sizeof(float));
-	ws->qkv = sm_alloc_array(n * 3 * m->d, sizeof(float));
-	ws->ctx = sm_alloc_array(n * m->d, sizeof(float));
-	ws->f = sm_alloc_array(n * fw, sizeof(float));
-	ws->s = sm_alloc_array((size_t) Q_BLOCK * max_keys, sizeof(float));
-	{
-		size_t		qk = sm_op_gemm_scratch(max_keys, m->dh),
-					sv = sm_op_gemm_scratch(m->dh, max_keys);
-
-		ws->pk = sm_alloc_array(qk > sv ? qk : sv, sizeof(float));
-	}
+	ws->x = sm_arena_take(a, n * m->d, sizeof(float));
+	ws->h = sm_arena_take(a, n * m->d, sizeof(float));
+	ws->qkv = sm_arena_take(a, n * 3 * m->d, sizeof(float));
+	ws->ctx = sm_arena_take(a, n * m->d, sizeof(float));
+	ws->f = sm_arena_take(a, n * fw, sizeof(float));
+	ws->s = sm_arena_take(a, (size_t) Q_BLOCK * max_keys, sizeof(float));
+	ws->pk = sm_arena_take(a, qk > sv ? qk : sv, sizeof(float));
 	if (lm)
-		ws->lm = sm_alloc_array((size_t) LM_ROWS * m->vocab, sizeof(float));
-	if (!ws->x || !ws->h || !ws->qkv || !ws->ctx || !ws->f || !ws->s || !ws->pk || (lm && !ws->lm))
+		ws->lm = sm_arena_take(a, (size_t) LM_ROWS * m->vocab, sizeof(float));
+}
+
+/* the arena of n_workers workspaces: measured, allocated, carved into ws[] */
+static sm_status
+ws_alloc(const sm_tfm *m, int n_workers, int cap, int max_keys, bool lm, tfm_ws *ws,
+		 sm_arena *a, sm_error *err)
+{
+	sm_status	rc;
+
+	memset(a, 0, sizeof(*a));
+	for (int w = 0; w < n_workers; w++)
+		ws_carve(m, cap, max_keys, lm, &ws[w], a);
+	if ((rc = sm_arena_alloc(a, "a transformer forward pass", err)) != SM_OK)
 	{
-		ws_free(ws);
-		sm_fail(err, SM_ERR_NOMEM, "out of memory for a transformer forward pass");
-		sm_detail(err, "It needs about %zu MB per thread for %d tokens.",
-				  (n * (6 * (size_t) m->d + fw) * sizeof(float)) >> 20, cap);
-		return err->code;
+		sm_detail(err, "It needs %zu MB of workspace for %d tokens on %d threads.",
+				  a->used >> 20, cap, n_workers);
+		return rc;
 	}
+	for (int w = 0; w < n_workers; w++)
+		ws_carve(m, cap, max_keys, lm, &ws[w], a);
 	return SM_OK;
 }
 
@@ -944,6 +944,7 @@ sm_tfm_forward(const sm_tfm *m, const sm_tfm_batch *b, sm_tfm_out what, float *o
 			   double *scores, sm_error *err)
 {
 	fwd_ctx		c = {0};
+	sm_arena	arena = {0};
 	int			threads = sm_get_threads();
 	int			n_tiles = 0,
 				n_workers = 0,
@@ -1004,9 +1005,8 @@ sm_tfm_forward(const sm_tfm *m, const sm_tfm_batch *b, sm_tfm_out what, float *o
 		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
 		goto done;
 	}
-	for (int w = 0; w < n_workers; w++)
-		if ((rc = ws_alloc(m, cap, maxlen, what == SM_TFM_OUT_LOGPROB, &c.ws[w], err)) != SM_OK)
-			goto done;
+	if ((rc = ws_alloc(m, n_workers, cap, maxlen, what == SM_TFM_OUT_LOGPROB, c.ws, &arena, err)) != SM_OK)
+		goto done;
 	c.m = m;
 	c.b = b;
 	c.what = what;
@@ -1014,9 +1014,7 @@ sm_tfm_forward(const sm_tfm *m, const sm_tfm_batch *b, sm_tfm_out what, float *o
 	c.scores = scores;
 	rc = sm_par_run(n_tiles, n_workers, forward_tile, &c, err);
 done:
-	if (c.ws)
-		for (int w = 0; w < n_workers; w++)
-			ws_free(&c.ws[w]);
+	sm_arena_free(&arena);
 	sm_free(c.ws);
 	sm_free(c.tile_seq);
 	sm_free(c.seq_row);
@@ -1079,6 +1077,7 @@ sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, floa
 			  sm_error *err)
 {
 	tfm_ws		ws;
+	sm_arena	arena;
 	sm_tfm_batch b = {.B = 1, .lengths = &n, .ids = ids};	/* the new tokens, for the checks */
 	sm_status	rc;
 
@@ -1091,7 +1090,7 @@ sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, floa
 		return err->code;
 	}
 	if ((rc = sm_tfm_check_batch(m, &b, err)) != SM_OK ||
-		(rc = ws_alloc(m, n, st->len + n, false, &ws, err)) != SM_OK)
+		(rc = ws_alloc(m, 1, n, st->len + n, false, &ws, &arena, err)) != SM_OK)
 		return rc;
 	embed(m, &ws, n, &n, 1, st->len, ids, NULL, NULL);
 	rc = run_stack(m, &ws, n, &n, 1, st->k, st->v, st->cap, st->len, NULL, err);
@@ -1101,6 +1100,6 @@ sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, floa
 		add_lm_bias(m, logits, 1);
 		st->len += n;
 	}
-	ws_free(&ws);
+	sm_arena_free(&arena);
 	return rc;
 }
