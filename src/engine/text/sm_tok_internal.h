@@ -255,6 +255,9 @@ sm_status	sm_tok_map_build(sm_tok_map *m, const char *pool, const uint32_t *offs
 							 const uint32_t *lens, int n, int *dup, sm_error *err);
 void		sm_tok_map_free(sm_tok_map *m);
 
+/* sm_tok_common.c: the shared helpers */
+sm_status	sm_tok_nomem_load(sm_error *err);
+bool		sm_tok_ids_reserve(sm_tok_ids *e, int n);
 bool		sm_tok_ids_push(sm_tok_ids *e, int32_t id, int32_t type_id);
 bool		sm_tok_scratch_norm(sm_tok_scratch *s, size_t n);
 bool		sm_tok_scratch_cps(sm_tok_scratch *s, size_t n);

@@ -26,241 +26,6 @@
 
 /* ---------------------------------------------------------------- small helpers */
 
-static sm_status
-nomem_load(sm_error *err)
-{
-	return sm_fail(err, SM_ERR_NOMEM, "out of memory loading a tokenizer");
-}
-
-/* grow a scratch buffer to n elements, keeping its contents; inline is its first buffer (never freed) */
-static bool
-grow(void **p, size_t *cap, size_t need, size_t elem, const void *inline_buf)
-{
-	size_t		c = *cap ? *cap : 64;
-	void	   *q;
-
-	if (need <= *cap)
-		return true;
-	while (c < need)
-		c *= 2;
-	q = sm_alloc_array(c, elem);
-	if (q == NULL)
-		return false;
-	if (*p != NULL && *cap > 0)
-		memcpy(q, *p, *cap * elem);
-	if (*p != inline_buf)
-		sm_free(*p);
-	*p = q;
-	*cap = c;
-	return true;
-}
-
-void
-sm_tok_scratch_init(sm_tok_scratch *s)
-{
-	s->norm = s->norm_inline;
-	s->norm_cap = sizeof(s->norm_inline);
-	s->cps = s->cps_inline;
-	s->cps_cap = sizeof(s->cps_inline) / sizeof(uint32_t);
-	s->sym = s->sym_inline;
-	s->sym_cap = sizeof(s->sym_inline) / sizeof(int32_t);
-	s->word = s->word_inline;
-	s->word_cap = sizeof(s->word_inline);
-	s->pre = s->pre_inline;
-	s->pre_cap = sizeof(s->pre_inline);
-	s->aux = s->aux2 = NULL;
-	s->words_done = 0;
-}
-
-bool
-sm_tok_scratch_norm(sm_tok_scratch *s, size_t n)
-{
-	return grow((void **) &s->norm, &s->norm_cap, n, 1, s->norm_inline);
-}
-
-bool
-sm_tok_scratch_cps(sm_tok_scratch *s, size_t n)
-{
-	return grow((void **) &s->cps, &s->cps_cap, n, sizeof(uint32_t), s->cps_inline);
-}
-
-bool
-sm_tok_scratch_sym(sm_tok_scratch *s, size_t n)
-{
-	return grow((void **) &s->sym, &s->sym_cap, n, sizeof(int32_t), s->sym_inline);
-}
-
-bool
-sm_tok_scratch_word(sm_tok_scratch *s, size_t n)
-{
-	return grow((void **) &s->word, &s->word_cap, n, 1, s->word_inline);
-}
-
-bool
-sm_tok_scratch_pre(sm_tok_scratch *s, size_t n)
-{
-	return grow((void **) &s->pre, &s->pre_cap, n, 1, s->pre_inline);
-}
-
-void
-sm_tok_scratch_free(sm_tok_scratch *s)
-{
-	if (s->norm != s->norm_inline)
-		sm_free(s->norm);
-	if (s->cps != s->cps_inline)
-		sm_free(s->cps);
-	if (s->sym != s->sym_inline)
-		sm_free(s->sym);
-	if (s->word != s->word_inline)
-		sm_free(s->word);
-	if (s->pre != s->pre_inline)
-		sm_free(s->pre);
-	sm_free(s->aux);
-	sm_free(s->aux2);
-	sm_tok_scratch_init(s);
-}
-
-void
-sm_tok_ids_init(sm_tok_ids *e)
-{
-	memset(e, 0, sizeof(*e));
-}
-
-void
-sm_tok_ids_free(sm_tok_ids *e)
-{
-	sm_free(e->ids);
-	sm_free(e->type_ids);
-	memset(e, 0, sizeof(*e));
-}
-
-static bool
-ids_reserve(sm_tok_ids *e, int n)
-{
-	int			c;
-	int32_t    *a,
-			   *b;
-
-	if (n <= e->cap)
-		return true;
-	c = e->cap ? e->cap : 64;
-	while (c < n)
-	{
-		if (c > INT32_MAX / 2)
-			return false;
-		c *= 2;
-	}
-	a = sm_alloc_array((size_t) c, sizeof(int32_t));
-	b = sm_alloc_array((size_t) c, sizeof(int32_t));
-	if (a == NULL || b == NULL)
-	{
-		sm_free(a);
-		sm_free(b);
-		return false;
-	}
-	if (e->n > 0)
-	{
-		memcpy(a, e->ids, (size_t) e->n * sizeof(int32_t));
-		memcpy(b, e->type_ids, (size_t) e->n * sizeof(int32_t));
-	}
-	sm_free(e->ids);
-	sm_free(e->type_ids);
-	e->ids = a;
-	e->type_ids = b;
-	e->cap = c;
-	return true;
-}
-
-bool
-sm_tok_ids_push(sm_tok_ids *e, int32_t id, int32_t type_id)
-{
-	if (e->n >= e->cap && (e->n == INT32_MAX || !ids_reserve(e, e->n + 1)))
-		return false;
-	e->ids[e->n] = id;
-	e->type_ids[e->n] = type_id;
-	e->n++;
-	return true;
-}
-
-uint32_t
-sm_tok_pool_add(sm_tokenizer *t, const char *s, size_t len)
-{
-	uint32_t	off;
-
-	if (t->pool_len + len + 1 > UINT32_MAX - 1)
-		return UINT32_MAX;
-	if (t->pool_len + len + 1 > t->pool_cap)
-	{
-		size_t		c = t->pool_cap ? t->pool_cap : 4096;
-		char	   *q;
-
-		while (c < t->pool_len + len + 1)
-			c *= 2;
-		if ((q = sm_alloc(c)) == NULL)
-			return UINT32_MAX;
-		if (t->pool_len > 0)
-			memcpy(q, t->pool, t->pool_len);
-		sm_free(t->pool);
-		t->pool = q;
-		t->pool_cap = c;
-	}
-	off = (uint32_t) t->pool_len;
-	if (len > 0)
-		memcpy(t->pool + off, s, len);
-	t->pool[off + len] = '\0';
-	t->pool_len += len + 1;
-	return off;
-}
-
-sm_status
-sm_tok_map_build(sm_tok_map *m, const char *pool, const uint32_t *offs, const uint32_t *lens,
-				 int n, int *dup, sm_error *err)
-{
-	uint32_t	cap = 16;
-
-	*dup = -1;
-	while (cap < 2 * (uint32_t) n + 2)
-		cap <<= 1;
-	m->slots = sm_alloc0((size_t) cap * sizeof(uint32_t));
-	m->tags = sm_alloc((size_t) cap * sizeof(uint32_t));
-	if (m->slots == NULL || m->tags == NULL)
-	{
-		sm_tok_map_free(m);
-		return nomem_load(err);
-	}
-	m->mask = cap - 1;
-	for (int k = 0; k < n; k++)
-	{
-		uint64_t	h = sm_tok_hash(pool + offs[k], lens[k]);
-		uint32_t	tag = (uint32_t) (h >> 32);
-		uint32_t	i = (uint32_t) h & m->mask;
-
-		while (m->slots[i] != 0)
-		{
-			uint32_t	o = m->slots[i] - 1;
-
-			if (m->tags[i] == tag && lens[o] == lens[k] &&
-				memcmp(pool + offs[o], pool + offs[k], lens[k]) == 0)
-			{
-				*dup = k;
-				return SM_OK;
-			}
-			i = (i + 1) & m->mask;
-		}
-		m->slots[i] = (uint32_t) k + 1;
-		m->tags[i] = tag;
-	}
-	return SM_OK;
-}
-
-void
-sm_tok_map_free(sm_tok_map *m)
-{
-	sm_free(m->slots);
-	sm_free(m->tags);
-	memset(m, 0, sizeof(*m));
-}
-
 /* ---------------------------------------------------------------- JSON members */
 
 /* member of obj that must have `type` (or be absent / null when allowed) */
@@ -342,7 +107,7 @@ load_vocab(sm_tokenizer *t, const sm_json *model, sm_error *err)
 	t->vocab_off = sm_alloc_array(vocab->count + 1, sizeof(uint32_t));
 	t->vocab_len = sm_alloc_array(vocab->count + 1, sizeof(uint32_t));
 	if (t->vocab_ids == NULL || t->vocab_off == NULL || t->vocab_len == NULL)
-		return nomem_load(err);
+		return sm_tok_nomem_load(err);
 	for (size_t k = 0; k < vocab->count; k++)
 	{
 		const sm_json *v = vocab->items[k];
@@ -358,7 +123,7 @@ load_vocab(sm_tokenizer *t, const sm_json *model, sm_error *err)
 			return err->code;
 		}
 		if ((off = sm_tok_pool_add(t, vocab->keys[k], klen)) == UINT32_MAX)
-			return nomem_load(err);
+			return sm_tok_nomem_load(err);
 		t->vocab_off[k] = off;
 		t->vocab_len[k] = (uint32_t) klen;
 		t->vocab_ids[k] = (int32_t) v->integer;
@@ -368,7 +133,7 @@ load_vocab(sm_tokenizer *t, const sm_json *model, sm_error *err)
 	/* one token per id */
 	seen = sm_alloc_array((size_t) maxid + 2, sizeof(int32_t));
 	if (seen == NULL)
-		return nomem_load(err);
+		return sm_tok_nomem_load(err);
 	for (int32_t i = 0; i <= maxid; i++)
 		seen[i] = -1;
 	for (int k = 0; k < t->nvocab; k++)
@@ -450,7 +215,7 @@ load_added(sm_tokenizer *t, const sm_json *root, sm_error *err)
 		return rc;
 	t->added = sm_alloc0((list->count + 1) * sizeof(sm_tok_added));
 	if (t->added == NULL)
-		return nomem_load(err);
+		return sm_tok_nomem_load(err);
 	sm_tok_scratch_init(&sc);
 	for (size_t k = 0; k < list->count; k++)
 	{
@@ -487,7 +252,7 @@ load_added(sm_tokenizer *t, const sm_json *root, sm_error *err)
 		ad->len = (uint32_t) content->string_len;
 		if ((ad->off = sm_tok_pool_add(t, content->string, content->string_len)) == UINT32_MAX)
 		{
-			rc = nomem_load(err);
+			rc = sm_tok_nomem_load(err);
 			break;
 		}
 		ad->norm_off = ad->off;
@@ -498,7 +263,7 @@ load_added(sm_tokenizer *t, const sm_json *root, sm_error *err)
 
 			if (nl < 0 || (ad->norm_off = sm_tok_pool_add(t, (const char *) sc.norm, (size_t) nl)) == UINT32_MAX)
 			{
-				rc = nomem_load(err);
+				rc = sm_tok_nomem_load(err);
 				break;
 			}
 			ad->norm_len = (uint32_t) nl;
@@ -531,7 +296,7 @@ build_ids(sm_tokenizer *t, sm_error *err)
 	t->id_len = sm_alloc_array((size_t) t->nids + 1, sizeof(uint32_t));
 	t->id_flags = sm_alloc0((size_t) t->nids + 1);
 	if (t->id_off == NULL || t->id_len == NULL || t->id_flags == NULL)
-		return nomem_load(err);
+		return sm_tok_nomem_load(err);
 	for (int k = 0; k < t->nvocab; k++)
 	{
 		int32_t		id = t->vocab_ids[k];
@@ -756,7 +521,7 @@ load_post_processor(sm_tokenizer *t, const sm_json *root, sm_error *err)
 	t->single.pieces = sm_alloc_array((size_t) b.npieces[0], sizeof(sm_tok_piece));
 	t->pair.pieces = sm_alloc_array((size_t) b.npieces[1], sizeof(sm_tok_piece));
 	if (t->tmpl_ids == NULL || t->single.pieces == NULL || t->pair.pieces == NULL)
-		return nomem_load(err);
+		return sm_tok_nomem_load(err);
 	memcpy(t->tmpl_ids, b.ids, (size_t) b.nids * sizeof(int32_t));
 	for (int w = 0; w < 2; w++)
 	{
@@ -795,7 +560,7 @@ load_decoder(sm_tokenizer *t, const sm_json *root, sm_error *err)
 			(rc = member_bool(d, "decoder", "cleanup", true, &t->dec_cleanup, err)) != SM_OK)
 			return rc;
 		if ((t->dec_prefix_off = sm_tok_pool_add(t, p ? p->string : "##", p ? p->string_len : 2)) == UINT32_MAX)
-			return nomem_load(err);
+			return sm_tok_nomem_load(err);
 		t->dec_prefix_len = p ? (int) p->string_len : 2;
 		return SM_OK;
 	}
@@ -825,7 +590,7 @@ sm_tokenizer_load(const char *json, size_t len, sm_tokenizer **out, sm_error *er
 	if ((t = sm_alloc0(sizeof(sm_tokenizer))) == NULL)
 	{
 		sm_json_free(root);
-		return nomem_load(err);
+		return sm_tok_nomem_load(err);
 	}
 	t->unk_id = -1;
 	if ((v = sm_json_get(root, "version")) != NULL &&
@@ -1212,7 +977,7 @@ sm_tokenizer_encode(const sm_tokenizer *t, const char *text, size_t len,
 
 	/* the template: A is in e[0, na); move it to its place, then fill around */
 	total = na + nb + nadd;
-	if (!ids_reserve(e, total))
+	if (!sm_tok_ids_reserve(e, total))
 	{
 		rc = sm_tok_nomem(err);
 		goto done;
