@@ -23,6 +23,7 @@ main(void)
 	test_safetensors();
 	test_model();
 	test_gemm();
+	test_gemm_avx512();
 	test_tokenizer();
 	{
 		static const char *const sets[] = {"auto", "avx512", "avx2", "generic", "blas"};

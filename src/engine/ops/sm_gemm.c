@@ -134,8 +134,19 @@ sm_gemm_naive(const float *W, int ldw, bool in_major, int N, int K, const float 
 #undef NP_TWO
 #pragma GCC pop_options
 
+/*
+ * The AVX-512 build's target; the unit tests compile this file once more
+ * with "avx2,fma" here, so the 16-wide code (its block shapes and edges)
+ * runs, as pairs of AVX2 registers, on a CPU without AVX-512 too.
+ */
+#ifndef SM_GEMM_AVX512_TARGET
+#define SM_GEMM_AVX512_TARGET "avx512f,avx2,fma"
+#endif
+#define SM_PRAGMA(x) _Pragma(#x)
+#define SM_TARGET(t) SM_PRAGMA(GCC target(t))
+
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
+SM_TARGET(SM_GEMM_AVX512_TARGET)
 #define VW 16
 #define KNAME(x) x##_avx512
 #define MR_BIG 8

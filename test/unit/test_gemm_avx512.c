@@ -1,0 +1,113 @@
+/*
+ * test_gemm_avx512.c -- the AVX-512 kernels' logic on any AVX2 machine:
+ * ops/sm_gemm.c compiled once more with its AVX-512 part targeted at
+ * AVX2 + FMA (GCC then runs each 16-float vector as two AVX2 ones), under
+ * other names.  The block shapes, edges and K/M chunking are the AVX-512
+ * build's; only the instruction encoding differs.  It must match the naive
+ * reference and give the AVX2 kernels' bits (both sum with FMA in the same
+ * order).  On an AVX-512 CPU test_gemm.c runs the real build as well.
+ */
+#define SM_GEMM_AVX512_TARGET "avx2,fma"
+#define sm_gemm_packed emu_gemm_packed
+#define sm_pack_into emu_pack_into
+#define sm_pack_floats emu_pack_floats
+#define sm_pack_stride emu_pack_stride
+#define sm_gemm_naive emu_gemm_naive
+#include "../../src/engine/ops/sm_gemm.c"
+#undef sm_gemm_packed
+#undef sm_pack_into
+#undef sm_pack_floats
+#undef sm_pack_stride
+#undef sm_gemm_naive
+
+#include <stdlib.h>
+
+#include "sm_test.h"
+#include "sm_tests.h"
+#include "ops/sm_cpu.h"
+
+void
+test_gemm_avx512(void)
+{
+	static const int sizes[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 257, 600};
+	const int	n = sizeof(sizes) / sizeof(sizes[0]);
+	unsigned	seed = 777;
+	int			bad = 0,
+				same = 0,
+				shapes = 0;
+	double		worst = 0;
+
+	if (!sm_cpu()->avx2_fma)
+	{
+		printf("gemm avx512 (emulated on AVX2): skipped, this CPU has no AVX2 + FMA\n");
+		return;
+	}
+	for (int a = 0; a < n; a++)
+		for (int b = 0; b < n; b++)
+			for (int c = 0; c < n; c += 3)
+			{
+				int			M = sizes[a],
+							N = sizes[b],
+							K = sizes[c] + (a == n - 1 ? 600 : 0);	/* K past one 512 chunk */
+				bool		in_major = ((a + b) & 1) != 0;
+				float		beta = (b & 1) ? 1.0f : 0.0f;
+				int			ldw = in_major ? N : K,
+							ldy = N + (a % 3);
+				float	   *W = malloc(sizeof(float) * (size_t) N * K),
+						   *x = malloc(sizeof(float) * (size_t) M * K),
+						   *y0 = malloc(sizeof(float) * (size_t) M * ldy),
+						   *ref = malloc(sizeof(float) * (size_t) M * ldy),
+						   *ye = malloc(sizeof(float) * (size_t) M * ldy),
+						   *ya = malloc(sizeof(float) * (size_t) M * ldy),
+						   *P = aligned_alloc(64, sizeof(float) * emu_pack_floats(N, K));
+				double		md = 0,
+							mr = 0;
+
+				for (size_t i = 0; i < (size_t) N * K; i++)
+					W[i] = (float) sm_test_urand(&seed);
+				for (size_t i = 0; i < (size_t) M * K; i++)
+					x[i] = (float) sm_test_urand(&seed);
+				for (size_t i = 0; i < (size_t) M * ldy; i++)
+					y0[i] = (float) sm_test_urand(&seed);
+				memcpy(ref, y0, sizeof(float) * (size_t) M * ldy);
+				memcpy(ye, y0, sizeof(float) * (size_t) M * ldy);
+				memcpy(ya, y0, sizeof(float) * (size_t) M * ldy);
+				emu_gemm_naive(W, ldw, in_major, N, K, x, K, M, 1.0f, beta, ref, ldy);
+				emu_pack_into(P, W, ldw, N, K, in_major);
+				emu_gemm_packed(SM_KERNELS_AVX512, P, emu_pack_stride(K), N, K, x, K, 0, M, 1.0f, beta, ye, ldy);
+				emu_gemm_packed(SM_KERNELS_AVX2, P, emu_pack_stride(K), N, K, x, K, 0, M, 1.0f, beta, ya, ldy);
+				for (int i = 0; i < M; i++)
+					for (int j = 0; j < ldy; j++)
+					{
+						double		d = fabs((double) ye[(size_t) i * ldy + j] - ref[(size_t) i * ldy + j]);
+
+						if (j >= N)
+							d = ye[(size_t) i * ldy + j] == y0[(size_t) i * ldy + j] ? 0 : INFINITY;
+						if (d > md || isnan(d))
+							md = isnan(d) ? INFINITY : d;
+						if (fabs(ref[(size_t) i * ldy + j]) > mr)
+							mr = fabs(ref[(size_t) i * ldy + j]);
+					}
+				md /= mr > 1e-30 ? mr : 1e-30;
+				if (md > worst)
+					worst = md;
+				shapes++;
+				if (md > 2e-7 * sqrt((double) K))
+				{
+					bad++;
+					fprintf(stderr, "gemm avx512 (emulated) M %d N %d K %d: normwise %.2e\n", M, N, K, md);
+				}
+				same += memcmp(ye, ya, sizeof(float) * (size_t) M * ldy) == 0;
+				free(W);
+				free(x);
+				free(y0);
+				free(ref);
+				free(ye);
+				free(ya);
+				free(P);
+			}
+	CHECK_MSG(bad == 0, "%d of %d shapes differ from the naive reference", bad, shapes);
+	CHECK_MSG(same == shapes, "%d of %d shapes differ from the avx2 kernels' bits", shapes - same, shapes);
+	printf("gemm avx512 (emulated on AVX2): %d shapes, largest normwise difference %.2e, %d bit-identical to avx2\n",
+		   shapes, worst, same);
+}
