@@ -1,32 +1,45 @@
 /*
  * sm_pool.c -- the product thread pool (see sm_pool.h).
  *
- * One job at a time: the caller publishes it (function, context, item
- * count, how many workers take part) and bumps the generation; every
- * started worker acknowledges every generation, taking items only if it is
- * among the job's workers, and the caller waits for all acknowledgements
- * before it returns.  So a job's state is never read after its caller has
- * moved on, and no per-job allocation is needed.
+ * One job at a time, described by one 64-bit word: its generation, its
+ * item count and the next item to take.  The caller publishes the job's
+ * function and context, then the word (release); every thread, the caller
+ * included, claims items by compare-and-swap on the word, and reads the
+ * function and context only after a successful claim.  A claim names the
+ * generation, so a worker that wakes late can never take an item of a job
+ * that is over or of a later one, and the caller waits only for the items
+ * someone claimed, never for a worker that is not running: on a machine
+ * whose other cores are busy, a descheduled worker costs nothing (before,
+ * the caller waited for every worker to acknowledge every job, and one
+ * descheduled worker stalled a 0.4 ms forward pass to 9 ms).
  */
 #include "sm_pool.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #define POOL_MAX 63				/* workers besides the caller */
-#define SPIN_ROUNDS 40000		/* polls (with a pause) before a worker sleeps: ~1 ms */
+#define SPIN_ROUNDS 20000		/* polls (with a pause) before a worker sleeps: about 0.5 ms */
+
+/* the job word: generation (24 bits) | item count (20 bits) | next item (20 bits) */
+#define W_GEN(w) ((uint32_t) ((w) >> 40))
+#define W_N(w) ((int) (((w) >> 20) & 0xFFFFF))
+#define W_NEXT(w) ((int) ((w) & 0xFFFFF))
+#define W_MAKE(g, n) (((uint64_t) ((g) & 0xFFFFFF) << 40) | ((uint64_t) (n) << 20))
+#define MAX_ITEMS 0xFFFFF
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int	started = 0;		/* workers running */
-static unsigned gen = 0;		/* job generation (atomic) */
+static uint64_t job_word = 0;	/* atomic */
 static void (*job_fn) (void *, int);
 static void *job_ctx;
-static int	job_n;
-static int	job_workers;		/* workers 0 .. job_workers-1 take items */
-static int	job_next;			/* next item (atomic) */
-static int	job_pending;		/* workers yet to acknowledge (atomic) */
-static unsigned start_gen[POOL_MAX];	/* the generation each worker started at */
+static int	job_done;			/* items finished (atomic) */
+static int	job_workers;		/* workers 0 .. job_workers-1 take part (atomic; a stale
+								 * value only changes who helps, never what is done) */
+static uint32_t start_gen[POOL_MAX];	/* the generation current when each worker started */
 
 static inline void
 cpu_relax(void)
@@ -36,27 +49,42 @@ cpu_relax(void)
 #endif
 }
 
+/* claim and run items of generation g until none is left */
 static void
-take_items(void)
+take_items(uint32_t g)
 {
-	int			i;
+	uint64_t	w = __atomic_load_n(&job_word, __ATOMIC_ACQUIRE);
 
-	while ((i = __atomic_fetch_add(&job_next, 1, __ATOMIC_RELAXED)) < job_n)
-		job_fn(job_ctx, i);
+	for (;;)
+	{
+		int			i;
+
+		if (W_GEN(w) != (g & 0xFFFFFF) || W_NEXT(w) >= W_N(w))
+			return;
+		i = W_NEXT(w);
+		if (__atomic_compare_exchange_n(&job_word, &w, w + 1, false,
+										__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		{
+			job_fn(job_ctx, i);
+			__atomic_fetch_add(&job_done, 1, __ATOMIC_RELEASE);
+			w = __atomic_load_n(&job_word, __ATOMIC_ACQUIRE);
+		}
+		/* else w holds the word as it is now: try again */
+	}
 }
 
 static void *
 worker_main(void *arg)
 {
-	int			me = (int) (long) arg;
-	unsigned	seen = start_gen[me];	/* jobs from the next one on are ours */
+	int			me = (int) (intptr_t) arg;
+	uint32_t	seen = start_gen[me];
 
 	for (;;)
 	{
-		unsigned	g;
+		uint32_t	g;
 		int			spins = 0;
 
-		while ((g = __atomic_load_n(&gen, __ATOMIC_ACQUIRE)) == seen)
+		while ((g = W_GEN(__atomic_load_n(&job_word, __ATOMIC_ACQUIRE))) == seen)
 		{
 			if (++spins < SPIN_ROUNDS)
 			{
@@ -64,15 +92,14 @@ worker_main(void *arg)
 				continue;
 			}
 			pthread_mutex_lock(&mu);
-			while ((g = __atomic_load_n(&gen, __ATOMIC_ACQUIRE)) == seen)
+			while ((g = W_GEN(__atomic_load_n(&job_word, __ATOMIC_ACQUIRE))) == seen)
 				pthread_cond_wait(&cv, &mu);
 			pthread_mutex_unlock(&mu);
 			break;
 		}
 		seen = g;
-		if (me < job_workers)
-			take_items();
-		__atomic_fetch_sub(&job_pending, 1, __ATOMIC_RELEASE);
+		if (me < __atomic_load_n(&job_workers, __ATOMIC_RELAXED))
+			take_items(g);
 	}
 	return NULL;
 }
@@ -94,9 +121,8 @@ grow(int want)
 	{
 		pthread_t	t;
 
-		/* no job is in flight here: the new worker waits for the next one */
-		start_gen[started] = __atomic_load_n(&gen, __ATOMIC_RELAXED);
-		if (pthread_create(&t, NULL, worker_main, (void *) (long) started) != 0)
+		start_gen[started] = W_GEN(__atomic_load_n(&job_word, __ATOMIC_RELAXED));
+		if (pthread_create(&t, NULL, worker_main, (void *) (intptr_t) started) != 0)
 			break;
 		pthread_detach(t);
 		started++;
@@ -107,9 +133,11 @@ grow(int want)
 void
 sm_pool_run(int threads, int n, void (*fn) (void *ctx, int i), void *ctx)
 {
+	uint32_t	g;
+
 	if (threads > n)
 		threads = n;
-	if (threads <= 1)
+	if (threads <= 1 || n > MAX_ITEMS)
 	{
 		for (int i = 0; i < n; i++)
 			fn(ctx, i);
@@ -118,15 +146,15 @@ sm_pool_run(int threads, int n, void (*fn) (void *ctx, int i), void *ctx)
 	grow(threads - 1);
 	job_fn = fn;
 	job_ctx = ctx;
-	job_n = n;
-	job_workers = threads - 1 < started ? threads - 1 : started;
-	__atomic_store_n(&job_next, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&job_pending, started, __ATOMIC_RELAXED);
+	__atomic_store_n(&job_workers, threads - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&job_done, 0, __ATOMIC_RELAXED);
+	g = (W_GEN(__atomic_load_n(&job_word, __ATOMIC_RELAXED)) + 1) & 0xFFFFFF;
 	pthread_mutex_lock(&mu);
-	__atomic_add_fetch(&gen, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&job_word, W_MAKE(g, n), __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
-	take_items();
-	while (__atomic_load_n(&job_pending, __ATOMIC_ACQUIRE) > 0)
+	take_items(g);
+	/* only items someone claimed are outstanding */
+	while (__atomic_load_n(&job_done, __ATOMIC_ACQUIRE) < n)
 		cpu_relax();
 }
