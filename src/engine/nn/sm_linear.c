@@ -10,7 +10,7 @@
 
 #include "ops/sm_ops.h"
 
-/* rows per product: large enough to keep sgemm efficient, small enough
+/* rows per product: large enough to keep the product efficient, small enough
  * that a cancel is noticed quickly on huge inputs */
 #define LINEAR_BLOCK_ROWS 4096
 

@@ -9,8 +9,8 @@
  * row's state stays zero until its sequence starts.  All sequences end
  * together, so the last-step outputs are one row block.
  *
- * Per layer and direction: one sgemm projects the inputs of a chunk of
- * TIME_CHUNK steps at once (x W_ih^T + biases), then each step is one sgemm
+ * Per layer and direction: one product projects the inputs of a chunk of
+ * TIME_CHUNK steps at once (x W_ih^T + biases), then each step is one product
  * over the active rows (h W_hh^T, accumulated onto the projection) and a
  * vectorised elementwise pass for the gates.  Layouts are time-major inside
  * a tile: [T][rows][width].
@@ -33,7 +33,7 @@
 #include "ops/sm_parallel.h"
 
 #define TILE_ROWS 256			/* sequences per tile */
-#define TIME_CHUNK 32			/* at most this many steps per input-projection sgemm */
+#define TIME_CHUNK 32			/* at most this many steps per input-projection product */
 #define CHUNK_ROWS 1024			/* ... and at most this many rows (steps x sequences), so a
 								 * chunk's projection (1 MB at 4H = 256) stays in L2 until
 								 * its steps read it: 8192 (8 MB) cost W1 about 20% */
@@ -689,15 +689,15 @@ workers_for(int n_tiles)
 }
 
 /*
- * A batch of a few rows is too small for OpenBLAS to split usefully: its
+ * A batch of a few rows is too small to split a product over threads: the
  * threads only add hand-off latency (measured: batch 1 slower on 2 threads
  * than on 1).  Hold it to one thread for such calls; returns the setting to
- * restore with blas_threads_restore.
+ * restore with product_threads_restore.
  */
 #define SMALL_BATCH_ROWS 32
 
 static int
-blas_threads_for(int rows)
+product_threads_for(int rows)
 {
 	int			n = sm_get_threads();
 
@@ -710,7 +710,7 @@ blas_threads_for(int rows)
 }
 
 static void
-blas_threads_restore(int saved)
+product_threads_restore(int saved)
 {
 	if (saved > 0)
 		sm_ops_set_threads(saved);
@@ -761,10 +761,10 @@ sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths
 	c.last = last;
 	c.steps = steps;
 	{
-		int			saved = blas_threads_for(B);
+		int			saved = product_threads_for(B);
 
 		rc = sm_par_run(n_tiles, n_workers, forward_tile, &c, err);
-		blas_threads_restore(saved);
+		product_threads_restore(saved);
 	}
 done:
 	sm_arena_free(&arena);
@@ -1017,10 +1017,10 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 	c.point = point;
 	c.quant = quant;
 	{
-		int			saved = blas_threads_for(B * p.S);
+		int			saved = product_threads_for(B * p.S);
 
 		rc = sm_par_run(n_tiles, n_workers, forecast_tile, &c, err);
-		blas_threads_restore(saved);
+		product_threads_restore(saved);
 	}
 done:
 	sm_arena_free(&arena);

@@ -4,19 +4,19 @@
  * sm_arch_bert.c).
  *
  * How a batch runs.  Sequences are packed back to back with no padding, so
- * every dense layer is one sgemm over all tokens of a tile and padding costs
+ * every dense layer is one product over all tokens of a tile and padding costs
  * nothing; attention runs per sequence, which is the padding mask.  A tile
  * is a run of whole sequences of at most about TILE_TOKENS tokens; tiles run
- * on seqmodel.threads threads (one OpenBLAS thread each), or, when there is
- * a single tile, OpenBLAS uses the threads inside each product.
+ * on seqmodel.threads threads (each product on its tile's thread), or, when
+ * there is a single tile, the products split over the threads (ops/sm_pool.h).
  *
  * Cancel is polled every layer, and every attention block of a long
  * sequence.
  *
  * Attention, per sequence and head, in blocks of Q_BLOCK query rows: the
  * scores of one block against the keys it may see (all, or up to the block's
- * last position when causal) are one sgemm, the softmax one pass per row,
- * the mixing one sgemm.  So at most [Q_BLOCK x L] scores exist at a time
+ * last position when causal) are one product, the softmax one pass per row,
+ * the mixing one product (all through the compute seam, ops/sm_ops.h).  So at most [Q_BLOCK x L] scores exist at a time
  * (the issue's bound is one [heads x L x L] block per sequence).
  *
  * Per layer, the bias of each output projection is folded into the pass
@@ -37,7 +37,7 @@
 #define TILE_TOKENS 4096		/* tokens per tile, at most (a longer sequence is its own tile) */
 #define Q_BLOCK 128				/* query rows per attention block */
 #define LM_ROWS 256				/* rows per language-model-head block (logprob): large, so the
-								 * head's [V, d] weights are packed by sgemm rarely */
+								 * head's [V, d] panels stream past many rows */
 
 const sm_tfm *
 sm_tfm_of(const sm_model *model)
