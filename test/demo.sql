@@ -4,6 +4,9 @@
 \pset footer off
 CREATE EXTENSION IF NOT EXISTS seqmodel;
 
+\echo '== what runs the models here: the CPU, its features, the kernel set chosen from them'
+SELECT backend, kernels, cpu, cpu_features, blas_core FROM seqmodel.compute_info();
+
 \echo '== import test/fixtures/linear.safetensors (a torch.nn.Linear(5, 3)) from the client'
 \set QUIET on
 \lo_import test/fixtures/linear.safetensors
