@@ -68,6 +68,12 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 /* which build the public functions run (sm_ops_cpu.c sets it with the kernel set) */
 static bool use_fma = false;
 
+#ifdef SM_ACTIV_FMA
+#define PICK(name) (use_fma ? name##_fma : name##_base)
+#else
+#define PICK(name) name##_base
+#endif
+
 void
 sm_activ_use_fma(bool on)
 {
@@ -90,128 +96,61 @@ sm_softplus(float x)
 void
 sm_vexp(float *x, size_t n)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-	{
-		sm_vexp_fma(x, n);
-		return;
-	}
-#endif
-	sm_vexp_base(x, n);
+	PICK(sm_vexp) (x, n);
 }
 
 void
 sm_vsigmoid(float *x, size_t n)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-	{
-		sm_vsigmoid_fma(x, n);
-		return;
-	}
-#endif
-	sm_vsigmoid_base(x, n);
+	PICK(sm_vsigmoid) (x, n);
 }
 
 void
 sm_vtanh(float *x, size_t n)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-	{
-		sm_vtanh_fma(x, n);
-		return;
-	}
-#endif
-	sm_vtanh_base(x, n);
+	PICK(sm_vtanh) (x, n);
 }
 
 void
 sm_lstm_cell(const float *g, const float *b, float *c, float *h, int H)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-	{
-		sm_lstm_cell_fma(g, b, c, h, H);
-		return;
-	}
-#endif
-	sm_lstm_cell_base(g, b, c, h, H);
+	PICK(sm_lstm_cell) (g, b, c, h, H);
 }
 
 void
 sm_gru_cell(const float *gx, const float *bx, const float *gh, const float *bh, float *h,
 			int H)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-	{
-		sm_gru_cell_fma(gx, bx, gh, bh, h, H);
-		return;
-	}
-#endif
-	sm_gru_cell_base(gx, bx, gh, bh, h, H);
+	PICK(sm_gru_cell) (gx, bx, gh, bh, h, H);
 }
 
 void
 sm_elman_cell(const float *g, const float *b, float *h, int H, bool relu)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-	{
-		sm_elman_cell_fma(g, b, h, H, relu);
-		return;
-	}
-#endif
-	sm_elman_cell_base(g, b, h, H, relu);
+	PICK(sm_elman_cell) (g, b, h, H, relu);
 }
 
 void
 sm_bias_act(float *x, const float *b, size_t rows, int cols, sm_act act)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-	{
-		sm_bias_act_fma(x, b, rows, cols, act);
-		return;
-	}
-#endif
-	sm_bias_act_base(x, b, rows, cols, act);
+	PICK(sm_bias_act) (x, b, rows, cols, act);
 }
 
 void
 sm_softmax(float *x, int n)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-	{
-		sm_softmax_fma(x, n);
-		return;
-	}
-#endif
-	sm_softmax_base(x, n);
+	PICK(sm_softmax) (x, n);
 }
 
 double
 sm_logsumexp(const float *x, int n)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-		return sm_logsumexp_fma(x, n);
-#endif
-	return sm_logsumexp_base(x, n);
+	return PICK(sm_logsumexp) (x, n);
 }
 
 void
 sm_add_layernorm(float *x, const float *b, const float *g, const float *beta, float eps,
 				 size_t rows, int cols, float *out)
 {
-#ifdef SM_ACTIV_FMA
-	if (use_fma)
-	{
-		sm_add_layernorm_fma(x, b, g, beta, eps, rows, cols, out);
-		return;
-	}
-#endif
-	sm_add_layernorm_base(x, b, g, beta, eps, rows, cols, out);
+	PICK(sm_add_layernorm) (x, b, g, beta, eps, rows, cols, out);
 }
