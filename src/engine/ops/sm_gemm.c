@@ -107,12 +107,6 @@ sm_gemm_naive(const float *W, int ldw, bool in_major, int N, int K, const float 
 #define NP_ONE 2
 #define NP_TWO 1
 #include "sm_gemm_kernel.h"
-#undef VW
-#undef KNAME
-#undef MR_BIG
-#undef NP_BIG
-#undef NP_ONE
-#undef NP_TWO
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SM_GEMM_X86 1
@@ -126,12 +120,6 @@ sm_gemm_naive(const float *W, int ldw, bool in_major, int N, int K, const float 
 #define NP_ONE 4
 #define NP_TWO 2
 #include "sm_gemm_kernel.h"
-#undef VW
-#undef KNAME
-#undef MR_BIG
-#undef NP_BIG
-#undef NP_ONE
-#undef NP_TWO
 #pragma GCC pop_options
 
 /*
@@ -154,12 +142,6 @@ SM_TARGET(SM_GEMM_AVX512_TARGET)
 #define NP_ONE 8
 #define NP_TWO 4
 #include "sm_gemm_kernel.h"
-#undef VW
-#undef KNAME
-#undef MR_BIG
-#undef NP_BIG
-#undef NP_ONE
-#undef NP_TWO
 #pragma GCC pop_options
 #endif
 

@@ -8,6 +8,8 @@
  *   MR_BIG, NP_BIG the large-batch block: MR_BIG rows x NP_BIG panels
  *   NP_ONE, NP_TWO panels per block when one or two rows remain
  *
+ * and undefines them at its end, ready for the next variant.
+ *
  * The operation: y[M, N] = alpha * x[M, K] W^T + beta * y with W packed in
  * panels of SM_PANEL (16) output columns, K-major inside a panel
  * (panel p, step k, column j at P[p * pstride + k * 16 + j]; see sm_gemm.h).
@@ -246,3 +248,9 @@ KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float
 #undef DEFINE_BLOCK
 #undef VEC
 #undef UVEC
+#undef VW
+#undef KNAME
+#undef MR_BIG
+#undef NP_BIG
+#undef NP_ONE
+#undef NP_TWO
