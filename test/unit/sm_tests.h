@@ -17,6 +17,8 @@ void		test_tokenizer(void);
 #include <stdbool.h>
 #include "core/sm_model.h"
 double		sm_test_urand(unsigned *s);	/* uniform in [-1, 1] */
+/* max |y - ref| / max |ref| over M rows of N, row stride ld (test_gemm.c) */
+double		sm_test_normwise(const float *y, const float *ref, int M, int N, int ld);
 /* a model from a config, every tensor random (optional ones too when asked) */
 sm_model   *sm_test_make_model(const char *arch, const char *config, unsigned seed,
 							   double scale, bool with_optional);

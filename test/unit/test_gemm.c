@@ -17,9 +17,9 @@ static double worst_err = 0;	/* the largest normwise error seen */
 
 static const sm_kernels variants[] = {SM_KERNELS_GENERIC, SM_KERNELS_AVX2, SM_KERNELS_AVX512};
 
-/* normwise: max |y - ref| / max(max |ref|, 1e-30) */
-static double
-normwise(const float *y, const float *ref, int M, int N, int ld)
+/* normwise: max |y - ref| / max(max |ref|, 1e-30) over M rows of N (stride ld) */
+double
+sm_test_normwise(const float *y, const float *ref, int M, int N, int ld)
 {
 	double		md = 0,
 				mr = 0;
@@ -74,7 +74,7 @@ check_shape(int M, int N, int K, bool in_major, float alpha, float beta, int pad
 			continue;
 		memcpy(y, y0, sizeof(float) * (size_t) M * ldy);
 		sm_gemm_packed(variants[v], P, sm_pack_stride(K), N, K, x, ldx, 0, M, alpha, beta, y, ldy);
-		e = normwise(y, ref, M, N, ldy);
+		e = sm_test_normwise(y, ref, M, N, ldy);
 		/* the columns past N (the stride's padding) are never written */
 		for (int i = 0; i < M; i++)
 			for (int j = N; j < ldy; j++)
