@@ -295,8 +295,14 @@ pack_weights(sm_tfm *m, sm_error *err)
 												d[i]->in_major, err)) != SM_OK)
 				return rc;
 	}
-	if (m->lm_head)
-		return sm_packed_init(&m->lm_pk, m->lm_head, m->vocab, m->d, false, err);
+	if (m->lm_head && m->lm_head == m->head.w && !m->head.in_major)
+		m->lm = &m->head.pk;	/* the same [V, d] weight: already packed */
+	else if (m->lm_head)
+	{
+		if ((rc = sm_packed_init(&m->lm_pk, m->lm_head, m->vocab, m->d, false, err)) != SM_OK)
+			return rc;
+		m->lm = &m->lm_pk;
+	}
 	return SM_OK;
 }
 
@@ -803,7 +809,7 @@ logprob_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq,
 	{
 		int			rows = n - r0 < LM_ROWS ? (int) (n - r0) : LM_ROWS;
 
-		sm_op_matmul(&m->lm_pk, ws->x + r0 * d, d, rows, 0.0f, ws->lm, V);
+		sm_op_matmul(m->lm, ws->x + r0 * d, d, rows, 0.0f, ws->lm, V);
 		add_lm_bias(m, ws->lm, rows);
 		for (int i = 0; i < rows; i++)
 		{
@@ -910,7 +916,7 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 			memcpy(c->out + r0 * m->d, ws->x, sizeof(float) * (size_t) n * m->d);
 			break;
 		case SM_TFM_OUT_LOGITS:
-			sm_op_matmul(&m->lm_pk, ws->x, m->d, n, 0.0f, c->out + r0 * m->vocab, m->vocab);
+			sm_op_matmul(m->lm, ws->x, m->d, n, 0.0f, c->out + r0 * m->vocab, m->vocab);
 			add_lm_bias(m, c->out + r0 * m->vocab, n);
 			break;
 		case SM_TFM_OUT_STEPS:
@@ -1096,7 +1102,7 @@ sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, floa
 	rc = run_stack(m, &ws, n, &n, 1, st->k, st->v, st->cap, st->len, NULL, err);
 	if (rc == SM_OK)
 	{
-		sm_op_matmul(&m->lm_pk, ws.x + (size_t) (n - 1) * m->d, m->d, 1, 0.0f, logits, m->vocab);
+		sm_op_matmul(m->lm, ws.x + (size_t) (n - 1) * m->d, m->d, 1, 0.0f, logits, m->vocab);
 		add_lm_bias(m, logits, 1);
 		st->len += n;
 	}

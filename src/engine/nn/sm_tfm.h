@@ -116,7 +116,9 @@ typedef struct sm_tfm
 	/* outputs */
 	sm_tfm_out	default_out;	/* what forward() of SQL returns */
 	const float *lm_head;		/* [V, d] (tied: wte), or NULL */
-	sm_packed	lm_pk;			/* lm_head packed */
+	sm_packed	lm_pk;			/* lm_head packed, unless it is the head's weight */
+	const sm_packed *lm;		/* lm_head as the products read it: &lm_pk, or &head.pk
+								 * (a transformer's head used as lm_head, packed once) */
 	const float *lm_bias;		/* [V] or NULL (a transformer's head used as lm_head) */
 	sm_tfm_pool pool;			/* for SM_TFM_OUT_SEQUENCE */
 	sm_dense	pooler;			/* BERT pooler: tanh(dense(first token)); w NULL when absent */
