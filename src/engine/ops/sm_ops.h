@@ -49,8 +49,6 @@ typedef struct sm_packed
 sm_status	sm_packed_init(sm_packed *p, const float *w, int N, int K, bool in_major,
 						   sm_error *err);
 void		sm_packed_free(sm_packed *p);
-/* bytes the packed copy holds */
-size_t		sm_packed_bytes(const sm_packed *p);
 
 /* The operations of a backend. */
 typedef struct sm_backend

@@ -114,6 +114,13 @@ sm_ops_set_kernels(const char *name, sm_error *err)
 
 /* ---------------------------------------------------------------- weights */
 
+/* the kernels read panels with aligned loads: round up to 64 bytes (16 spare floats allocated) */
+static inline float *
+align64(void *p)
+{
+	return (float *) (((uintptr_t) p + 63) & ~(uintptr_t) 63);
+}
+
 sm_status
 sm_packed_init(sm_packed *p, const float *w, int N, int K, bool in_major, sm_error *err)
 {
@@ -132,7 +139,7 @@ sm_packed_init(sm_packed *p, const float *w, int N, int K, bool in_major, sm_err
 		sm_detail(err, "A weight of %d x %d needs %zu kB packed.", N, K, (floats * sizeof(float)) >> 10);
 		return err->code;
 	}
-	p->panels = (float *) (((uintptr_t) p->raw + 63) & ~(uintptr_t) 63);
+	p->panels = align64(p->raw);
 	sm_pack_into(p->panels, w, in_major ? N : K, N, K, in_major);
 	return SM_OK;
 }
@@ -143,12 +150,6 @@ sm_packed_free(sm_packed *p)
 	sm_free(p->raw);
 	p->raw = NULL;
 	p->panels = NULL;
-}
-
-size_t
-sm_packed_bytes(const sm_packed *p)
-{
-	return p->raw ? (sm_pack_floats(p->N, p->K) + 16) * sizeof(float) : 0;
 }
 
 /* ---------------------------------------------------------------- products */
@@ -271,7 +272,7 @@ cpu_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda
 		return;
 	if (k != SM_KERNELS_BLAS && scratch != NULL)
 	{
-		float	   *P = (float *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
+		float	   *P = align64(scratch);
 
 		sm_pack_into(P, B, ldb, N, K, !b_trans);
 		product(k, P, sm_pack_stride(K), N, K, A, lda, M, alpha, beta, C, ldc);
