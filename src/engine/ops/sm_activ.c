@@ -50,9 +50,17 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 #define ROUND_MAGIC 12582912.0f	/* 1.5 * 2^23 */
 
 
+/*
+ * VMIN(c, x) = c < x ? c : x and VMAX(c, x) = c > x ? c : x: x when x is NaN
+ * (the comparison is false), so clamping never hides a NaN.
+ */
 /* baseline build: SSE2 on x86-64, whatever GCC targets elsewhere; no FMA */
 #define AV(name) name##_base
+#define VMIN(c, x) vsel((c) < (x), (c), (x))
+#define VMAX(c, x) vsel((c) > (x), (c), (x))
 #include "sm_activ_kernels.h"
+#undef VMIN
+#undef VMAX
 #undef AV
 
 #ifdef SM_ACTIV_FMA
@@ -60,7 +68,11 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define AV(name) name##_fma
+#define VMIN(c, x) __builtin_ia32_minps256((c), (x))
+#define VMAX(c, x) __builtin_ia32_maxps256((c), (x))
 #include "sm_activ_kernels.h"
+#undef VMIN
+#undef VMAX
 #undef AV
 #pragma GCC pop_options
 #endif
