@@ -18,7 +18,7 @@ GLUE_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/pg/*.c)))
 OBJS = $(ENGINE_OBJS) $(GLUE_OBJS)
 
 # regression tests, in order (sql/<name>.sql, expected/<name>.out)
-REGRESS = setup import predict errors cache catalog compute cpu_unsupported client_import rnn forecast forecast_errors tfm text cancel demo_co2 demo_langid upgrade
+REGRESS = setup import predict errors cache catalog compute cpu_unsupported device client_import rnn forecast forecast_errors tfm text cancel demo_co2 demo_langid upgrade
 
 PG_CPPFLAGS = -Isrc/engine
 SHLIB_LINK = -lopenblas -lm
@@ -32,6 +32,17 @@ EXTRA_CLEAN = $(ENGINE_LIB) $(UNIT_BIN) results results-* regression.diffs regre
 # Debian's PGXS would build LLVM bitcode with clang for JIT inlining; the
 # extension gains nothing from it and clang is not a build dependency.
 override with_llvm = no
+
+# The CUDA device module (kernels/, loaded by seqmodel.so with dlopen on
+# first GPU use): built when nvcc is found, USE_CUDA=0/1 overrides.  sm_90
+# code for H100/H200 plus PTX that newer GPUs compile at load.
+CUDA_HOME ?= /usr/local/cuda
+NVCC ?= $(CUDA_HOME)/bin/nvcc
+USE_CUDA ?= $(if $(wildcard $(NVCC)),1,0)
+NVCC_GENCODE ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+CUDA_MODULE = seqmodel_cuda.so
+CUDA_TEST = test/cuda/run-cuda-test
+EXTRA_CLEAN += $(CUDA_MODULE) $(CUDA_TEST)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -62,3 +73,35 @@ unit: $(UNIT_BIN)
 # all objects depend on the engine headers (no automatic dependency tracking in PGXS)
 $(OBJS): $(foreach d,$(ENGINE_DIRS),$(wildcard src/engine/$(d)/*.h)) $(wildcard src/pg/*.h)
 src/engine/ops/sm_gemm.o: CFLAGS += -ffp-contract=fast -Wno-psabi
+
+# ---------------------------------------------------------------- CUDA module
+ifeq ($(USE_CUDA),1)
+all: $(CUDA_MODULE)
+
+$(CUDA_MODULE): kernels/sm_cuda.cu src/engine/ops/sm_device.h
+	$(NVCC) -O2 -std=c++17 -shared -Xcompiler -fPIC,-Wall,-Wextra,-Werror $(NVCC_GENCODE) \
+		-Isrc/engine -o $@ kernels/sm_cuda.cu -lcublas -lcudart -Xlinker -rpath=$(CUDA_HOME)/lib64
+
+install: install-cuda
+.PHONY: install-cuda
+install-cuda: $(CUDA_MODULE)
+	$(INSTALL_SHLIB) $(CUDA_MODULE) '$(DESTDIR)$(pkglibdir)/'
+
+uninstall: uninstall-cuda
+.PHONY: uninstall-cuda
+uninstall-cuda:
+	rm -f '$(DESTDIR)$(pkglibdir)/$(CUDA_MODULE)'
+
+# the module from the host side, linked as the extension loads it (test/cuda/test_cuda.c)
+$(CUDA_TEST): test/cuda/test_cuda.c src/engine/ops/sm_device.h $(CUDA_MODULE)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc/engine -o $@ $< $(CURDIR)/$(CUDA_MODULE) \
+		-Wl,-rpath,$(CURDIR) -lm
+
+.PHONY: cuda-test
+cuda-test: $(CUDA_TEST)
+	$(CUDA_TEST)
+else
+.PHONY: cuda-test
+cuda-test:
+	@echo "cuda-test: the CUDA module is not built (USE_CUDA=0 or no $(NVCC))"
+endif

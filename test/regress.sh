@@ -2,9 +2,10 @@
 # The pg_regress suite, run by test/run-tests inside a throwaway cluster
 # (pg_virtualenv): once with seqmodel.cpu_kernels at its default (auto),
 # then again under every other CPU kernel set this machine runs (avx512,
-# avx2, generic, blas), so each variant passes the whole suite.  The two
-# tests of the setting itself (compute, cpu_unsupported) run in the first
-# pass only.  Then the pg_dump / restore checks (test/t, into $T_LOG).
+# avx2, generic, blas) with seqmodel.device = cpu, so each variant passes
+# the whole suite.  The tests of the settings themselves (compute,
+# cpu_unsupported, device) run in the first pass only.  Then the pg_dump /
+# restore checks (test/t, into $T_LOG).
 # Exit status: non-zero if any pass failed.
 set -uo pipefail
 rc=0
@@ -15,7 +16,7 @@ mv regression.diffs regression.diffs.auto 2>/dev/null
 auto=$(psql -X -Atq -d postgres -c "CREATE EXTENSION IF NOT EXISTS seqmodel" \
     -c "SELECT kernels FROM seqmodel.compute_info()" 2>/dev/null)
 tests=$(sed -n 's/^REGRESS = //p' Makefile)
-tests=$(echo " $tests " | sed 's/ compute / /; s/ cpu_unsupported / /')
+tests=$(echo " $tests " | sed 's/ compute / /; s/ cpu_unsupported / /; s/ device / /')
 for k in avx512 avx2 generic blas; do
     [ "$k" = "$auto" ] && continue
     # an unsupported set given before the library loads is refused with a
@@ -28,7 +29,8 @@ for k in avx512 avx2 generic blas; do
     fi
     echo "== regression tests with seqmodel.cpu_kernels = $k"
     # shellcheck disable=SC2086  # one argument per test
-    PGOPTIONS="-c seqmodel.cpu_kernels=$k" make -s installcheck REGRESS="$tests" \
+    # (on the CPU only: these passes test the CPU kernels, also on a GPU machine)
+    PGOPTIONS="-c seqmodel.cpu_kernels=$k -c seqmodel.device=cpu" make -s installcheck REGRESS="$tests" \
         EXTRA_REGRESS_OPTS="--outputdir=results-$k" || rc=1
 done
 psql -X -q -d postgres -c "DROP EXTENSION IF EXISTS seqmodel" 2>/dev/null

@@ -17,6 +17,8 @@
  */
 #include "sm_pg.h"
 
+#include "ops/sm_ops.h"
+
 #include "text/sm_tokenizer.h"
 
 #include "access/xact.h"
@@ -50,7 +52,11 @@ typedef struct cache_entry
 	LocalTransactionId checked_lxid;
 	TimestampTz checked_stmt;
 	CommandId	checked_cid;
+	uint64		owner;			/* the owner of its packed weights (sm_ops_set_owner) */
 } cache_entry;
+
+/* owners for the compute seam: unique for the backend's life, so a GPU copy is never mistaken */
+static uint64 next_owner = 0;
 
 static MemoryContext cache_context = NULL;
 static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
@@ -59,6 +65,7 @@ static Size cache_bytes = 0;
 static void
 entry_destroy(cache_entry *e)
 {
+	sm_ops_forget(e->owner);	/* its weights' copies on a GPU, if any */
 	MemoryContextDelete(e->ctx);
 	pfree(e->name);
 	pfree(e->arch);
@@ -200,9 +207,11 @@ load_entry(const char *name, const sm_model_row *row)
 	ctx = AllocSetContextCreate(CurrentMemoryContext, "seqmodel model",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(ctx);
+	sm_ops_set_owner(++next_owner);
 	{
 		sm_model   *model = sm_catalog_load(name, row, room_for_model);
 
+		sm_ops_set_owner(0);
 		MemoryContextSwitchTo(old);
 		INSTR_TIME_SET_CURRENT(elapsed);
 		INSTR_TIME_SUBTRACT(elapsed, start);
@@ -214,6 +223,7 @@ load_entry(const char *name, const sm_model_row *row)
 		e->arch = MemoryContextStrdup(cache_context, row->arch);
 		e->version = row->version;
 		e->ctx = ctx;
+		e->owner = next_owner;
 		e->model = model;
 		e->bytes = MemoryContextMemAllocated(ctx, true);
 		e->loaded_at = GetCurrentTimestamp();
@@ -280,7 +290,11 @@ entry_get(const char *name, bool count_hit)
 const sm_model *
 sm_cache_get(const char *name)
 {
-	return entry_get(name, true)->model;
+	const sm_model *m = entry_get(name, true)->model;
+
+	/* every engine call gets its model here: the place to choose CPU or GPU */
+	sm_pg_device_select();
+	return m;
 }
 
 const sm_tokenizer *

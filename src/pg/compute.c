@@ -1,11 +1,12 @@
 /*
  * compute.c -- the compute seam seen from SQL: the GUC seqmodel.cpu_kernels
  * (which CPU kernel set runs the products) and seqmodel.compute_info()
- * (what the CPU has, what runs, and what OpenBLAS chose), so a user can see
- * why a query is slow.
+ * (what the CPU has, what runs, what OpenBLAS chose, and the GPU or why
+ * there is none: device.c), so a user can see why a query is slow.
  */
 #include "sm_pg.h"
 
+#include "access/parallel.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -69,13 +70,20 @@ sm_compute_info(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
 	sm_ops_info info;
-	Datum		values[8];
-	bool		nulls[8] = {0};
+	sm_ops_device_status dev;
+	char		gpu[512];
+	Datum		values[13];
+	bool		nulls[13] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	sm_ops_describe(&info);
-	values[0] = CStringGetTextDatum(info.backend);
+	sm_pg_device_describe(gpu, sizeof(gpu));
+	sm_ops_device_status_get(&dev);
+	/* the backend a model call would use now, by seqmodel.device */
+	values[0] = CStringGetTextDatum(sm_device == SM_PG_DEVICE_CPU || sm_ops_device() == NULL ||
+									(sm_device == SM_PG_DEVICE_AUTO && IsParallelWorker())
+									? "cpu" : sm_ops_device()->name);
 	values[1] = CStringGetTextDatum(kernels_name(sm_cpu_kernels));
 	values[2] = CStringGetTextDatum(info.kernels);
 	values[3] = CStringGetTextDatum(info.cpu);
@@ -83,5 +91,10 @@ sm_compute_info(PG_FUNCTION_ARGS)
 	values[5] = CStringGetTextDatum(info.blas_core ? info.blas_core : "unknown");
 	values[6] = Int32GetDatum(info.blas_threads);
 	values[7] = Int32GetDatum(sm_threads);
+	values[8] = CStringGetTextDatum(sm_pg_device_name(sm_device));
+	values[9] = CStringGetTextDatum(gpu);
+	values[10] = Int64GetDatum((int64) dev.offloaded);
+	values[11] = Int64GetDatum((int64) dev.fallbacks);
+	values[12] = Int64GetDatum((int64) dev.dev.cached_bytes);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

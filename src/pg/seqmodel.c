@@ -93,6 +93,24 @@ _PG_init(void)
 							 SM_PG_KERNELS_AUTO, sm_cpu_kernels_options,
 							 PGC_USERSET, 0,
 							 sm_cpu_kernels_check, sm_cpu_kernels_assign, NULL);
+	DefineCustomEnumVariable("seqmodel.device",
+							 "Where the matrix products run: cpu, cuda (a GPU, through the CUDA module) or auto.",
+							 "auto: on the GPU when the CUDA module loads and finds one, and only the "
+							 "products large enough to pay for the copies; cuda: every product on the GPU "
+							 "(an error when there is none); cpu: never the GPU. "
+							 "seqmodel.compute_info() shows the GPU or why there is none.",
+							 &sm_device,
+							 SM_PG_DEVICE_AUTO, sm_device_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("seqmodel.gpu_cache_size",
+							"GPU memory each backend may use to keep model weights.",
+							"Least recently used weights are evicted to stay within it; a weight "
+							"larger than this is uploaded for each product.",
+							&sm_gpu_cache_size_mb,
+							1024, 16, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_MB,
+							NULL, sm_gpu_cache_size_assign, NULL);
 	MarkGUCPrefixReserved("seqmodel");
 	sm_pg_install_hooks();
 }

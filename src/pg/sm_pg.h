@@ -39,6 +39,21 @@ enum
 extern const struct config_enum_entry sm_cpu_kernels_options[];
 bool		sm_cpu_kernels_check(int *newval, void **extra, GucSource source);
 void		sm_cpu_kernels_assign(int newval, void *extra);
+/* seqmodel.device and the CUDA module (device.c) */
+enum
+{
+	SM_PG_DEVICE_AUTO,
+	SM_PG_DEVICE_CPU,
+	SM_PG_DEVICE_CUDA
+};
+extern int	sm_device;
+extern int	sm_gpu_cache_size_mb;
+extern const struct config_enum_entry sm_device_options[];
+/* before an engine call: the CPU or the GPU, as seqmodel.device says (ERROR for an unusable "cuda") */
+void		sm_pg_device_select(void);
+void		sm_gpu_cache_size_assign(int newval, void *extra);
+const char *sm_pg_device_name(int v);
+void		sm_pg_device_describe(char *buf, size_t len);
 #define SM_TRUNCATION_ERROR 0
 #define SM_TRUNCATION_TRUNCATE 1
 

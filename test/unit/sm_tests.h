@@ -12,6 +12,7 @@ void		test_rnn(void);
 void		test_tfm(void);
 void		test_generate(void);
 void		test_tokenizer(void);
+void		test_device(void);
 
 /* shared helpers (test_rnn.c) */
 #include <stdbool.h>
@@ -19,6 +20,9 @@ void		test_tokenizer(void);
 double		sm_test_urand(unsigned *s);	/* uniform in [-1, 1] */
 /* max |y - ref| / max |ref| over M rows of N, row stride ld (test_gemm.c) */
 double		sm_test_normwise(const float *y, const float *ref, int M, int N, int ld);
+/* the fake device module of test_device.c */
+#include "ops/sm_device.h"
+const sm_device_api *sm_test_fake_device(void);
 /* a model from a config, every tensor random (optional ones too when asked) */
 sm_model   *sm_test_make_model(const char *arch, const char *config, unsigned seed,
 							   double scale, bool with_optional);

@@ -50,6 +50,36 @@ main(void)
 			sm_ops_set_kernels("auto", &err);
 		}
 	}
+	/*
+	 * The device seam: routing, fallback, owners (test_device.c); then every
+	 * model suite with each product sent through the device interface to
+	 * the fake module, which computes it on the host from the weights as
+	 * stored, as a real device does.
+	 */
+	test_device();
+	{
+		sm_error	err;
+
+		printf("== every product through the device interface (fake device, always)\n");
+		if (sm_ops_attach_device(sm_test_fake_device(), &err) == SM_OK)
+		{
+			sm_ops_use_device(SM_DEVICE_ALWAYS);
+			test_rnn();
+			test_tfm();
+			test_generate();
+			{
+				sm_ops_device_status st;
+
+				sm_ops_device_status_get(&st);
+				printf("device products: %llu offloaded, %llu fell back\n",
+					   (unsigned long long) st.offloaded, (unsigned long long) st.fallbacks);
+				CHECK(st.offloaded > 1000 && st.fallbacks == 1);	/* the one test_device forced */
+			}
+			sm_ops_use_device(SM_DEVICE_OFF);
+		}
+		else
+			CHECK(!"the fake device attaches");
+	}
 	printf("%d passed, %d failed\n", sm_test_passed, sm_test_failed);
 	return sm_test_failed == 0 ? 0 : 1;
 }

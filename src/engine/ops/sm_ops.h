@@ -28,9 +28,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/sm_core.h"
 #include "sm_activ.h"
+#include "sm_device.h"
 #include "sm_gemm.h"
 
 /* A weight W as a layer uses it: y = x W^T, W [N, K], or [K, N] when in_major. */
@@ -43,6 +45,8 @@ typedef struct sm_packed
 	float	   *panels;			/* packed (sm_gemm.h), 64-byte aligned, or NULL */
 	void	   *raw;			/* the allocation behind panels */
 	size_t		pstride;		/* floats between panels */
+	uint64_t	key;			/* unique per packing: a device's copy is found by it */
+	uint64_t	owner;			/* sm_ops_set_owner's value when packed (0: none) */
 } sm_packed;
 
 /* Pack w (kept by reference) for the kernels; failure is out of memory. */
@@ -80,6 +84,8 @@ typedef struct sm_backend
 
 /* the backend in use (the CPU one until a device backend is selected) */
 extern const sm_backend *sm_ops;
+/* the CPU backend (the device backend runs what it does not offload on it) */
+extern const sm_backend sm_cpu_backend;
 
 /* floats of scratch sm_op_gemm needs for a B of N x K (as the product uses it) */
 size_t		sm_op_gemm_scratch(int N, int K);
@@ -169,5 +175,53 @@ void		sm_ops_describe(sm_ops_info *info);
 
 /* thread count for the engine (sm_set_threads calls this) */
 void		sm_ops_set_threads(int n);
+
+/* ---------------------------------------------------------------- a device (sm_ops_device.c) */
+
+/*
+ * A device module (sm_device.h) attached to the seam: products go to it by
+ * the mode, everything else stays on the CPU backend.
+ *   SM_DEVICE_OFF     the CPU backend only
+ *   SM_DEVICE_AUTO    products of at least SM_DEVICE_AUTO_MIN_MACS
+ *                     multiply-adds whose weight is not too narrow to pay
+ *                     for the copies (see sm_ops_device.c)
+ *   SM_DEVICE_ALWAYS  every product
+ * A product the device fails is computed on the CPU (same answer) and
+ * counted in sm_ops_device_status.
+ */
+typedef enum sm_device_mode
+{
+	SM_DEVICE_OFF,
+	SM_DEVICE_AUTO,
+	SM_DEVICE_ALWAYS
+} sm_device_mode;
+
+#define SM_DEVICE_AUTO_MIN_MACS (1 << 22)
+
+/* open api's device and attach it; SM_ERR_UNSUPPORTED with the reason when it has none */
+sm_status	sm_ops_attach_device(const sm_device_api *api, sm_error *err);
+/* the attached device's table, or NULL */
+const sm_device_api *sm_ops_device(void);
+/* choose the mode (no device attached: always off) */
+void		sm_ops_use_device(sm_device_mode mode);
+sm_device_mode sm_ops_device_mode(void);
+/* weights packed from now on belong to owner (the glue's cache entry) */
+void		sm_ops_set_owner(uint64_t owner);
+/* drop owner's device copies (its model left the cache) */
+void		sm_ops_forget(uint64_t owner);
+
+typedef struct sm_ops_device_status
+{
+	sm_device_stats dev;		/* the module's own counters */
+	uint64_t	offloaded;		/* products sent to the device */
+	uint64_t	fallbacks;		/* of those, computed on the CPU after a device error */
+	char		last_error[256];	/* the last device error, or "" */
+} sm_ops_device_status;
+
+void		sm_ops_device_status_get(sm_ops_device_status *out);
+
+/* for sm_packed_init (ops/ only): a fresh key, and the owner now set */
+uint64_t	sm_ops_next_key(void);
+uint64_t	sm_ops_current_owner(void);
 
 #endif

@@ -132,6 +132,8 @@ sm_packed_init(sm_packed *p, const float *w, int N, int K, bool in_major, sm_err
 	p->in_major = in_major;
 	p->w = w;
 	p->pstride = sm_pack_stride(K);
+	p->key = sm_ops_next_key();
+	p->owner = sm_ops_current_owner();
 	p->raw = sm_alloc_array(floats + 16, sizeof(float));
 	if (p->raw == NULL)
 	{
@@ -302,7 +304,7 @@ sm_ops_describe(sm_ops_info *info)
 	info->blas_threads = openblas_get_num_threads();
 }
 
-static const sm_backend cpu_backend = {
+const sm_backend sm_cpu_backend = {
 	.name = "cpu",
 	.matmul = cpu_matmul,
 	.gemm = cpu_gemm,
@@ -316,7 +318,7 @@ static const sm_backend cpu_backend = {
 	.set_threads = cpu_set_threads,
 };
 
-const sm_backend *sm_ops = &cpu_backend;
+const sm_backend *sm_ops = &sm_cpu_backend;
 
 void
 sm_ops_set_threads(int n)
