@@ -1,6 +1,7 @@
 -- seqmodel 0.4.0 -> 0.5.0: the compute layer (seqmodel's own CPU kernels
 -- behind one compute seam, chosen by CPUID; GUC seqmodel.cpu_kernels), and
--- forecasts with times (forecast_query_<type>, forecast_table with times).
+-- forecasts with times (forecast_query_<type>, forecast_table with times),
+-- and rolling-origin backtests (backtest).
 \echo Use "ALTER EXTENSION seqmodel UPDATE TO '0.5.0'" to load this file. \quit
 
 CREATE FUNCTION seqmodel.compute_info(OUT backend text, OUT cpu_kernels text, OUT kernels text,
@@ -83,3 +84,16 @@ AS 'MODULE_PATHNAME', 'sm_forecast_table_time'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
 COMMENT ON FUNCTION seqmodel.forecast_table(text, real[], bigint[], integer, bigint, real[], integer, bigint) IS
 'forecast of one series at the given bigint times (one per step of the history) as rows with the time of each step: freq NULL infers the frequency';
+
+CREATE FUNCTION seqmodel.backtest(model text, query text, horizon integer,
+                                  origins integer DEFAULT 1, stride integer DEFAULT NULL,
+                                  season integer DEFAULT 1, quantiles real[] DEFAULT NULL,
+                                  samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (series text, origin integer, cutoff integer, feature integer,
+               actual real[], forecast real[], mae float8, rmse float8, mape float8,
+               smape float8, mase float8, naive_mae float8, pinball float8,
+               intervals real[], coverage float8[])
+AS 'MODULE_PATHNAME', 'sm_backtest'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION seqmodel.backtest(text, text, integer, integer, integer, integer, real[], integer, bigint) IS
+'rolling-origin backtest of every series a query returns as (series key, value) rows ordered by series and time: per series, origin and feature the forecast of horizon steps from the history before the origin against the actuals, with MAE, RMSE, MAPE, sMAPE, MASE and the seasonal naive forecast''s MAE (season), and for quantile forecasts the pinball loss and the coverage of each central interval; one batched forecast per origin';

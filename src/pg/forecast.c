@@ -26,12 +26,14 @@
 #include "utils/typcache.h"
 #include "catalog/pg_collation.h"
 
+#include "nn/sm_metrics.h"
 #include "nn/sm_seqmodel.h"
 
 /* series per engine call in forecast_query, and padded values per batch */
 #define QUERY_BATCH_SERIES 1024
 #define QUERY_BATCH_VALUES (16 * 1024 * 1024)
 #define MAX_SAMPLES 100000
+#define MAX_ORIGINS 10000
 
 /*
  * The numeric sequence model called `name` (recurrent, or a transformer
@@ -582,6 +584,15 @@ sm_forecast_agg_final(PG_FUNCTION_ARGS)
 
 /* ------------------------------------------------------------ forecast_query */
 
+/* backtest's rolling origins: the last origin's forecast ends at the series' last step */
+typedef struct backtest_opts
+{
+	int			horizon,
+				origins,
+				stride,			/* steps between origins */
+				season;			/* for MASE and the seasonal naive forecast */
+} backtest_opts;
+
 /* the series of the current batch: values back to back, lengths, keys */
 typedef struct query_batch
 {
@@ -695,15 +706,31 @@ run_query_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quantil
  */
 static void
 finish_series(const char *name, const sm_seqmodel *m, query_batch *qb, char *key,
-			  int64 start, int64 steps, HTAB *done, sm_time_reader *tr)
+			  int64 start, int64 steps, HTAB *done, sm_time_reader *tr, const backtest_opts *bt)
 {
 	int64		len = steps;
 	uint64		h = hash_bytes_extended((const unsigned char *) key, (int) strlen(key), 0);
 
-	check_min_history(m, (int) Min(steps, INT_MAX), name, key);
+	if (bt)
+	{
+		/* the first origin's history must be long enough; backtests keep every step */
+		int64		first = Max(m->sh.min_history, 1);
+		int64		need = first + bt->horizon + (int64) (bt->origins - 1) * bt->stride;
+
+		if (steps < need)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("series \"%s\" is too short to backtest", key),
+					 errdetail("It has %lld steps; %d origins %d steps apart with horizon %d need %lld (the first origin's history at least %lld, config min_history of model \"%s\").",
+							   (long long) steps, bt->origins, bt->stride, bt->horizon,
+							   (long long) need, (long long) first, name),
+					 errhint("Ask for fewer origins, a shorter stride or horizon, or filter out short series.")));
+	}
+	else
+		check_min_history(m, (int) Min(steps, INT_MAX), name, key);
 	if (tr)
 		sm_time_end(tr, key, &qb->times[qb->n]);
-	if (m->sh.context > 0 && len > m->sh.context)
+	if (!bt && m->sh.context > 0 && len > m->sh.context)
 	{
 		memmove(qb->vals + start, qb->vals + start + (len - m->sh.context) * m->I,
 				sizeof(float) * (size_t) m->sh.context * m->I);
@@ -716,6 +743,152 @@ finish_series(const char *name, const sm_seqmodel *m, query_batch *qb, char *key
 	qb->maxlen = Max(qb->maxlen, (int) len);
 	qb->n++;
 	hash_search(done, &h, HASH_ENTER, NULL);
+}
+
+/* a float8[] of n values */
+static ArrayType *
+float8_array(const double *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Float8GetDatum(v[i]);
+	return construct_array(d, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * backtest a batch: for each origin, one forecast across the batch from
+ * every series' history up to its cut, then the metrics of each series and
+ * feature against the steps after the cut.  Columns: series, origin,
+ * cutoff, feature, actual, forecast, mae, rmse, mape, smape, mase,
+ * naive_mae, pinball, intervals, coverage.
+ */
+static void
+run_backtest_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quantile_opts *qo,
+				   ReturnSetInfo *rsinfo, uint64 seed, const backtest_opts *bt)
+{
+	const int	I = m->I,
+				h = bt->horizon,
+				nq = qo->nq,
+				n = qb->n;
+	int		   *cut,
+			   *hl;
+	float	   *y,
+			   *f,
+			   *qv,
+			   *lev;
+	double	   *cov;
+	uint64	   *seeds;
+	sm_error	err;
+
+	if (n == 0)
+		return;
+	cut = palloc(sizeof(int) * n);
+	hl = palloc(sizeof(int) * n);
+	seeds = palloc(sizeof(uint64) * n);
+	y = palloc(sizeof(float) * h);
+	f = palloc(sizeof(float) * h);
+	qv = palloc(sizeof(float) * (size_t) h * Max(nq, 1));
+	lev = palloc(sizeof(float) * Max(nq, 1));
+	cov = palloc(sizeof(double) * Max(nq, 1));
+	for (int o = 0; o < bt->origins; o++)
+	{
+		int			maxlen = 0;
+		float	   *x,
+				   *point,
+				   *quant;
+
+		for (int s = 0; s < n; s++)
+		{
+			cut[s] = qb->lens[s] - h - (bt->origins - 1 - o) * bt->stride;
+			hl[s] = m->sh.context > 0 ? Min(cut[s], m->sh.context) : cut[s];
+			maxlen = Max(maxlen, hl[s]);
+		}
+		x = MemoryContextAllocExtended(CurrentMemoryContext,
+									   sizeof(float) * (size_t) n * maxlen * I,
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		for (int s = 0; s < n; s++)
+		{
+			memcpy(x + ((size_t) s * maxlen + (maxlen - hl[s])) * I,
+				   qb->vals + qb->offs[s] + (int64) (cut[s] - hl[s]) * I,
+				   sizeof(float) * (size_t) hl[s] * I);
+			/* a series' samples depend on the seed, its key and the origin */
+			seeds[s] = seed ^ hash_bytes_extended((const unsigned char *) qb->keys[s],
+												  (int) strlen(qb->keys[s]), 0)
+				^ ((uint64) (o + 1) * UINT64CONST(0x9E3779B97F4A7C15));
+		}
+		qo->opts.series_seeds = seeds;
+		point = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (size_t) n * h * I,
+										   MCXT_ALLOC_HUGE);
+		quant = nq ? MemoryContextAllocExtended(CurrentMemoryContext,
+												sizeof(float) * (size_t) n * h * I * nq,
+												MCXT_ALLOC_HUGE) : NULL;
+		SM_PG_CHECK(sm_seqmodel_forecast(m, x, n, maxlen, hl, &qo->opts, point, quant, &err), &err);
+		sm_pg_check_output(name, point, (size_t) n * h * I);
+		for (int s = 0; s < n; s++)
+		{
+			const float *v = qb->vals + qb->offs[s];
+
+			for (int c = 0; c < I; c++)
+			{
+				sm_metrics mt;
+				int			ni;
+				Datum		values[15];
+				bool		nulls[15] = {0};
+
+				for (int k = 0; k < h; k++)
+				{
+					y[k] = v[(int64) (cut[s] + k) * I + c];
+					f[k] = point[((size_t) s * h + k) * I + c];
+					for (int i = 0; i < nq; i++)
+						qv[(size_t) k * nq + i] = quant[(((size_t) s * h + k) * I + c) * nq + i];
+				}
+				sm_forecast_metrics(y, f, h, v + c, cut[s], I, bt->season, qv, qo->q, nq,
+									&mt, lev, cov, &ni);
+				values[0] = CStringGetTextDatum(qb->keys[s]);
+				values[1] = Int32GetDatum(o + 1);
+				values[2] = Int32GetDatum(cut[s]);
+				values[3] = Int32GetDatum(c + 1);
+				values[4] = PointerGetDatum(sm_pg_real_array(y, 1, 1, h));
+				values[5] = PointerGetDatum(sm_pg_real_array(f, 1, 1, h));
+				values[6] = Float8GetDatum(mt.mae);
+				values[7] = Float8GetDatum(mt.rmse);
+				values[8] = Float8GetDatum(mt.mape);
+				nulls[8] = !mt.has_mape;
+				values[9] = Float8GetDatum(mt.smape);
+				values[10] = Float8GetDatum(mt.mase);
+				nulls[10] = !mt.has_mase;
+				values[11] = Float8GetDatum(mt.naive_mae);
+				nulls[11] = !mt.has_naive;
+				values[12] = Float8GetDatum(mt.pinball);
+				nulls[12] = !mt.has_pinball;
+				if (nq > 0)
+				{
+					values[13] = PointerGetDatum(sm_pg_real_array(lev, 1, 1, ni));
+					values[14] = PointerGetDatum(float8_array(cov, ni));
+				}
+				nulls[13] = nulls[14] = nq == 0 || ni == 0;
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+		pfree(x);
+		pfree(point);
+		if (quant)
+			pfree(quant);
+	}
+	pfree(cut);
+	pfree(hl);
+	pfree(seeds);
+	pfree(y);
+	pfree(f);
+	pfree(qv);
+	pfree(lev);
+	pfree(cov);
+	for (int s = 0; s < n; s++)
+		pfree(qb->keys[s]);
+	qb->n = 0;
+	qb->maxlen = 0;
+	qb->used = 0;
 }
 
 /*
@@ -734,6 +907,7 @@ typedef struct fq_reader
 	quantile_opts *qo;
 	ReturnSetInfo *rsinfo;
 	uint64		seed;
+	const backtest_opts *bt;	/* backtest, or NULL */
 	/* the columns: key, [time,] value */
 	sm_time_reader *tr;			/* the time forms' times, or NULL */
 	int			vcol;
@@ -758,6 +932,16 @@ typedef struct fq_reader
 	HTAB	   *done;
 	uint64		rows;
 } fq_reader;
+
+/* forecast (or backtest) the batch read so far */
+static void
+run_batch(fq_reader *r)
+{
+	if (r->bt)
+		run_backtest_batch(r->name, r->m, &r->qb, r->qo, r->rsinfo, r->seed, r->bt);
+	else
+		run_query_batch(r->name, r->m, &r->qb, r->qo, r->rsinfo, r->seed);
+}
 
 /* the rows the query should return, for messages */
 static const char *
@@ -863,12 +1047,12 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 		/* the current series is complete */
 		if (r->have_cur)
 		{
-			finish_series(r->name, m, &r->qb, r->curtext, r->curstart, r->step, r->done, r->tr);
+			finish_series(r->name, m, &r->qb, r->curtext, r->curstart, r->step, r->done, r->tr, r->bt);
 			if (!r->kbyval)
 				pfree(DatumGetPointer(r->curkey));
 			if (r->qb.n == QUERY_BATCH_SERIES ||
 				(int64) r->qb.n * r->qb.maxlen * m->I > QUERY_BATCH_VALUES)
-				run_query_batch(r->name, m, &r->qb, r->qo, r->rsinfo, r->seed);
+				run_batch(r);
 		}
 		if (hash_search(r->done, &h, HASH_FIND, NULL) != NULL)
 			ereport(ERROR,
@@ -938,7 +1122,8 @@ fq_destroy(DestReceiver *self)
  * NULL for the plain form, else the query's column 2 is the time
  */
 static Datum
-forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_reader *tr)
+forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_reader *tr,
+				   backtest_opts *bt)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *query;
@@ -958,12 +1143,15 @@ forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_re
 	r = palloc0(sizeof(fq_reader));
 	r->fn = fn;
 	r->tr = tr;
+	r->bt = bt;
 	r->vcol = tr ? 2 : 1;
 	r->name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	horizon = PG_GETARG_INT32(2);
 	r->m = sequence_model(r->name, fn);
 	check_horizon(horizon);
+	if (bt)
+		bt->horizon = horizon;
 	read_quantile_args(r->m, fcinfo, qarg, horizon, &qo);
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -998,8 +1186,8 @@ forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_re
 	{
 		sm_pg_run_query(fn, query, (DestReceiver *) r, fq_shape(r));
 		if (r->have_cur)
-			finish_series(r->name, r->m, &r->qb, r->curtext, r->curstart, r->step, r->done, tr);
-		run_query_batch(r->name, r->m, &r->qb, &qo, rsinfo, r->seed);
+			finish_series(r->name, r->m, &r->qb, r->curtext, r->curstart, r->step, r->done, tr, bt);
+		run_batch(r);
 	}
 	PG_FINALLY();
 	{
@@ -1014,7 +1202,7 @@ PG_FUNCTION_INFO_V1(sm_forecast_query);
 Datum
 sm_forecast_query(PG_FUNCTION_ARGS)
 {
-	return forecast_query_run(fcinfo, "forecast_query", 3, NULL);
+	return forecast_query_run(fcinfo, "forecast_query", 3, NULL, NULL);
 }
 
 PG_FUNCTION_INFO_V1(sm_forecast_query_time);
@@ -1046,5 +1234,41 @@ sm_forecast_query_time(PG_FUNCTION_ARGS)
 			break;
 	}
 	time_reader_of(fcinfo, kind, fn, 3, &tr);
-	return forecast_query_run(fcinfo, fn, 4, &tr);
+	return forecast_query_run(fcinfo, fn, 4, &tr, NULL);
+}
+
+PG_FUNCTION_INFO_V1(sm_backtest);
+/*
+ * seqmodel.backtest(model, query, horizon, origins, stride, season,
+ * quantiles, samples, seed): rolling-origin forecasts of every series
+ * against its actuals, with their metrics
+ */
+Datum
+sm_backtest(PG_FUNCTION_ARGS)
+{
+	backtest_opts bt;
+
+	memset(&bt, 0, sizeof(bt));
+	bt.origins = PG_ARGISNULL(3) ? 1 : PG_GETARG_INT32(3);
+	bt.season = PG_ARGISNULL(5) ? 1 : PG_GETARG_INT32(5);
+	if (bt.origins < 1 || bt.origins > MAX_ORIGINS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("origins must be between 1 and %d, not %d", MAX_ORIGINS, bt.origins)));
+	if (bt.season < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("season must be at least 1, not %d", bt.season)));
+	/* stride NULL: the horizon, so the origins' forecasts do not overlap */
+	if (!PG_ARGISNULL(4))
+	{
+		bt.stride = PG_GETARG_INT32(4);
+		if (bt.stride < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("stride must be at least 1, not %d", bt.stride)));
+	}
+	else
+		bt.stride = PG_ARGISNULL(2) ? 1 : Max(PG_GETARG_INT32(2), 1);
+	return forecast_query_run(fcinfo, "backtest", 6, NULL, &bt);
 }
