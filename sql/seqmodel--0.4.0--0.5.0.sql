@@ -1,5 +1,7 @@
 -- seqmodel 0.4.0 -> 0.5.0: the compute layer (seqmodel's own CPU kernels
--- behind one compute seam, chosen by CPUID; GUC seqmodel.cpu_kernels).
+-- behind one compute seam, chosen by CPUID; GUC seqmodel.cpu_kernels), and
+-- forecasts with times (forecast_query_<type>, forecast_table with times),
+-- and rolling-origin backtests (backtest).
 \echo Use "ALTER EXTENSION seqmodel UPDATE TO '0.5.0'" to load this file. \quit
 
 CREATE FUNCTION seqmodel.compute_info(OUT backend text, OUT cpu_kernels text, OUT kernels text,
@@ -12,3 +14,88 @@ AS 'MODULE_PATHNAME', 'sm_compute_info'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION seqmodel.compute_info() IS
 'what runs the models in this backend: the backend (cpu or cuda), seqmodel.cpu_kernels and the kernel set it chose, the CPU''s brand and the features the kernels use (from CPUID), OpenBLAS''s own core choice and pool size, seqmodel.threads, seqmodel.device, the GPU (or why none is used), and the products sent to it, those computed on the CPU after a GPU error, and the weight bytes it holds';
+
+CREATE FUNCTION seqmodel.forecast_query_timestamptz(model text, query text, horizon integer,
+                                        freq interval DEFAULT NULL, quantiles real[] DEFAULT NULL,
+                                        samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (series text, step integer, "time" timestamptz, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_query_time'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION seqmodel.forecast_query_timestamptz(text, text, integer, interval, real[], integer, bigint) IS
+'forecast every series a query returns as (series key, time, value) rows ordered by series and time, with timestamptz times: freq NULL infers each series'' regular frequency; each row carries the time of its step';
+
+CREATE FUNCTION seqmodel.forecast_query_timestamp(model text, query text, horizon integer,
+                                        freq interval DEFAULT NULL, quantiles real[] DEFAULT NULL,
+                                        samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (series text, step integer, "time" timestamp, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_query_time'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION seqmodel.forecast_query_timestamp(text, text, integer, interval, real[], integer, bigint) IS
+'forecast every series a query returns as (series key, time, value) rows ordered by series and time, with timestamp times: freq NULL infers each series'' regular frequency; each row carries the time of its step';
+
+CREATE FUNCTION seqmodel.forecast_query_date(model text, query text, horizon integer,
+                                        freq interval DEFAULT NULL, quantiles real[] DEFAULT NULL,
+                                        samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (series text, step integer, "time" date, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_query_time'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION seqmodel.forecast_query_date(text, text, integer, interval, real[], integer, bigint) IS
+'forecast every series a query returns as (series key, time, value) rows ordered by series and time, with date times: freq NULL infers each series'' regular frequency; each row carries the time of its step';
+
+CREATE FUNCTION seqmodel.forecast_query_bigint(model text, query text, horizon integer,
+                                        freq bigint DEFAULT NULL, quantiles real[] DEFAULT NULL,
+                                        samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (series text, step integer, "time" bigint, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_query_time'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION seqmodel.forecast_query_bigint(text, text, integer, bigint, real[], integer, bigint) IS
+'forecast every series a query returns as (series key, time, value) rows ordered by series and time, with bigint times: freq NULL infers each series'' regular frequency; each row carries the time of its step';
+
+CREATE FUNCTION seqmodel.forecast_table(model text, history real[], times timestamptz[], horizon integer,
+                                        freq interval DEFAULT NULL, quantiles real[] DEFAULT NULL,
+                                        samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (step integer, "time" timestamptz, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_table_time'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION seqmodel.forecast_table(text, real[], timestamptz[], integer, interval, real[], integer, bigint) IS
+'forecast of one series at the given timestamptz times (one per step of the history) as rows with the time of each step: freq NULL infers the frequency';
+
+CREATE FUNCTION seqmodel.forecast_table(model text, history real[], times timestamp[], horizon integer,
+                                        freq interval DEFAULT NULL, quantiles real[] DEFAULT NULL,
+                                        samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (step integer, "time" timestamp, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_table_time'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION seqmodel.forecast_table(text, real[], timestamp[], integer, interval, real[], integer, bigint) IS
+'forecast of one series at the given timestamp times (one per step of the history) as rows with the time of each step: freq NULL infers the frequency';
+
+CREATE FUNCTION seqmodel.forecast_table(model text, history real[], times date[], horizon integer,
+                                        freq interval DEFAULT NULL, quantiles real[] DEFAULT NULL,
+                                        samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (step integer, "time" date, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_table_time'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION seqmodel.forecast_table(text, real[], date[], integer, interval, real[], integer, bigint) IS
+'forecast of one series at the given date times (one per step of the history) as rows with the time of each step: freq NULL infers the frequency';
+
+CREATE FUNCTION seqmodel.forecast_table(model text, history real[], times bigint[], horizon integer,
+                                        freq bigint DEFAULT NULL, quantiles real[] DEFAULT NULL,
+                                        samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (step integer, "time" bigint, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_table_time'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION seqmodel.forecast_table(text, real[], bigint[], integer, bigint, real[], integer, bigint) IS
+'forecast of one series at the given bigint times (one per step of the history) as rows with the time of each step: freq NULL infers the frequency';
+
+CREATE FUNCTION seqmodel.backtest(model text, query text, horizon integer,
+                                  origins integer DEFAULT 1, stride integer DEFAULT NULL,
+                                  season integer DEFAULT 1, quantiles real[] DEFAULT NULL,
+                                  samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (series text, origin integer, cutoff integer, feature integer,
+               actual real[], forecast real[], mae float8, rmse float8, mape float8,
+               smape float8, mase float8, naive_mae float8, pinball float8,
+               intervals real[], coverage float8[])
+AS 'MODULE_PATHNAME', 'sm_backtest'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION seqmodel.backtest(text, text, integer, integer, integer, integer, real[], integer, bigint) IS
+'rolling-origin backtest of every series a query returns as (series key, value) rows ordered by series and time: per series, origin and feature the forecast of horizon steps from the history before the origin against the actuals, with MAE, RMSE, MAPE, sMAPE, MASE and the seasonal naive forecast''s MAE (season), and for quantile forecasts the pinball loss and the coverage of each central interval; one batched forecast per origin';

@@ -7,6 +7,7 @@
  * 2-D [T][input_size].  Forecasts come back in the same shape.
  */
 #include "sm_pg.h"
+#include "sm_time.h"
 
 #include <math.h>
 
@@ -21,15 +22,18 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/datum.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "catalog/pg_collation.h"
 
+#include "nn/sm_metrics.h"
 #include "nn/sm_seqmodel.h"
 
 /* series per engine call in forecast_query, and padded values per batch */
 #define QUERY_BATCH_SERIES 1024
 #define QUERY_BATCH_VALUES (16 * 1024 * 1024)
 #define MAX_SAMPLES 100000
+#define MAX_ORIGINS 10000
 
 /*
  * The numeric sequence model called `name` (recurrent, or a transformer
@@ -238,40 +242,130 @@ read_quantile_args(const sm_seqmodel *m, FunctionCallInfo fcinfo, int qarg, int 
 	qo->opts.n_quantiles = qo->nq;
 }
 
-/* emit the rows of one series' forecast: point row (quantile NULL), then each quantile */
+/*
+ * emit the rows of one series' forecast: point row (quantile NULL), then
+ * each quantile; columns [series,] step, [time,] value, quantile, feature
+ */
 static void
 emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series, const quantile_opts *qo,
-				   int F, const float *point, const float *quant)
+				   int F, const float *point, const float *quant, const sm_series_time *st)
 {
 	int			h = qo->opts.horizon;
-	int			off = series ? 1 : 0;
-	Datum		values[5];
-	bool		nulls[5] = {0};
+	int			c = 0,
+				cstep,
+				ctime = -1,
+				cval,
+				cq,
+				cf;
+	Datum		values[6];
+	bool		nulls[6] = {0};
 
 	if (series)
-		values[0] = CStringGetTextDatum(series);
+		values[c++] = CStringGetTextDatum(series);
+	cstep = c++;
+	if (st)
+		ctime = c++;
+	cval = c++;
+	cq = c++;
+	cf = c++;
 	for (int k = 0; k < h; k++)
+	{
+		values[cstep] = Int32GetDatum(k + 1);
+		if (st)
+			values[ctime] = sm_time_ahead(st, k + 1);
 		for (int f = 0; f < F; f++)
 		{
-			values[off + 0] = Int32GetDatum(k + 1);
-			values[off + 1] = Float4GetDatum(point[(size_t) k * F + f]);
-			nulls[off + 2] = true;
-			values[off + 3] = Int32GetDatum(f + 1);
+			values[cval] = Float4GetDatum(point[(size_t) k * F + f]);
+			nulls[cq] = true;
+			values[cf] = Int32GetDatum(f + 1);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-			nulls[off + 2] = false;
+			nulls[cq] = false;
 			for (int i = 0; i < qo->nq; i++)
 			{
-				values[off + 1] = Float4GetDatum(quant[((size_t) k * F + f) * qo->nq + i]);
-				values[off + 2] = Float4GetDatum(qo->q[i]);
+				values[cval] = Float4GetDatum(quant[((size_t) k * F + f) * qo->nq + i]);
+				values[cq] = Float4GetDatum(qo->q[i]);
 				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			}
 		}
+	}
 }
 
-PG_FUNCTION_INFO_V1(sm_forecast_table);
-/* seqmodel.forecast_table(model, history, horizon, quantiles, samples, seed) */
-Datum
-sm_forecast_table(PG_FUNCTION_ARGS)
+/* ------------------------------------------------------------ times */
+
+/* the kind of a time form's times: the declared type of its result's column tcol (0-based) */
+static sm_time_kind
+result_time_kind(FunctionCallInfo fcinfo, int tcol)
+{
+	TupleDesc	desc;
+	sm_time_kind kind;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	kind = sm_time_kind_of(TupleDescAttr(desc, tcol)->atttypid);
+	if (kind == SM_TIME_NONE)
+		elog(ERROR, "column %d of the result is not a time type", tcol + 1);
+	return kind;
+}
+
+/* the time reader of a time form: freq from argument farg (NULL: infer) */
+static void
+time_reader_of(FunctionCallInfo fcinfo, sm_time_kind kind, const char *fn, int farg,
+			   sm_time_reader *tr)
+{
+	sm_freq		freq;
+
+	memset(&freq, 0, sizeof(freq));
+	if (!PG_ARGISNULL(farg))
+	{
+		if (kind == SM_TIME_BIGINT)
+			freq.n = PG_GETARG_INT64(farg);
+		else
+			freq.iv = *PG_GETARG_INTERVAL_P(farg);
+	}
+	sm_time_init(tr, kind, fn, PG_ARGISNULL(farg) ? NULL : &freq);
+}
+
+/* a table form's times: one per step of the history, checked like a query's series */
+static void
+read_times_array(sm_time_reader *tr, ArrayType *arr, int T, sm_series_time *st)
+{
+	Oid			elt = ARR_ELEMTYPE(arr);
+	int16		len;
+	bool		byval;
+	char		align;
+	Datum	   *d;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("times must be a one-dimensional array")));
+	get_typlenbyvalalign(elt, &len, &byval, &align);
+	deconstruct_array(arr, elt, len, byval, align, &d, &nulls, &n);
+	if (n != T)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("times has %d elements, but history has %d steps", n, T),
+				 errdetail("Pass one time per step of the history.")));
+	sm_time_begin(tr);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("times has a NULL at position %d", i + 1)));
+		sm_time_add(tr, sm_time_from_column(tr, elt, d[i]), NULL);
+	}
+	sm_time_end(tr, NULL, st);
+}
+
+/*
+ * forecast_table and its time forms: harg is the horizon's argument, qarg
+ * the quantiles'; tr NULL for the plain form, else the times are argument 2
+ */
+static Datum
+forecast_table_run(FunctionCallInfo fcinfo, const char *fn, int harg, int qarg, sm_time_reader *tr)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name;
@@ -283,28 +377,50 @@ sm_forecast_table(PG_FUNCTION_ARGS)
 			   *point,
 			   *quant;
 	quantile_opts qo;
+	sm_series_time st;
 	sm_error	err;
 
 	/* not STRICT (quantiles may be NULL): a NULL model, history or horizon gives no rows */
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(harg) || (tr && PG_ARGISNULL(2)))
 	{
 		InitMaterializedSRF(fcinfo, 0);
 		return (Datum) 0;
 	}
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	m = sequence_model(name, "forecast_table");
+	m = sequence_model(name, fn);
 	x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "history", &T, &one_d);
-	horizon = PG_GETARG_INT32(2);
+	horizon = PG_GETARG_INT32(harg);
 	check_horizon(horizon);
 	check_min_history(m, T, name, NULL);
-	read_quantile_args(m, fcinfo, 3, horizon, &qo);
+	if (tr)
+		read_times_array(tr, PG_GETARG_ARRAYTYPE_P(2), T, &st);
+	read_quantile_args(m, fcinfo, qarg, horizon, &qo);
 	point = palloc(sizeof(float) * (size_t) horizon * m->I);
 	quant = palloc(sizeof(float) * (size_t) horizon * m->I * Max(qo.nq, 1));
 	SM_PG_CHECK(sm_seqmodel_forecast(m, x, 1, T, NULL, &qo.opts, point, qo.nq ? quant : NULL, &err), &err);
 	sm_pg_check_output(name, point, (size_t) horizon * m->I);
 	InitMaterializedSRF(fcinfo, 0);
-	emit_forecast_rows(rsinfo, NULL, &qo, m->I, point, quant);
+	emit_forecast_rows(rsinfo, NULL, &qo, m->I, point, quant, tr ? &st : NULL);
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_table);
+/* seqmodel.forecast_table(model, history, horizon, quantiles, samples, seed) */
+Datum
+sm_forecast_table(PG_FUNCTION_ARGS)
+{
+	return forecast_table_run(fcinfo, "forecast_table", 2, 3, NULL);
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_table_time);
+/* seqmodel.forecast_table(model, history, times, horizon, freq, quantiles, samples, seed) */
+Datum
+sm_forecast_table_time(PG_FUNCTION_ARGS)
+{
+	sm_time_reader tr;
+
+	time_reader_of(fcinfo, result_time_kind(fcinfo, 1), "forecast_table", 4, &tr);
+	return forecast_table_run(fcinfo, "forecast_table", 3, 5, &tr);
 }
 
 /* ------------------------------------------------------------ forecast_agg */
@@ -468,6 +584,15 @@ sm_forecast_agg_final(PG_FUNCTION_ARGS)
 
 /* ------------------------------------------------------------ forecast_query */
 
+/* backtest's rolling origins: the last origin's forecast ends at the series' last step */
+typedef struct backtest_opts
+{
+	int			horizon,
+				origins,
+				stride,			/* steps between origins */
+				season;			/* for MASE and the seasonal naive forecast */
+} backtest_opts;
+
 /* the series of the current batch: values back to back, lengths, keys */
 typedef struct query_batch
 {
@@ -476,6 +601,7 @@ typedef struct query_batch
 	char	  **keys;
 	int		   *lens;
 	int64	   *offs;			/* start of each series in vals (in floats) */
+	sm_series_time *times;		/* each series' times (time forms), or NULL */
 	float	   *vals;
 	int64		used,
 				cap;			/* floats */
@@ -559,7 +685,8 @@ run_query_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quantil
 	sm_pg_check_output(name, point, (size_t) qb->n * h * I);
 	for (int s = 0; s < qb->n; s++)
 		emit_forecast_rows(rsinfo, qb->keys[s], qo, I, point + (size_t) s * h * I,
-						   quant ? quant + (size_t) s * h * I * qo->nq : NULL);
+						   quant ? quant + (size_t) s * h * I * qo->nq : NULL,
+						   qb->times ? &qb->times[s] : NULL);
 	pfree(x);
 	pfree(point);
 	if (quant)
@@ -573,19 +700,37 @@ run_query_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quantil
 }
 
 /*
- * The series being read is complete: check it, keep only its last
+ * The series being read is complete: check it (and its times), keep only its last
  * `context` steps (if the model has a context limit), add it to the batch,
  * and remember its key so a later run of rows with the same key is caught.
  */
 static void
 finish_series(const char *name, const sm_seqmodel *m, query_batch *qb, char *key,
-			  int64 start, int64 steps, HTAB *done)
+			  int64 start, int64 steps, HTAB *done, sm_time_reader *tr, const backtest_opts *bt)
 {
 	int64		len = steps;
 	uint64		h = hash_bytes_extended((const unsigned char *) key, (int) strlen(key), 0);
 
-	check_min_history(m, (int) Min(steps, INT_MAX), name, key);
-	if (m->sh.context > 0 && len > m->sh.context)
+	if (bt)
+	{
+		/* the first origin's history must be long enough; backtests keep every step */
+		int64		first = Max(m->sh.min_history, 1);
+		int64		need = first + bt->horizon + (int64) (bt->origins - 1) * bt->stride;
+
+		if (steps < need)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("series \"%s\" is too short to backtest", key),
+					 errdetail("It has %lld steps; %d origins %d steps apart with horizon %d need %lld (the first origin's history at least %lld, config min_history of model \"%s\").",
+							   (long long) steps, bt->origins, bt->stride, bt->horizon,
+							   (long long) need, (long long) first, name),
+					 errhint("Ask for fewer origins, a shorter stride or horizon, or filter out short series.")));
+	}
+	else
+		check_min_history(m, (int) Min(steps, INT_MAX), name, key);
+	if (tr)
+		sm_time_end(tr, key, &qb->times[qb->n]);
+	if (!bt && m->sh.context > 0 && len > m->sh.context)
 	{
 		memmove(qb->vals + start, qb->vals + start + (len - m->sh.context) * m->I,
 				sizeof(float) * (size_t) m->sh.context * m->I);
@@ -600,6 +745,152 @@ finish_series(const char *name, const sm_seqmodel *m, query_batch *qb, char *key
 	hash_search(done, &h, HASH_ENTER, NULL);
 }
 
+/* a float8[] of n values */
+static ArrayType *
+float8_array(const double *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = Float8GetDatum(v[i]);
+	return construct_array(d, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * backtest a batch: for each origin, one forecast across the batch from
+ * every series' history up to its cut, then the metrics of each series and
+ * feature against the steps after the cut.  Columns: series, origin,
+ * cutoff, feature, actual, forecast, mae, rmse, mape, smape, mase,
+ * naive_mae, pinball, intervals, coverage.
+ */
+static void
+run_backtest_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quantile_opts *qo,
+				   ReturnSetInfo *rsinfo, uint64 seed, const backtest_opts *bt)
+{
+	const int	I = m->I,
+				h = bt->horizon,
+				nq = qo->nq,
+				n = qb->n;
+	int		   *cut,
+			   *hl;
+	float	   *y,
+			   *f,
+			   *qv,
+			   *lev;
+	double	   *cov;
+	uint64	   *seeds;
+	sm_error	err;
+
+	if (n == 0)
+		return;
+	cut = palloc(sizeof(int) * n);
+	hl = palloc(sizeof(int) * n);
+	seeds = palloc(sizeof(uint64) * n);
+	y = palloc(sizeof(float) * h);
+	f = palloc(sizeof(float) * h);
+	qv = palloc(sizeof(float) * (size_t) h * Max(nq, 1));
+	lev = palloc(sizeof(float) * Max(nq, 1));
+	cov = palloc(sizeof(double) * Max(nq, 1));
+	for (int o = 0; o < bt->origins; o++)
+	{
+		int			maxlen = 0;
+		float	   *x,
+				   *point,
+				   *quant;
+
+		for (int s = 0; s < n; s++)
+		{
+			cut[s] = qb->lens[s] - h - (bt->origins - 1 - o) * bt->stride;
+			hl[s] = m->sh.context > 0 ? Min(cut[s], m->sh.context) : cut[s];
+			maxlen = Max(maxlen, hl[s]);
+		}
+		x = MemoryContextAllocExtended(CurrentMemoryContext,
+									   sizeof(float) * (size_t) n * maxlen * I,
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		for (int s = 0; s < n; s++)
+		{
+			memcpy(x + ((size_t) s * maxlen + (maxlen - hl[s])) * I,
+				   qb->vals + qb->offs[s] + (int64) (cut[s] - hl[s]) * I,
+				   sizeof(float) * (size_t) hl[s] * I);
+			/* a series' samples depend on the seed, its key and the origin */
+			seeds[s] = seed ^ hash_bytes_extended((const unsigned char *) qb->keys[s],
+												  (int) strlen(qb->keys[s]), 0)
+				^ ((uint64) (o + 1) * UINT64CONST(0x9E3779B97F4A7C15));
+		}
+		qo->opts.series_seeds = seeds;
+		point = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (size_t) n * h * I,
+										   MCXT_ALLOC_HUGE);
+		quant = nq ? MemoryContextAllocExtended(CurrentMemoryContext,
+												sizeof(float) * (size_t) n * h * I * nq,
+												MCXT_ALLOC_HUGE) : NULL;
+		SM_PG_CHECK(sm_seqmodel_forecast(m, x, n, maxlen, hl, &qo->opts, point, quant, &err), &err);
+		sm_pg_check_output(name, point, (size_t) n * h * I);
+		for (int s = 0; s < n; s++)
+		{
+			const float *v = qb->vals + qb->offs[s];
+
+			for (int c = 0; c < I; c++)
+			{
+				sm_metrics mt;
+				int			ni;
+				Datum		values[15];
+				bool		nulls[15] = {0};
+
+				for (int k = 0; k < h; k++)
+				{
+					y[k] = v[(int64) (cut[s] + k) * I + c];
+					f[k] = point[((size_t) s * h + k) * I + c];
+					for (int i = 0; i < nq; i++)
+						qv[(size_t) k * nq + i] = quant[(((size_t) s * h + k) * I + c) * nq + i];
+				}
+				sm_forecast_metrics(y, f, h, v + c, cut[s], I, bt->season, qv, qo->q, nq,
+									&mt, lev, cov, &ni);
+				values[0] = CStringGetTextDatum(qb->keys[s]);
+				values[1] = Int32GetDatum(o + 1);
+				values[2] = Int32GetDatum(cut[s]);
+				values[3] = Int32GetDatum(c + 1);
+				values[4] = PointerGetDatum(sm_pg_real_array(y, 1, 1, h));
+				values[5] = PointerGetDatum(sm_pg_real_array(f, 1, 1, h));
+				values[6] = Float8GetDatum(mt.mae);
+				values[7] = Float8GetDatum(mt.rmse);
+				values[8] = Float8GetDatum(mt.mape);
+				nulls[8] = !mt.has_mape;
+				values[9] = Float8GetDatum(mt.smape);
+				values[10] = Float8GetDatum(mt.mase);
+				nulls[10] = !mt.has_mase;
+				values[11] = Float8GetDatum(mt.naive_mae);
+				nulls[11] = !mt.has_naive;
+				values[12] = Float8GetDatum(mt.pinball);
+				nulls[12] = !mt.has_pinball;
+				if (nq > 0)
+				{
+					values[13] = PointerGetDatum(sm_pg_real_array(lev, 1, 1, ni));
+					values[14] = PointerGetDatum(float8_array(cov, ni));
+				}
+				nulls[13] = nulls[14] = nq == 0 || ni == 0;
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+		pfree(x);
+		pfree(point);
+		if (quant)
+			pfree(quant);
+	}
+	pfree(cut);
+	pfree(hl);
+	pfree(seeds);
+	pfree(y);
+	pfree(f);
+	pfree(qv);
+	pfree(lev);
+	pfree(cov);
+	for (int s = 0; s < n; s++)
+		pfree(qb->keys[s]);
+	qb->n = 0;
+	qb->maxlen = 0;
+	qb->used = 0;
+}
+
 /*
  * forecast_query reads its query's rows through a DestReceiver: each row
  * arrives as a slot, nothing is copied into an SPI tuple table, and a key
@@ -609,14 +900,19 @@ finish_series(const char *name, const sm_seqmodel *m, query_batch *qb, char *key
 typedef struct fq_reader
 {
 	DestReceiver pub;
-	/* the model and the options */
+	/* the function, the model and the options */
+	const char *fn;
 	const char *name;
 	const sm_seqmodel *m;
 	quantile_opts *qo;
 	ReturnSetInfo *rsinfo;
 	uint64		seed;
-	/* the columns */
+	const backtest_opts *bt;	/* backtest, or NULL */
+	/* the columns: key, [time,] value */
+	sm_time_reader *tr;			/* the time forms' times, or NULL */
+	int			vcol;
 	Oid			ktype,
+				ttype,
 				vtype;
 	FmgrInfo	kout;
 	FmgrInfo	keq;			/* the key type's equality, or fn_oid invalid */
@@ -637,6 +933,24 @@ typedef struct fq_reader
 	uint64		rows;
 } fq_reader;
 
+/* forecast (or backtest) the batch read so far */
+static void
+run_batch(fq_reader *r)
+{
+	if (r->bt)
+		run_backtest_batch(r->name, r->m, &r->qb, r->qo, r->rsinfo, r->seed, r->bt);
+	else
+		run_query_batch(r->name, r->m, &r->qb, r->qo, r->rsinfo, r->seed);
+}
+
+/* the rows the query should return, for messages */
+static const char *
+fq_shape(const fq_reader *r)
+{
+	return r->tr ? "(series key, time, value) rows ordered by series and time"
+		: "(series key, value) rows ordered by series and time";
+}
+
 static void
 fq_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
@@ -646,25 +960,30 @@ fq_startup(DestReceiver *self, int operation, TupleDesc desc)
 	bool		isvarlena;
 	TypeCacheEntry *tc;
 
-	if (desc->natts != 2)
+	if (desc->natts != r->vcol + 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("the query of forecast_query must return 2 columns, not %d", desc->natts),
-				 errdetail("It should return (series key, value) rows ordered by series and time.")));
+				 errmsg("the query of %s must return %d columns, not %d", r->fn, r->vcol + 1, desc->natts),
+				 errdetail("It should return %s.", fq_shape(r))));
 	r->ktype = TupleDescAttr(desc, 0)->atttypid;
 	r->kcoll = TupleDescAttr(desc, 0)->attcollation;
-	vtype = r->vtype = TupleDescAttr(desc, 1)->atttypid;
+	if (r->tr)
+	{
+		r->ttype = TupleDescAttr(desc, 1)->atttypid;
+		sm_time_check_column(r->tr, r->ttype, 2);
+	}
+	vtype = r->vtype = TupleDescAttr(desc, r->vcol)->atttypid;
 	if (vtype != FLOAT4OID && vtype != FLOAT8OID && vtype != NUMERICOID && vtype != INT2OID &&
 		vtype != INT4OID && vtype != INT8OID && vtype != FLOAT4ARRAYOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column 2 of the query of forecast_query must be a number or real[], not %s",
-						format_type_be(vtype))));
+				 errmsg("column %d of the query of %s must be a number or real[], not %s",
+						r->vcol + 1, r->fn, format_type_be(vtype))));
 	if ((vtype == FLOAT4ARRAYOID) != (m->I > 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 m->I > 1 ? errmsg("model \"%s\" takes %d features per step: column 2 must be real[]", r->name, m->I)
-				 : errmsg("model \"%s\" takes one value per step: column 2 must be a number, not real[]", r->name)));
+				 m->I > 1 ? errmsg("model \"%s\" takes %d features per step: column %d must be real[]", r->name, m->I, r->vcol + 1)
+				 : errmsg("model \"%s\" takes one value per step: column %d must be a number, not real[]", r->name, r->vcol + 1)));
 	getTypeOutputInfo(r->ktype, &r->kout.fn_oid, &isvarlena);
 	fmgr_info_cxt(r->kout.fn_oid, &r->kout, r->ctx);
 	get_typlenbyval(r->ktype, &r->klen, &r->kbyval);
@@ -693,8 +1012,10 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 	fq_reader  *r = (fq_reader *) self;
 	const sm_seqmodel *m = r->m;
 	bool		knull,
+				tnull = false,
 				vnull;
 	Datum		kd,
+				td = (Datum) 0,
 				vd;
 	MemoryContext old = MemoryContextSwitchTo(r->rowctx);
 
@@ -703,12 +1024,17 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 	slot_getallattrs(slot);
 	kd = slot->tts_values[0];
 	knull = slot->tts_isnull[0];
-	vd = slot->tts_values[1];
-	vnull = slot->tts_isnull[1];
+	if (r->tr)
+	{
+		td = slot->tts_values[1];
+		tnull = slot->tts_isnull[1];
+	}
+	vd = slot->tts_values[r->vcol];
+	vnull = slot->tts_isnull[r->vcol];
 	if (knull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the query of forecast_query returned a NULL series key")));
+				 errmsg("the query of %s returned a NULL series key", r->fn)));
 	if (!r->have_cur || !same_key(r, kd))
 	{
 		char	   *text;
@@ -721,17 +1047,17 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 		/* the current series is complete */
 		if (r->have_cur)
 		{
-			finish_series(r->name, m, &r->qb, r->curtext, r->curstart, r->step, r->done);
+			finish_series(r->name, m, &r->qb, r->curtext, r->curstart, r->step, r->done, r->tr, r->bt);
 			if (!r->kbyval)
 				pfree(DatumGetPointer(r->curkey));
 			if (r->qb.n == QUERY_BATCH_SERIES ||
 				(int64) r->qb.n * r->qb.maxlen * m->I > QUERY_BATCH_VALUES)
-				run_query_batch(r->name, m, &r->qb, r->qo, r->rsinfo, r->seed);
+				run_batch(r);
 		}
 		if (hash_search(r->done, &h, HASH_FIND, NULL) != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the query of forecast_query returned series \"%s\" in two separate runs of rows", text),
+					 errmsg("the query of %s returned series \"%s\" in two separate runs of rows", r->fn, text),
 					 errhint("Order the query's rows by series key, then by time.")));
 		r->curtext = text;
 		/* the key must outlive this row: copy it into the call's context */
@@ -741,8 +1067,19 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 		r->have_cur = true;
 		r->curstart = r->qb.used;
 		r->step = 0;
+		if (r->tr)
+			sm_time_begin(r->tr);
 	}
 	r->step++;
+	if (r->tr)
+	{
+		if (tnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("time of series \"%s\" is NULL at step %lld", r->curtext, (long long) r->step),
+					 errhint("Filter out rows without a time before forecasting.")));
+		sm_time_add(r->tr, sm_time_from_column(r->tr, r->ttype, td), r->curtext);
+	}
 	if (vnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -780,10 +1117,13 @@ fq_destroy(DestReceiver *self)
 {
 }
 
-PG_FUNCTION_INFO_V1(sm_forecast_query);
-/* seqmodel.forecast_query(model, query, horizon, quantiles, samples, seed) */
-Datum
-sm_forecast_query(PG_FUNCTION_ARGS)
+/*
+ * forecast_query and its time forms: qarg is the quantiles' argument; tr
+ * NULL for the plain form, else the query's column 2 is the time
+ */
+static Datum
+forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_reader *tr,
+				   backtest_opts *bt)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *query;
@@ -801,12 +1141,18 @@ sm_forecast_query(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 	r = palloc0(sizeof(fq_reader));
+	r->fn = fn;
+	r->tr = tr;
+	r->bt = bt;
+	r->vcol = tr ? 2 : 1;
 	r->name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	horizon = PG_GETARG_INT32(2);
-	r->m = sequence_model(r->name, "forecast_query");
+	r->m = sequence_model(r->name, fn);
 	check_horizon(horizon);
-	read_quantile_args(r->m, fcinfo, 3, horizon, &qo);
+	if (bt)
+		bt->horizon = horizon;
+	read_quantile_args(r->m, fcinfo, qarg, horizon, &qo);
 	InitMaterializedSRF(fcinfo, 0);
 
 	r->pub.receiveSlot = fq_receive;
@@ -824,6 +1170,7 @@ sm_forecast_query(PG_FUNCTION_ARGS)
 	r->qb.keys = palloc(sizeof(char *) * QUERY_BATCH_SERIES);
 	r->qb.lens = palloc(sizeof(int) * QUERY_BATCH_SERIES);
 	r->qb.offs = palloc(sizeof(int64) * QUERY_BATCH_SERIES);
+	r->qb.times = tr ? palloc(sizeof(sm_series_time) * QUERY_BATCH_SERIES) : NULL;
 	r->v = palloc(sizeof(float) * r->m->I);
 
 	/* keys of finished series: a key seen again means the rows were not grouped */
@@ -837,11 +1184,10 @@ sm_forecast_query(PG_FUNCTION_ARGS)
 	pin = sm_cache_pin(r->name);
 	PG_TRY();
 	{
-		sm_pg_run_query("forecast_query", query, (DestReceiver *) r,
-						"(series key, value) rows ordered by series and time");
+		sm_pg_run_query(fn, query, (DestReceiver *) r, fq_shape(r));
 		if (r->have_cur)
-			finish_series(r->name, r->m, &r->qb, r->curtext, r->curstart, r->step, r->done);
-		run_query_batch(r->name, r->m, &r->qb, &qo, rsinfo, r->seed);
+			finish_series(r->name, r->m, &r->qb, r->curtext, r->curstart, r->step, r->done, tr, bt);
+		run_batch(r);
 	}
 	PG_FINALLY();
 	{
@@ -849,4 +1195,80 @@ sm_forecast_query(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_query);
+/* seqmodel.forecast_query(model, query, horizon, quantiles, samples, seed) */
+Datum
+sm_forecast_query(PG_FUNCTION_ARGS)
+{
+	return forecast_query_run(fcinfo, "forecast_query", 3, NULL, NULL);
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_query_time);
+/*
+ * seqmodel.forecast_query_<type>(model, query, horizon, freq, quantiles,
+ * samples, seed): the type from the result's time column
+ */
+Datum
+sm_forecast_query_time(PG_FUNCTION_ARGS)
+{
+	sm_time_reader tr;
+	const char *fn;
+
+	sm_time_kind kind = result_time_kind(fcinfo, 2);
+
+	switch (kind)
+	{
+		case SM_TIME_TIMESTAMPTZ:
+			fn = "forecast_query_timestamptz";
+			break;
+		case SM_TIME_TIMESTAMP:
+			fn = "forecast_query_timestamp";
+			break;
+		case SM_TIME_DATE:
+			fn = "forecast_query_date";
+			break;
+		default:
+			fn = "forecast_query_bigint";
+			break;
+	}
+	time_reader_of(fcinfo, kind, fn, 3, &tr);
+	return forecast_query_run(fcinfo, fn, 4, &tr, NULL);
+}
+
+PG_FUNCTION_INFO_V1(sm_backtest);
+/*
+ * seqmodel.backtest(model, query, horizon, origins, stride, season,
+ * quantiles, samples, seed): rolling-origin forecasts of every series
+ * against its actuals, with their metrics
+ */
+Datum
+sm_backtest(PG_FUNCTION_ARGS)
+{
+	backtest_opts bt;
+
+	memset(&bt, 0, sizeof(bt));
+	bt.origins = PG_ARGISNULL(3) ? 1 : PG_GETARG_INT32(3);
+	bt.season = PG_ARGISNULL(5) ? 1 : PG_GETARG_INT32(5);
+	if (bt.origins < 1 || bt.origins > MAX_ORIGINS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("origins must be between 1 and %d, not %d", MAX_ORIGINS, bt.origins)));
+	if (bt.season < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("season must be at least 1, not %d", bt.season)));
+	/* stride NULL: the horizon, so the origins' forecasts do not overlap */
+	if (!PG_ARGISNULL(4))
+	{
+		bt.stride = PG_GETARG_INT32(4);
+		if (bt.stride < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("stride must be at least 1, not %d", bt.stride)));
+	}
+	else
+		bt.stride = PG_ARGISNULL(2) ? 1 : Max(PG_GETARG_INT32(2), 1);
+	return forecast_query_run(fcinfo, "backtest", 6, NULL, &bt);
 }
