@@ -70,6 +70,25 @@ $(UNIT_BIN): $(UNIT_SRCS) $(wildcard test/unit/*.h) $(ENGINE_LIB)
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
+# Fuzzing (test/fuzz/README.md): the engine's parsers and tokenizers under a
+# deterministic mutation loop, engine and driver built with ASan + UBSan.
+# fuzz-short runs in the test command; fuzz is the long run.
+FUZZ_BIN = test/fuzz/run-fuzz
+FUZZ_CFLAGS = -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-psabi
+EXTRA_CLEAN += $(FUZZ_BIN)
+$(FUZZ_BIN): $(wildcard test/fuzz/*.c test/fuzz/*.h) $(ENGINE_SRCS) $(foreach d,$(ENGINE_DIRS),$(wildcard src/engine/$(d)/*.h))
+	$(CC) $(FUZZ_CFLAGS) -Isrc/engine -Itest/fuzz -o $@ test/fuzz/fuzz_main.c test/fuzz/fuzz_targets.c \
+		$(ENGINE_SRCS) -lopenblas -lm -lpthread
+
+FUZZ_SHORT = safetensors:20000 config:20000 json:20000 tokenizer:10000 text:50000
+FUZZ_LONG = safetensors:200000 config:200000 json:200000 tokenizer:200000 text:1000000
+.PHONY: fuzz-short fuzz
+fuzz-short: $(FUZZ_BIN)
+	@for t in $(FUZZ_SHORT); do $(FUZZ_BIN) $${t%%:*} $${t##*:} || exit 1; done
+fuzz: $(FUZZ_BIN)
+	@for t in $(FUZZ_LONG); do $(FUZZ_BIN) $${t%%:*} $${t##*:} $(FUZZ_SEED) || exit 1; done
+
 # all objects depend on the engine headers (no automatic dependency tracking in PGXS)
 $(OBJS): $(foreach d,$(ENGINE_DIRS),$(wildcard src/engine/$(d)/*.h)) $(wildcard src/pg/*.h)
 src/engine/ops/sm_gemm.o: CFLAGS += -ffp-contract=fast -Wno-psabi

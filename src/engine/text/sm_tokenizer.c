@@ -989,7 +989,8 @@ sm_tokenizer_encode(const sm_tokenizer *t, const char *text, size_t len,
 
 		if (p->seq == 0)
 		{
-			memmove(e->ids + pos, e->ids, (size_t) na * sizeof(int32_t));
+			if (na > 0)			/* e->ids may be NULL when nothing is encoded */
+				memmove(e->ids + pos, e->ids, (size_t) na * sizeof(int32_t));
 			for (int k = 0; k < na; k++)
 				e->type_ids[pos + k] = p->type_id;
 			break;
@@ -1008,7 +1009,8 @@ sm_tokenizer_encode(const sm_tokenizer *t, const char *text, size_t len,
 			pos += na;
 		else if (p->seq == 1)
 		{
-			memcpy(e->ids + pos, b.ids, (size_t) nb * sizeof(int32_t));
+			if (nb > 0)			/* b.ids is NULL for an empty second text */
+				memcpy(e->ids + pos, b.ids, (size_t) nb * sizeof(int32_t));
 			for (int k = 0; k < nb; k++)
 				e->type_ids[pos + k] = p->type_id;
 			pos += nb;

@@ -1,0 +1,17 @@
+/* fuzz.h -- the fuzz targets (fuzz_targets.c) and their drivers */
+#ifndef SM_FUZZ_H
+#define SM_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int			fuzz_safetensors(const uint8_t *data, size_t size);
+int			fuzz_config(const uint8_t *data, size_t size);
+int			fuzz_json(const uint8_t *data, size_t size);
+int			fuzz_tokenizer(const uint8_t *data, size_t size);
+int			fuzz_text(const uint8_t *data, size_t size);
+/* text needs the real tokenizers: test/fixtures/tok/{gpt2,bert}/tokenizer.json */
+void		fuzz_text_init(const char *fixtures_dir);
+void		fuzz_text_done(void);
+
+#endif
