@@ -5,7 +5,7 @@
 # avx2, generic, blas) with seqmodel.device = cpu, so each variant passes
 # the whole suite.  The tests of the settings themselves (compute,
 # cpu_unsupported, device) run in the first pass only.  Then the pg_dump /
-# restore checks (test/t, into $T_LOG).
+# restore and state session checks (test/t, into $T_LOG).
 # Exit status: non-zero if any pass failed.
 set -uo pipefail
 rc=0
@@ -34,5 +34,19 @@ for k in avx512 avx2 generic blas; do
         EXTRA_REGRESS_OPTS="--outputdir=results-$k" || rc=1
 done
 psql -X -q -d postgres -c "DROP EXTENSION IF EXISTS seqmodel" 2>/dev/null
-bash test/t/dump_restore.sh > "${T_LOG:-/tmp/seqmodel-t.log}" 2>&1
+# every test/t script, their checks added up into one closing line
+t_log=${T_LOG:-/tmp/seqmodel-t.log}
+: > "$t_log"
+t_pass=0; t_fail=0
+for t in test/t/*.sh; do
+    out=$(bash "$t" 2>&1)
+    echo "$out" | grep -vE '^[0-9]+ passed, [0-9]+ failed$' >> "$t_log"
+    line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+    if [ -n "$line" ]; then
+        t_pass=$((t_pass + $(echo "$line" | cut -d' ' -f1))); t_fail=$((t_fail + $(echo "$line" | cut -d' ' -f3)))
+    else
+        t_fail=$((t_fail + 1)); echo "not ok - $t printed no summary" >> "$t_log"
+    fi
+done
+echo "$t_pass passed, $t_fail failed" >> "$t_log"
 exit $rc
