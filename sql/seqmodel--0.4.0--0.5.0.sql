@@ -99,3 +99,62 @@ AS 'MODULE_PATHNAME', 'sm_backtest'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
 COMMENT ON FUNCTION seqmodel.backtest(text, text, integer, integer, integer, integer, real[], integer, bigint) IS
 'rolling-origin backtest of every series a query returns as (series key, value) rows ordered by series and time: per series, origin and feature the forecast of horizon steps from the history before the origin against the actuals, with MAE, RMSE, MAPE, sMAPE, MASE and the seasonal naive forecast''s MAE (season), and for quantile forecasts the pinball loss and the coverage of each central interval; one batched forecast per origin';
+
+-- States kept per series (issue 14, part 1): a state table holds, per model
+-- and series, the recurrent state after the rows consumed so far, tied to
+-- the model's version (src/pg/state.c).
+CREATE FUNCTION seqmodel.state_create(state_table text, time_type regtype DEFAULT 'timestamptz')
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE STRICT AS $$
+DECLARE
+    qname text;
+BEGIN
+    IF time_type NOT IN ('pg_catalog.timestamptz'::pg_catalog.regtype, 'pg_catalog.timestamp'::pg_catalog.regtype,
+                         'pg_catalog.date'::pg_catalog.regtype, 'pg_catalog.int8'::pg_catalog.regtype) THEN
+        RAISE EXCEPTION 'time_type must be timestamptz, timestamp, date or bigint, not %', time_type
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Integer times of any width go into a bigint state table.';
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.' ORDER BY o) INTO qname
+      FROM pg_catalog.unnest(pg_catalog.parse_ident(state_table)) WITH ORDINALITY AS u(p, o);
+    EXECUTE pg_catalog.format(
+        'CREATE TABLE %s (series pg_catalog.text NOT NULL, model pg_catalog.text NOT NULL, '
+        'model_version pg_catalog.int8 NOT NULL, last_time %s NOT NULL, '
+        'steps pg_catalog.int8 NOT NULL CHECK (steps >= 0), state pg_catalog.float4[] NOT NULL, '
+        'PRIMARY KEY (model, series))', qname, time_type);
+    RETURN qname::pg_catalog.regclass;
+END
+$$;
+COMMENT ON FUNCTION seqmodel.state_create(text, regtype) IS
+'create a state table: per model and series the model version, the time of the last row consumed, the steps consumed and the recurrent state (h, then c, of every layer), primary key (model, series)';
+
+CREATE FUNCTION seqmodel.state_update(model text, state_table regclass, query text, strict boolean DEFAULT false,
+                                      OUT updated_series bigint, OUT new_rows bigint, OUT skipped_rows bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'sm_state_update'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION seqmodel.state_update(text, regclass, text, boolean) IS
+'advance the stored states of every series a query returns as (series key, time, value) rows ordered by series and time by its rows newer than the state''s last_time (older rows are skipped, or with strict an error); a series without a state starts from zero; the rows are locked, the model version is checked';
+
+CREATE FUNCTION seqmodel.state_rebuild(model text, state_table regclass, query text,
+                                       OUT updated_series bigint, OUT new_rows bigint, OUT skipped_rows bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'sm_state_rebuild'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION seqmodel.state_rebuild(text, regclass, text) IS
+'recompute from a zero state, at the model''s current version, the state of every series a query returns as (series key, time, value) rows ordered by series and time, over all its rows';
+
+CREATE FUNCTION seqmodel.forecast_from_state(model text, state_table regclass, horizon integer,
+                                             series_keys text[] DEFAULT NULL, quantiles real[] DEFAULT NULL,
+                                             samples integer DEFAULT 100, seed bigint DEFAULT 0)
+RETURNS TABLE (series text, step integer, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_from_state'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION seqmodel.forecast_from_state(text, regclass, integer, text[], real[], integer, bigint) IS
+'forecast every series with a state in the state table (or those in series_keys) from its stored state, as forecast_query would from its whole history; rows as forecast_query''s';
+
+CREATE FUNCTION seqmodel.state_trigger() RETURNS trigger
+AS 'MODULE_PATHNAME', 'sm_state_trigger'
+LANGUAGE C;
+COMMENT ON FUNCTION seqmodel.state_trigger() IS
+'trigger AFTER INSERT ... REFERENCING NEW TABLE AS ... FOR EACH STATEMENT, arguments (model, state table [, series column, time column, value column]): the inserted readings advance the states (strict: a reading not newer than its state is an error)';

@@ -5,7 +5,8 @@
 # avx2, generic, blas) with seqmodel.device = cpu, so each variant passes
 # the whole suite.  The tests of the settings themselves (compute,
 # cpu_unsupported, device) run in the first pass only.  Then the scripts
-# of test/t (pg_dump / restore; a streaming replica), into $T_LOG.
+# of test/t (pg_dump / restore; a streaming replica; state updates from
+# two sessions), into $T_LOG.
 # Exit status: non-zero if any pass failed.
 set -uo pipefail
 rc=0

@@ -297,6 +297,16 @@ sm_cache_get(const char *name)
 	return m;
 }
 
+int64
+sm_cache_version(const char *name)
+{
+	cache_entry *e = entry_find(name);
+
+	if (e == NULL)
+		elog(ERROR, "model \"%s\" is not in the cache", name);
+	return e->version;
+}
+
 const sm_tokenizer *
 sm_cache_tokenizer(const char *name, bool count_hit)
 {

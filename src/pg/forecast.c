@@ -6,8 +6,7 @@
  * A history is a real[]: 1-D for T steps of one feature (input_size 1), or
  * 2-D [T][input_size].  Forecasts come back in the same shape.
  */
-#include "sm_pg.h"
-#include "sm_time.h"
+#include "sm_forecast.h"
 
 #include <math.h>
 
@@ -186,12 +185,7 @@ sm_forecast(PG_FUNCTION_ARGS)
 
 /* ------------------------------------------------------------ quantile options */
 
-typedef struct quantile_opts
-{
-	sm_forecast_opts opts;
-	float	   *q;				/* requested quantiles */
-	int			nq;
-} quantile_opts;
+/* quantile_opts: sm_forecast.h */
 
 /*
  * Quantiles, samples and seed arguments -> engine options.  quantiles NULL:
@@ -1271,4 +1265,45 @@ sm_backtest(PG_FUNCTION_ARGS)
 	else
 		bt.stride = PG_ARGISNULL(2) ? 1 : Max(PG_GETARG_INT32(2), 1);
 	return forecast_query_run(fcinfo, "backtest", 6, NULL, &bt);
+}
+
+/* ------------------------------------------------------------ shared (sm_forecast.h) */
+
+const sm_seqmodel *
+sm_pg_sequence_model(const char *name, const char *fn)
+{
+	return sequence_model(name, fn);
+}
+
+void
+sm_pg_check_horizon(int horizon)
+{
+	check_horizon(horizon);
+}
+
+void
+sm_pg_read_quantile_args(const sm_seqmodel *m, FunctionCallInfo fcinfo, int qarg, int horizon,
+						 quantile_opts *qo)
+{
+	read_quantile_args(m, fcinfo, qarg, horizon, qo);
+}
+
+void
+sm_pg_emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series, const quantile_opts *qo,
+						 int F, const float *point, const float *quant, const sm_series_time *st)
+{
+	emit_forecast_rows(rsinfo, series, qo, F, point, quant, st);
+}
+
+bool
+sm_pg_value_type_ok(Oid type)
+{
+	return type == FLOAT4OID || type == FLOAT8OID || type == NUMERICOID || type == INT2OID ||
+		type == INT4OID || type == INT8OID || type == FLOAT4ARRAYOID;
+}
+
+void
+sm_pg_value_of(Datum d, Oid type, float *out, int I, const char *key, int64 pos)
+{
+	value_of(d, type, out, I, key, pos);
 }

@@ -108,6 +108,8 @@ const sm_model *sm_cache_get(const char *name);
  */
 void	   *sm_cache_pin(const char *name);
 void		sm_cache_unpin(void *pin);
+/* The catalog version of the model sm_cache_get returned (it must be cached). */
+int64		sm_cache_version(const char *name);
 /* Forget a model (after this backend imported or dropped it). */
 void		sm_cache_forget(const char *name);
 /* The tokenizer of a model, current as of this statement (loaded with the

@@ -9,6 +9,7 @@ void		test_activ(void);
 void		test_gemm(void);
 void		test_gemm_avx512(void);
 void		test_rnn(void);
+void		test_rnn_state(void);
 void		test_tfm(void);
 void		test_generate(void);
 void		test_tokenizer(void);

@@ -45,6 +45,7 @@ main(void)
 			printf("== kernels %s (%s)\n", sets[i], sm_kernels_name(sm_ops_kernels()));
 			test_activ();
 			test_rnn();
+			test_rnn_state();
 			test_tfm();
 			test_generate();
 			sm_ops_set_kernels("auto", &err);

@@ -616,6 +616,75 @@ load_tile(const sm_rnn *m, tile_ws *ws, const float *x, int T, const order_item 
 	tile_reset_state(m, ws);
 }
 
+/* ---------------------------------------------------------------- states */
+
+int
+sm_rnn_state_width(const sm_rnn *m)
+{
+	return m->L * m->R + (m->cell == SM_CELL_LSTM ? m->L * m->H : 0);
+}
+
+sm_status
+sm_rnn_state_check(const sm_rnn *m, sm_error *err)
+{
+	if (m->D != 1)
+	{
+		sm_fail(err, SM_ERR_UNSUPPORTED, "a bidirectional model cannot keep a state");
+		sm_detail(err, "Its backward direction reads the series from the end, so every new step changes every backward state.");
+		return err->code;
+	}
+	if (m->sh.context > 0)
+	{
+		sm_fail(err, SM_ERR_UNSUPPORTED, "a model with a context limit cannot keep a state");
+		sm_detail(err, "Its forecasts read only the last %d steps of a history; a state carries the whole history.",
+				  m->sh.context);
+		return err->code;
+	}
+	return SM_OK;
+}
+
+/* the states of tile rows `it` (series it[r].index of state [B][S]) into ws */
+static void
+state_load(const sm_rnn *m, tile_ws *ws, const float *state, const order_item *it, int rows)
+{
+	const int	S = sm_rnn_state_width(m);
+
+	for (int r = 0; r < rows; r++)
+	{
+		const float *src = state + (size_t) it[r].index * S;
+
+		for (int k = 0; k < m->L; k++)
+		{
+			memcpy(ws->h + ((size_t) k * ws->rows + r) * m->R, src + (size_t) k * m->R,
+				   sizeof(float) * m->R);
+			if (m->cell == SM_CELL_LSTM)
+				memcpy(ws->c + ((size_t) k * ws->rows + r) * m->H,
+					   src + (size_t) m->L * m->R + (size_t) k * m->H, sizeof(float) * m->H);
+		}
+	}
+}
+
+/* ... and back */
+static void
+state_store(const sm_rnn *m, const tile_ws *ws, float *state, const order_item *it, int rows)
+{
+	const int	S = sm_rnn_state_width(m);
+
+	for (int r = 0; r < rows; r++)
+	{
+		float	   *dst = state + (size_t) it[r].index * S;
+
+		for (int k = 0; k < m->L; k++)
+		{
+			memcpy(dst + (size_t) k * m->R, ws->h + ((size_t) k * ws->rows + r) * m->R,
+				   sizeof(float) * m->R);
+			if (m->cell == SM_CELL_LSTM)
+				memcpy(dst + (size_t) m->L * m->R + (size_t) k * m->H,
+					   ws->c + ((size_t) k * ws->rows + r) * m->H, sizeof(float) * m->H);
+		}
+	}
+}
+
 /* per-worker buffers; workers never allocate (sm_parallel.h) */
 typedef struct fwd_worker
 {
@@ -632,6 +701,7 @@ typedef struct fwd_ctx
 	int			B;
 	float	   *last,
 			   *steps;
+	float	   *state;			/* [B][S] states in and out (advance), or NULL */
 	fwd_worker *workers;
 } fwd_ctx;
 
@@ -654,9 +724,17 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 
 	ws->par = par;
 	load_tile(m, ws, c->x, T, it, rows, Tt);
+	/*
+	 * Given states replace the zeros: a row keeps its state until its
+	 * sequence starts (right-aligned), since only active rows are stepped.
+	 */
+	if (c->state)
+		state_load(m, ws, c->state, it, rows);
 	/* run with the workspace's row stride, only `rows` rows used */
 	if ((rc = run_layers(m, ws, ws->rows, Tt, &top, err)) != SM_OK)
 		return rc;
+	if (c->state)
+		state_store(m, ws, c->state, it, rows);
 	if (c->last)
 	{
 		apply_head(m, top + (size_t) (Tt - 1) * ws->rows * DR, (size_t) rows, wk->tmp);
@@ -716,9 +794,9 @@ product_threads_restore(int saved)
 		sm_ops_set_threads(saved);
 }
 
-sm_status
-sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
-			   float *last, float *steps, sm_error *err)
+static sm_status
+forward_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
+			float *last, float *steps, float *state, sm_error *err)
 {
 	const int	W = sm_rnn_output_width(m);
 	fwd_ctx		c = {0};
@@ -760,6 +838,7 @@ sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths
 	c.B = B;
 	c.last = last;
 	c.steps = steps;
+	c.state = state;
 	{
 		int			saved = product_threads_for(B);
 
@@ -771,6 +850,24 @@ done:
 	sm_free(c.workers);
 	sm_free((void *) c.o);
 	return rc;
+}
+
+sm_status
+sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
+			   float *last, float *steps, sm_error *err)
+{
+	return forward_run(m, x, B, T, lengths, last, steps, NULL, err);
+}
+
+sm_status
+sm_rnn_advance(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
+			   float *state, sm_error *err)
+{
+	sm_status	rc = sm_rnn_state_check(m, err);
+
+	if (rc != SM_OK)
+		return rc;
+	return forward_run(m, x, B, T, lengths, NULL, NULL, state, err);
 }
 
 /* ---------------------------------------------------------------- forecasting */
@@ -815,6 +912,7 @@ typedef struct fc_ctx
 	const order_item *o;
 	const sm_forecast_opts *opts;
 	const sm_fc_plan *p;
+	const float *state;			/* [B][S] start from these states (no history), or NULL */
 	float	   *point,
 			   *quant;
 	fc_worker  *workers;
@@ -863,18 +961,30 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 
 		if (m->D == 1 || m->sh.direct)
 		{
-			/* run the history once */
-			load_tile(m, &hist, x, T, it, rows, Tt);
-			if ((rc = run_layers(m, &hist, hist.rows, Tt, &top, err)) != SM_OK)
-				return rc;
+			const float *top_last;	/* [rows][D*R] the top layer's output at the last step */
+
+			if (c->state)
+			{
+				/* the states are where the histories left them: the top h is that output */
+				state_load(m, &hist, c->state, it, rows);
+				top_last = hist.h + (size_t) (m->L - 1) * hist.rows * m->R;
+			}
+			else
+			{
+				/* run the history once */
+				load_tile(m, &hist, x, T, it, rows, Tt);
+				if ((rc = run_layers(m, &hist, hist.rows, Tt, &top, err)) != SM_OK)
+					return rc;
+				top_last = top + (size_t) (Tt - 1) * hist.rows * DR;
+			}
 			if (m->sh.direct)
 			{
-				apply_head(m, top + (size_t) (Tt - 1) * hist.rows * DR, (size_t) rows, out);
+				apply_head(m, top_last, (size_t) rows, out);
 				sm_fc_record_direct(&m->sh, W, &p, opts, series, rows, out, point, quant);
 				return SM_OK;
 			}
 			/* then step: states (and the first output) expanded to S paths */
-			apply_head(m, top + (size_t) (Tt - 1) * hist.rows * DR, (size_t) rows, out);
+			apply_head(m, top_last, (size_t) rows, out);
 			/* row r -> rows r*S .. r*S+S-1, from the end so no source is overwritten */
 			for (int r = rows - 1; r >= 0; r--)
 				for (int s = p.S - 1; s >= 0; s--)
@@ -936,9 +1046,11 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 	return SM_OK;
 }
 
-sm_status
-sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
-				const sm_forecast_opts *opts, float *point, float *quant, sm_error *err)
+/* a forecast from histories x, or (state not NULL) from states after lengths[b] steps */
+static sm_status
+forecast_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
+			 const float *state, const sm_forecast_opts *opts, float *point, float *quant,
+			 sm_error *err)
 {
 	const int	W = sm_rnn_output_width(m);
 	const int	h = opts->horizon;
@@ -952,7 +1064,7 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 				n_workers = 0;
 	sm_status	rc;
 
-	if ((rc = sm_seq_check_lengths(B, T, lengths, err)) != SM_OK ||
+	if ((!state && (rc = sm_seq_check_lengths(B, T, lengths, err)) != SM_OK) ||
 		(rc = sm_fc_plan_make(&m->sh, W, B, lengths, T, opts, &p, err)) != SM_OK)
 		return rc;
 	if (B == 0)
@@ -966,6 +1078,8 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 		eff[b] = lengths ? lengths[b] : T;
 		if (m->sh.context > 0 && eff[b] > m->sh.context)
 			eff[b] = m->sh.context;
+		if (state)
+			eff[b] = 1;			/* no history to run: one workspace step, series in order */
 	}
 	o = order_by_length(B, T, eff);
 	/* sampling multiplies rows: keep a tile's rows * S bounded */
@@ -1014,6 +1128,7 @@ sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *length
 	c.o = o;
 	c.opts = opts;
 	c.p = &p;
+	c.state = state;
 	c.point = point;
 	c.quant = quant;
 	{
@@ -1028,4 +1143,25 @@ done:
 	sm_free(o);
 	sm_free(eff);
 	return rc;
+}
+
+sm_status
+sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
+				const sm_forecast_opts *opts, float *point, float *quant, sm_error *err)
+{
+	return forecast_run(m, x, B, T, lengths, NULL, opts, point, quant, err);
+}
+
+sm_status
+sm_rnn_forecast_state(const sm_rnn *m, const float *state, int B, const int *steps,
+					  const sm_forecast_opts *opts, float *point, float *quant, sm_error *err)
+{
+	sm_status	rc = sm_rnn_state_check(m, err);
+
+	if (rc != SM_OK)
+		return rc;
+	for (int b = 0; b < B; b++)
+		if (steps[b] < 0)
+			return sm_fail(err, SM_ERR_INVALID, "series %d has a negative step count", b + 1);
+	return forecast_run(m, NULL, B, 1, steps, state, opts, point, quant, err);
 }

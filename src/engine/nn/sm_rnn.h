@@ -145,4 +145,36 @@ sm_status	sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T,
 							const int *lengths, const sm_forecast_opts *opts,
 							float *point, float *quant, sm_error *err);
 
+/*
+ * State kept per series (unidirectional models only).  A series' state is
+ * S = sm_rnn_state_width() floats: h of every layer ([L][R]), then for
+ * lstm c of every layer ([L][H]); zeros before the first step.  The top
+ * layer's h is also the output at the last step, so a forecast needs
+ * nothing else.
+ */
+int			sm_rnn_state_width(const sm_rnn *m);
+
+/* SM_OK if the model can keep a state: unidirectional and without a
+ * context limit (a forecast from a state always sees the whole history);
+ * else SM_ERR_UNSUPPORTED saying why. */
+sm_status	sm_rnn_state_check(const sm_rnn *m, sm_error *err);
+
+/*
+ * Advance B series over new steps: x [B, T, I] right-aligned as in
+ * sm_rnn_forward (lengths NULL: all T), state [B, S] in and out (the
+ * states after the steps replace those before).  Advancing by x1 then x2
+ * equals advancing by their concatenation.
+ */
+sm_status	sm_rnn_advance(const sm_rnn *m, const float *x, int B, int T,
+						   const int *lengths, float *state, sm_error *err);
+
+/*
+ * Forecast B series from their states (state [B, S] after steps[b] steps
+ * each, for config min_history): as sm_rnn_forecast over the histories
+ * that produced the states.
+ */
+sm_status	sm_rnn_forecast_state(const sm_rnn *m, const float *state, int B,
+								  const int *steps, const sm_forecast_opts *opts,
+								  float *point, float *quant, sm_error *err);
+
 #endif							/* SM_RNN_H */

@@ -1,0 +1,41 @@
+/*
+ * sm_forecast.h -- what forecast.c shares with the other forecasting glue
+ * (state.c): the numeric sequence model of a name, the horizon check, the
+ * quantile options and the rows a forecast returns, and the value column
+ * of a query.
+ */
+#ifndef SM_FORECAST_H
+#define SM_FORECAST_H
+
+#include "sm_pg.h"
+#include "sm_time.h"
+
+#include "funcapi.h"
+
+#include "nn/sm_seqmodel.h"
+
+/* quantiles, samples and seed of a forecast, as the engine takes them */
+typedef struct quantile_opts
+{
+	sm_forecast_opts opts;
+	float	   *q;				/* requested quantiles */
+	int			nq;
+} quantile_opts;
+
+/* The numeric sequence model called `name`, or an error naming what it is instead. */
+const sm_seqmodel *sm_pg_sequence_model(const char *name, const char *fn);
+/* Errors unless 1 <= horizon <= seqmodel.max_horizon. */
+void		sm_pg_check_horizon(int horizon);
+/* Arguments qarg (quantiles), qarg + 1 (samples), qarg + 2 (seed) -> options. */
+void		sm_pg_read_quantile_args(const sm_seqmodel *m, FunctionCallInfo fcinfo, int qarg,
+									 int horizon, quantile_opts *qo);
+/* One series' forecast as rows [series,] step, [time,] value, quantile, feature. */
+void		sm_pg_emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series,
+									 const quantile_opts *qo, int F, const float *point,
+									 const float *quant, const sm_series_time *st);
+/* Is `type` a value column forecast_query takes (a number or real[])? */
+bool		sm_pg_value_type_ok(Oid type);
+/* A value column's Datum as I reals (errors name the series and step). */
+void		sm_pg_value_of(Datum d, Oid type, float *out, int I, const char *key, int64 pos);
+
+#endif							/* SM_FORECAST_H */
