@@ -11,6 +11,7 @@ void		test_gemm_avx512(void);
 void		test_rnn(void);
 void		test_tfm(void);
 void		test_generate(void);
+void		test_seq2seq(void);
 void		test_tokenizer(void);
 void		test_device(void);
 

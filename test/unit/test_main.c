@@ -47,6 +47,7 @@ main(void)
 			test_rnn();
 			test_tfm();
 			test_generate();
+			test_seq2seq();
 			sm_ops_set_kernels("auto", &err);
 		}
 	}
@@ -67,6 +68,7 @@ main(void)
 			test_rnn();
 			test_tfm();
 			test_generate();
+			test_seq2seq();
 			{
 				sm_ops_device_status st;
 
