@@ -1,7 +1,8 @@
 -- seqmodel 0.4.0 -> 0.5.0: the compute layer (seqmodel's own CPU kernels
 -- behind one compute seam, chosen by CPUID; GUC seqmodel.cpu_kernels), and
 -- forecasts with times (forecast_query_<type>, forecast_table with times),
--- and rolling-origin backtests (backtest).
+-- rolling-origin backtests (backtest), and the RNN encoder-decoder
+-- (translate_ids, seq2seq_logprob_ids).
 \echo Use "ALTER EXTENSION seqmodel UPDATE TO '0.5.0'" to load this file. \quit
 
 CREATE FUNCTION seqmodel.compute_info(OUT backend text, OUT cpu_kernels text, OUT kernels text,
@@ -158,3 +159,17 @@ AS 'MODULE_PATHNAME', 'sm_state_trigger'
 LANGUAGE C;
 COMMENT ON FUNCTION seqmodel.state_trigger() IS
 'trigger AFTER INSERT ... REFERENCING NEW TABLE AS ... FOR EACH STATEMENT, arguments (model, state table [, series column, time column, value column]): the inserted readings advance the states (strict: a reading not newer than its state is an error)';
+
+CREATE FUNCTION seqmodel.translate_ids(model text, source integer[], options jsonb DEFAULT '{}')
+RETURNS integer[]
+AS 'MODULE_PATHNAME', 'sm_translate_ids'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.translate_ids(text, integer[], jsonb) IS
+'decode a source sequence of token ids with an encoder-decoder model (arch rnn_seq2seq): greedy, or beam search as Hugging Face''s generate defines it; options num_beams (1: greedy), max_new_tokens (default: the config''s max_length), length_penalty, early_stopping, no_repeat_ngram_size; returns the target ids without sos and eos';
+
+CREATE FUNCTION seqmodel.seq2seq_logprob_ids(model text, source integer[], target integer[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'sm_seq2seq_logprob_ids'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.seq2seq_logprob_ids(text, integer[], integer[]) IS
+'the log-likelihood of a target sequence given a source under an encoder-decoder model (arch rnn_seq2seq), teacher forced from the config''s sos_token_id: the sum over target tokens of log P(target[t] | source, target[1..t-1]), in double precision; include eos in target to score the end';

@@ -12,6 +12,7 @@ void		test_rnn(void);
 void		test_rnn_state(void);
 void		test_tfm(void);
 void		test_generate(void);
+void		test_seq2seq(void);
 void		test_tokenizer(void);
 void		test_device(void);
 

@@ -48,6 +48,7 @@ main(void)
 			test_rnn_state();
 			test_tfm();
 			test_generate();
+			test_seq2seq();
 			sm_ops_set_kernels("auto", &err);
 		}
 	}
@@ -68,6 +69,7 @@ main(void)
 			test_rnn();
 			test_tfm();
 			test_generate();
+			test_seq2seq();
 			{
 				sm_ops_device_status st;
 

@@ -9,6 +9,7 @@
 
 #include "sm_linear.h"
 #include "sm_rnn.h"
+#include "sm_seq2seq.h"
 #include "sm_tfm.h"
 
 static const sm_arch *const archs[] = {
@@ -19,6 +20,7 @@ static const sm_arch *const archs[] = {
 	&sm_arch_transformer,
 	&sm_arch_gpt2,
 	&sm_arch_bert,
+	&sm_arch_rnn_seq2seq,
 };
 
 #define N_ARCHS (sizeof(archs) / sizeof(archs[0]))

@@ -1,0 +1,181 @@
+/*
+ * seq2seq.c -- SQL over encoder-decoder models (arch rnn_seq2seq):
+ * seqmodel.translate_ids(model, source, options) decodes a source greedily
+ * or by beam search (nn/sm_beam.h), and seqmodel.seq2seq_logprob_ids(model,
+ * source, target) scores a target under teacher forcing.
+ */
+#include "sm_pg.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "core/sm_json.h"
+#include "nn/sm_beam.h"
+#include "nn/sm_seq2seq.h"
+
+#define OPTION_NAMES "num_beams, max_new_tokens, length_penalty, early_stopping and no_repeat_ngram_size"
+
+/* The encoder-decoder called `name`, or an error naming what it is instead. */
+static const sm_s2s *
+seq2seq_model(const char *name, const char *fn)
+{
+	const sm_model *model = sm_cache_get(name);
+	const sm_s2s *m = sm_s2s_of(model);
+
+	if (m == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("seqmodel.%s needs an encoder-decoder model", fn),
+				 errdetail("Model \"%s\" has arch \"%s\", which has no decoder reading an encoded source.",
+						   name, model->arch->name),
+				 errhint("Use a model of arch rnn_seq2seq.")));
+	sm_set_threads(sm_threads);
+	return m;
+}
+
+static inline void
+option_error(const char *key, const char *what, const char *range)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"%s\" must be %s", key, what),
+			 errdetail("%s", range)));
+}
+
+/* an integer option in [min, max] */
+static int
+int_option(const sm_json *v, const char *key, int min, int max)
+{
+	char		range[128];
+
+	snprintf(range, sizeof(range), "It must be an integer between %d and %d.", min, max);
+	if (v->type != SM_JSON_NUMBER || !v->is_integer)
+		option_error(key, "an integer", range);
+	if (v->integer < min || v->integer > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be between %d and %d, not %lld", key, min, max,
+						(long long) v->integer)));
+	return (int) v->integer;
+}
+
+/* options jsonb -> beam options, defaults from the model */
+static void
+read_options(Jsonb *options, const sm_s2s *m, sm_beam_opts *o)
+{
+	char	   *text = JsonbToCString(NULL, &options->root, VARSIZE(options));
+	sm_json    *j;
+	sm_error	err;
+
+	o->num_beams = 1;
+	o->max_new = m->max_length;
+	o->length_penalty = 1.0;
+	o->early_stopping = false;
+	o->no_repeat_ngram = 0;
+	SM_PG_CHECK(sm_json_parse(text, strlen(text), &j, &err), &err);
+	if (j->type != SM_JSON_OBJECT)
+	{
+		const char *type = sm_json_type_name(j->type);
+
+		sm_json_free(j);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object, not %s", type),
+				 errdetail("Options are " OPTION_NAMES ".")));
+	}
+	PG_TRY();
+	{
+		for (size_t i = 0; i < j->count; i++)
+		{
+			const char *key = j->keys[i];
+			const sm_json *v = j->items[i];
+
+			if (strcmp(key, "num_beams") == 0)
+				o->num_beams = int_option(v, key, 1, SM_MAX_BEAMS);
+			else if (strcmp(key, "max_new_tokens") == 0)
+				o->max_new = int_option(v, key, 1, SM_MAX_NEW_TOKENS);
+			else if (strcmp(key, "no_repeat_ngram_size") == 0)
+				o->no_repeat_ngram = int_option(v, key, 0, SM_MAX_NGRAM);
+			else if (strcmp(key, "length_penalty") == 0)
+			{
+				if (v->type != SM_JSON_NUMBER)
+					option_error(key, "a number",
+								 "A hypothesis scores its summed log-probabilities divided by its length to this power (1.0 by default).");
+				o->length_penalty = v->number;
+			}
+			else if (strcmp(key, "early_stopping") == 0)
+			{
+				if (v->type != SM_JSON_BOOL)
+					option_error(key, "a boolean",
+								 "true stops a source's beam search once num_beams hypotheses are finished.");
+				o->early_stopping = v->boolean;
+			}
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown option \"%s\"", key),
+						 errdetail("Options are " OPTION_NAMES ".")));
+		}
+	}
+	PG_FINALLY();
+	{
+		sm_json_free(j);
+	}
+	PG_END_TRY();
+	SM_PG_CHECK(sm_beam_check_opts(o, &err), &err);
+}
+
+PG_FUNCTION_INFO_V1(sm_translate_ids);
+/* seqmodel.translate_ids(model, source, options) */
+Datum
+sm_translate_ids(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const sm_s2s *m = seq2seq_model(name, "translate_ids");
+	int			n;
+	int32	   *src = sm_pg_int_array(PG_GETARG_ARRAYTYPE_P(1), "source", &n);
+	const int32_t *srcs[1] = {src};
+	sm_beam_opts o;
+	sm_decoder	d;
+	int32	   *out;
+	int			n_out = 0;
+	Datum	   *items;
+	sm_error	err;
+
+	read_options(PG_GETARG_JSONB_P(2), m, &o);
+	SM_PG_CHECK(sm_s2s_check_source(m, srcs, &n, 1, &err), &err);
+	sm_s2s_decoder(m, &d);
+	out = palloc(sizeof(int32) * o.max_new);
+	SM_PG_CHECK(sm_decode(&d, srcs, &n, 1, &o, out, &n_out, NULL, &err), &err);
+	items = palloc(sizeof(Datum) * Max(n_out, 1));
+	for (int i = 0; i < n_out; i++)
+		items[i] = Int32GetDatum(out[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(items, n_out, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(sm_seq2seq_logprob_ids);
+/* seqmodel.seq2seq_logprob_ids(model, source, target): sum of log P(target[t] | source, target[<t]) */
+Datum
+sm_seq2seq_logprob_ids(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const sm_s2s *m = seq2seq_model(name, "seq2seq_logprob_ids");
+	int			n,
+				nt;
+	int32	   *src = sm_pg_int_array(PG_GETARG_ARRAYTYPE_P(1), "source", &n);
+	int32	   *tgt = sm_pg_int_array(PG_GETARG_ARRAYTYPE_P(2), "target", &nt);
+	const int32_t *srcs[1] = {src},
+			   *tgts[1] = {tgt};
+	sm_decoder	d;
+	double		lp;
+	sm_error	err;
+
+	SM_PG_CHECK(sm_s2s_check_source(m, srcs, &n, 1, &err), &err);
+	SM_PG_CHECK(sm_s2s_check_target(m, tgts, &nt, 1, &err), &err);
+	sm_s2s_decoder(m, &d);
+	SM_PG_CHECK(sm_decode_logprob(&d, srcs, &n, tgts, &nt, 1, &lp, NULL, &err), &err);
+	PG_RETURN_FLOAT8(lp);
+}
