@@ -29,6 +29,8 @@ CREATE ROLE seqmodel_test_nobody;
 CREATE TABLE roles_files AS SELECT pg_read_binary_file(:'rnndir' || 'lstm_l1_uni_head.safetensors') AS lstm;
 CREATE TABLE roles_series AS SELECT 'a'::text AS s, t, sin(t * 0.3)::real AS v FROM generate_series(1, 12) t;
 GRANT SELECT ON roles_files, roles_series TO PUBLIC;
+SELECT seqmodel.state_create('roles_state', 'bigint') AS state_table;
+GRANT SELECT, INSERT, UPDATE, DELETE ON roles_state TO PUBLIC;
 CREATE FUNCTION roles_synth(shapes jsonb) RETURNS bytea LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     hdr text[] := '{}';
@@ -119,6 +121,10 @@ SELECT count(*) FROM seqmodel.forecast_query('roles_lstm', 'SELECT s, v FROM rol
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM seqmodel.backtest('roles_lstm', 'SELECT s, v FROM roles_series ORDER BY s, t', 2);
 \echo :LAST_ERROR_SQLSTATE
+SELECT * FROM seqmodel.state_update('roles_lstm', 'roles_state', 'SELECT s, t::bigint, v FROM roles_series ORDER BY s, t');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM seqmodel.forecast_from_state('roles_lstm', 'roles_state', 3);
+\echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.classify('roles_cls', 'the cat');
 \echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.label('roles_cls', 'the cat');
@@ -180,6 +186,8 @@ SELECT array_length(seqmodel.predict_steps('roles_lstm', '{0.1,0.2}'), 1) AS ste
        (SELECT count(*) FROM seqmodel.forecast_table('roles_lstm', '{0.1,0.2,0.3}', 3)) AS table_rows,
        (SELECT array_length(seqmodel.forecast_agg('roles_lstm', v, 3 ORDER BY t), 1) FROM roles_series) AS agg_len;
 SELECT count(*) AS forecast_query_rows FROM seqmodel.forecast_query('roles_lstm', 'SELECT s, v FROM roles_series ORDER BY s, t', 3);
+SELECT * FROM seqmodel.state_update('roles_lstm', 'roles_state', 'SELECT s, t::bigint, v FROM roles_series ORDER BY s, t');
+SELECT count(*) AS from_state_rows FROM seqmodel.forecast_from_state('roles_lstm', 'roles_state', 3);
 SELECT count(*) AS backtest_rows FROM seqmodel.backtest('roles_lstm', 'SELECT s, v FROM roles_series ORDER BY s, t', 2);
 SELECT array_length(seqmodel.classify('roles_cls', 'the cat'), 1) AS classes,
        seqmodel.label('roles_cls', 'the cat') IN ('animal', 'thing') AS labelled,
@@ -256,6 +264,6 @@ RESET ROLE;
 SELECT count(*) AS left_over FROM seqmodel.model WHERE name LIKE 'roles_%';
 SELECT count(*) AS grants_left FROM seqmodel.model_grant WHERE model LIKE 'roles_%';
 DROP FUNCTION roles_predict_as_owner(), roles_synth(jsonb);
-DROP TABLE roles_files, roles_series;
+DROP TABLE roles_files, roles_series, roles_state;
 DROP ROLE seqmodel_test_deputy, seqmodel_test_owner, seqmodel_test_grantee, seqmodel_test_stranger, seqmodel_test_nobody;
 SELECT seqmodel.cache_reset() >= 0 AS reset;
