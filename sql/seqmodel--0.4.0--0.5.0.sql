@@ -173,3 +173,163 @@ AS 'MODULE_PATHNAME', 'sm_seq2seq_logprob_ids'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION seqmodel.seq2seq_logprob_ids(text, integer[], integer[]) IS
 'the log-likelihood of a target sequence given a source under an encoder-decoder model (arch rnn_seq2seq), teacher forced from the config''s sos_token_id: the sum over target tokens of log P(target[t] | source, target[1..t-1]), in double precision; include eos in target to score the end';
+
+-------------------------------------------------------------------------------
+-- Who may do what (issue 15, part 9): owners, per-model use, roles, RLS
+-------------------------------------------------------------------------------
+
+-- Two group roles (NOLOGIN).  Roles belong to the cluster, not to a
+-- database, and this script may run in several databases: each is created
+-- only if missing (an existing role of that name is used as it is), and
+-- DROP EXTENSION never drops them (the privileges below go with the
+-- extension's objects).  The extension is not trusted, so only a superuser
+-- runs this script.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'seqmodel_user') THEN
+        CREATE ROLE seqmodel_user NOLOGIN;
+        COMMENT ON ROLE seqmodel_user IS 'seqmodel: may run the models it owns or was granted (seqmodel.grant_use)';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'seqmodel_importer') THEN
+        CREATE ROLE seqmodel_importer NOLOGIN;
+        COMMENT ON ROLE seqmodel_importer IS 'seqmodel: may also import models, and replace, drop and grant those it owns';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid OPERATOR(pg_catalog.=) 'seqmodel_user'::pg_catalog.regrole
+                      AND m.member OPERATOR(pg_catalog.=) 'seqmodel_importer'::pg_catalog.regrole) THEN
+        GRANT seqmodel_user TO seqmodel_importer;
+    END IF;
+END
+$$;
+
+-- Every model has an owner: the role that imported it.  Models that exist
+-- when this script runs (an upgrade) get the catalog table's owner, the
+-- role that created the extension unless it was changed, and a use grant
+-- to PUBLIC (below), so every role that could run them before still can.
+-- The constant default fills existing rows without firing the version
+-- trigger, so their caches stay valid.
+DO $$
+BEGIN
+    EXECUTE pg_catalog.format(
+        'ALTER TABLE seqmodel.model ADD COLUMN owner pg_catalog.regrole NOT NULL DEFAULT %L::pg_catalog.oid::pg_catalog.regrole',
+        (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) 'seqmodel.model'::pg_catalog.regclass));
+END
+$$;
+ALTER TABLE seqmodel.model ALTER COLUMN owner SET DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER));
+COMMENT ON COLUMN seqmodel.model.owner IS 'the role that imported the model: it, roles with its privileges and superusers may replace, drop and grant it';
+
+-- Per-model use: a row lets the grantee (and every role with its
+-- privileges) see the model's rows and run it; grantee 0 (shown as -) is
+-- PUBLIC.  grantor is the model's owner at the time of the grant.
+CREATE TABLE seqmodel.model_grant (
+    model   text NOT NULL REFERENCES seqmodel.model (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    grantee pg_catalog.regrole NOT NULL,
+    grantor pg_catalog.regrole NOT NULL,
+    PRIMARY KEY (model, grantee)
+);
+COMMENT ON TABLE seqmodel.model_grant IS 'per-model use grants (seqmodel.grant_use / revoke_use): grantee may run the model; grantee 0 (-) is PUBLIC; grantor is the model''s owner';
+SELECT pg_catalog.pg_extension_config_dump('seqmodel.model_grant', '');
+
+INSERT INTO seqmodel.model_grant (model, grantee, grantor)
+SELECT name, 0::pg_catalog.oid::pg_catalog.regrole, owner FROM seqmodel.model;
+
+-- Row-level security: a role sees (and so runs, exports, reads the weights
+-- of) only the models it has the privileges of the owner of, or was
+-- granted, or that are granted to PUBLIC; it writes only the rows of models
+-- whose owner's privileges it has.  The tensor and tokenizer rows follow
+-- their model row (the subqueries on seqmodel.model are themselves
+-- filtered by its policy).  Superusers and the tables' owner bypass RLS.
+ALTER TABLE seqmodel.model ENABLE ROW LEVEL SECURITY;
+ALTER TABLE seqmodel.tensor ENABLE ROW LEVEL SECURITY;
+ALTER TABLE seqmodel.tokenizer ENABLE ROW LEVEL SECURITY;
+ALTER TABLE seqmodel.model_grant ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY model_use ON seqmodel.model FOR SELECT
+    USING (pg_catalog.pg_has_role(owner, 'USAGE')
+           OR EXISTS (SELECT 1 FROM seqmodel.model_grant g
+                       WHERE g.model OPERATOR(pg_catalog.=) model.name
+                         AND (g.grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                              OR pg_catalog.pg_has_role(g.grantee, 'USAGE'))));
+CREATE POLICY model_insert ON seqmodel.model FOR INSERT
+    WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));
+CREATE POLICY model_update ON seqmodel.model FOR UPDATE
+    USING (pg_catalog.pg_has_role(owner, 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));
+CREATE POLICY model_delete ON seqmodel.model FOR DELETE
+    USING (pg_catalog.pg_has_role(owner, 'USAGE'));
+
+CREATE POLICY tensor_use ON seqmodel.tensor FOR SELECT
+    USING (EXISTS (SELECT 1 FROM seqmodel.model m WHERE m.name OPERATOR(pg_catalog.=) tensor.model));
+CREATE POLICY tensor_write ON seqmodel.tensor FOR ALL
+    USING (EXISTS (SELECT 1 FROM seqmodel.model m WHERE m.name OPERATOR(pg_catalog.=) tensor.model
+                                                    AND pg_catalog.pg_has_role(m.owner, 'USAGE')))
+    WITH CHECK (EXISTS (SELECT 1 FROM seqmodel.model m WHERE m.name OPERATOR(pg_catalog.=) tensor.model
+                                                         AND pg_catalog.pg_has_role(m.owner, 'USAGE')));
+
+CREATE POLICY tokenizer_use ON seqmodel.tokenizer FOR SELECT
+    USING (EXISTS (SELECT 1 FROM seqmodel.model m WHERE m.name OPERATOR(pg_catalog.=) tokenizer.model));
+CREATE POLICY tokenizer_write ON seqmodel.tokenizer FOR ALL
+    USING (EXISTS (SELECT 1 FROM seqmodel.model m WHERE m.name OPERATOR(pg_catalog.=) tokenizer.model
+                                                    AND pg_catalog.pg_has_role(m.owner, 'USAGE')))
+    WITH CHECK (EXISTS (SELECT 1 FROM seqmodel.model m WHERE m.name OPERATOR(pg_catalog.=) tokenizer.model
+                                                         AND pg_catalog.pg_has_role(m.owner, 'USAGE')));
+
+-- a grant is visible to its grantee, to everyone when it is to PUBLIC, and
+-- to the owner (grantor); its policy must not read seqmodel.model, whose
+-- policy reads this table
+CREATE POLICY model_grant_read ON seqmodel.model_grant FOR SELECT
+    USING (grantee::pg_catalog.oid OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+           OR pg_catalog.pg_has_role(grantee, 'USAGE')
+           OR pg_catalog.pg_has_role(grantor, 'USAGE'));
+-- (the write policies are per command: one FOR ALL would apply to SELECT too)
+CREATE POLICY model_grant_insert ON seqmodel.model_grant FOR INSERT
+    WITH CHECK (EXISTS (SELECT 1 FROM seqmodel.model m WHERE m.name OPERATOR(pg_catalog.=) model_grant.model
+                                                         AND m.owner::pg_catalog.oid OPERATOR(pg_catalog.=) model_grant.grantor::pg_catalog.oid
+                                                         AND pg_catalog.pg_has_role(m.owner, 'USAGE')));
+CREATE POLICY model_grant_delete ON seqmodel.model_grant FOR DELETE
+    USING (EXISTS (SELECT 1 FROM seqmodel.model m WHERE m.name OPERATOR(pg_catalog.=) model_grant.model
+                                                    AND pg_catalog.pg_has_role(m.owner, 'USAGE')));
+
+-- The models view runs with the caller's rights (a view otherwise reads its
+-- tables as the view's owner, past RLS), and shows the owner.
+CREATE OR REPLACE VIEW seqmodel.models WITH (security_invoker = true) AS
+SELECT m.name,
+       m.arch,
+       coalesce(t.parameters, 0) AS parameters,
+       coalesce(t.bytes, 0) AS bytes,
+       coalesce(t.tensors, 0) AS tensors,
+       m.config,
+       m.version,
+       m.created,
+       m.owner
+  FROM seqmodel.model m
+  LEFT JOIN (SELECT model,
+                    pg_catalog.sum(seqmodel.numel(shape)) FILTER (WHERE chunk = 0)::bigint AS parameters,
+                    pg_catalog.sum(pg_catalog.octet_length(data))::bigint AS bytes,
+                    pg_catalog.count(*) FILTER (WHERE chunk = 0) AS tensors
+               FROM seqmodel.tensor
+              GROUP BY model) t ON t.model OPERATOR(pg_catalog.=) m.name;
+COMMENT ON VIEW seqmodel.models IS 'one row per model the caller may use: arch, parameter count, stored bytes, tensor count, config, version, owner';
+
+CREATE FUNCTION seqmodel.grant_use(model text, grantee text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sm_grant_use'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION seqmodel.grant_use(text, text) IS
+'let a role (a role name, or public) see and run a model; only its owner, roles with the owner''s privileges and superusers may; returns false if it was granted already';
+
+CREATE FUNCTION seqmodel.revoke_use(model text, grantee text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'sm_revoke_use'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION seqmodel.revoke_use(text, text) IS
+'take back a use grant of grant_use; returns false if there was none';
+
+-- What the two roles may do.  Recorded as the objects' initial privileges,
+-- so pg_dump leaves them to CREATE EXTENSION.
+GRANT USAGE ON SCHEMA seqmodel TO seqmodel_user;
+GRANT SELECT ON seqmodel.model, seqmodel.tensor, seqmodel.tokenizer, seqmodel.model_grant, seqmodel.models
+    TO seqmodel_user;
+GRANT INSERT, UPDATE, DELETE ON seqmodel.model, seqmodel.tensor, seqmodel.tokenizer TO seqmodel_importer;
+GRANT INSERT, DELETE ON seqmodel.model_grant TO seqmodel_importer;
+GRANT USAGE ON SEQUENCE seqmodel.model_version_seq TO seqmodel_importer;
+-- the function itself also requires the privileges of pg_read_server_files
+GRANT EXECUTE ON FUNCTION seqmodel.import_safetensors_file(text, text, jsonb, text, boolean) TO seqmodel_importer;

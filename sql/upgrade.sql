@@ -15,6 +15,21 @@ ALTER EXTENSION seqmodel UPDATE;  -- walks every upgrade script to the default v
 SELECT extversion FROM pg_extension WHERE extname = 'seqmodel';
 -- models survive the upgrade untouched and still run
 SELECT seqmodel.predict('kept', '{3}') AS y, version = :v_before AS same_version FROM seqmodel.model WHERE name = 'kept';
+-- models that existed get the catalog table's owner and a use grant to
+-- PUBLIC: every role that could run them still can, only their owner (and
+-- superusers) may replace or drop them
+SELECT m.owner = c.relowner::regrole AS owned_by_table_owner
+  FROM seqmodel.model m, pg_class c WHERE m.name = 'kept' AND c.oid = 'seqmodel.model'::regclass;
+SELECT model, grantee, grantor = (SELECT owner FROM seqmodel.model WHERE name = 'kept') AS by_owner FROM seqmodel.model_grant;
+CREATE ROLE seqmodel_test_upgrade IN ROLE seqmodel_user;
+SET ROLE seqmodel_test_upgrade;
+SELECT seqmodel.predict('kept', '{3}') AS runs_for_a_user;
+\set VERBOSITY terse
+SELECT seqmodel.drop_model('kept');
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+RESET ROLE;
+DROP ROLE seqmodel_test_upgrade;
 -- the upgraded extension has exactly the objects of a fresh install
 SELECT object AS missing_after_upgrade FROM fresh
 EXCEPT SELECT pg_describe_object(classid, objid, objsubid)

@@ -10,6 +10,13 @@
  * statement, and a rolled-back import (whose version no snapshot sees any
  * more) makes the old model load again.
  *
+ * Privileges: that read runs as the current role, through the catalog's
+ * row-level security, and its answer is kept for one statement and one
+ * role only (a SET ROLE, or a SECURITY DEFINER function, inside a
+ * statement checks again).  So a model cached by one role is used by
+ * another role of the same session only if that role may see it;
+ * cache_info() lists only the models the current role may see.
+ *
  * Memory: each model lives in its own memory context under one cache
  * context.  seqmodel.cache_size bounds the total; least recently used models
  * are evicted first, and a model larger than the whole budget is an error
@@ -48,7 +55,8 @@ typedef struct cache_entry
 	double		load_ms;
 	int			pins;			/* callers using the model across other cache calls */
 	bool		doomed;			/* unlinked while pinned: free at the last unpin */
-	/* the statement and command in which the version was last checked */
+	/* the statement, command and role for which the version was last checked */
+	Oid			checked_user;
 	LocalTransactionId checked_lxid;
 	TimestampTz checked_stmt;
 	CommandId	checked_cid;
@@ -108,7 +116,8 @@ entry_find(const char *name)
 static bool
 checked_in_this_statement(const cache_entry *e)
 {
-	return e->checked_lxid == MyProc->lxid &&
+	return e->checked_user == GetUserId() &&
+		e->checked_lxid == MyProc->lxid &&
 		e->checked_stmt == GetCurrentStatementStartTimestamp() &&
 		e->checked_cid == GetCurrentCommandId(false);
 }
@@ -116,6 +125,7 @@ checked_in_this_statement(const cache_entry *e)
 static void
 mark_checked(cache_entry *e)
 {
+	e->checked_user = GetUserId();
 	e->checked_lxid = MyProc->lxid;
 	e->checked_stmt = GetCurrentStatementStartTimestamp();
 	e->checked_cid = GetCurrentCommandId(false);
@@ -363,11 +373,16 @@ sm_cache_info(PG_FUNCTION_ARGS)
 	dlist_iter	it;
 
 	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
 	dlist_foreach(it, &cache_lru)
 	{
 		cache_entry *e = dlist_container(cache_entry, lru, it.cur);
 		Datum		values[8];
 		bool		nulls[8] = {0};
+
+		/* only the models this role may see (row-level security) */
+		if (sm_catalog_version(e->name) < 0)
+			continue;
 
 		values[0] = CStringGetTextDatum(e->name);
 		values[1] = CStringGetTextDatum(e->arch);
@@ -379,6 +394,7 @@ sm_cache_info(PG_FUNCTION_ARGS)
 		values[7] = Float8GetDatum(e->load_ms);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	SPI_finish();
 	return (Datum) 0;
 }
 

@@ -8,11 +8,16 @@
  */
 #include "sm_pg.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 /* engine allocations go here while a model loads (see engine_hooks.c) */
 extern MemoryContext sm_pg_alloc_context;
@@ -33,9 +38,125 @@ sm_catalog_plan(SPIPlanPtr *slot, const char *query, int nargs, Oid *argtypes)
 	return *slot;
 }
 
+/* seqmodel.model's oid and owner; *has_owner: whether it has column "owner" (0.5.0 on) */
+static Oid
+model_table(Oid *relowner, bool *has_owner)
+{
+	Oid			relid = get_relname_relid("model", get_namespace_oid("seqmodel", false));
+	HeapTuple	tp;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table seqmodel.model does not exist");
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	*relowner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	ReleaseSysCache(tp);
+	*has_owner = get_attnum(relid, "owner") != InvalidAttrNumber;
+	return relid;
+}
+
+/*
+ * Whether a model of that name exists, whatever row-level security lets
+ * the current role see, and its owner (InvalidOid on a catalog older than
+ * 0.5.0, which has no owners).  This one fixed query, which reads the name
+ * and owner only, runs as the owner of seqmodel.model (who is not subject
+ * to its RLS) in a restricted security context, as PostgreSQL runs its
+ * foreign key checks: so a refusal can say that the model exists and who
+ * owns it.  Nothing else of a model is read past RLS.  Connects SPI itself.
+ */
+bool
+sm_catalog_model_owner(const char *name, Oid *owner)
+{
+	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_old = NULL;
+	Oid			relowner;
+	bool		has_owner;
+	Oid			save_userid;
+	int			save_sec;
+	bool		found = false;
+
+	model_table(&relowner, &has_owner);
+	*owner = InvalidOid;
+	SPI_connect();
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(relowner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		if (has_owner)
+		{
+			if (sm_catalog_exec_by_name(&plan,
+										"SELECT owner::pg_catalog.oid FROM seqmodel.model"
+										" WHERE name OPERATOR(pg_catalog.=) $1",
+										name, true, SPI_OK_SELECT) > 0)
+			{
+				bool		isnull;
+
+				found = true;
+				*owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 1, &isnull));
+			}
+		}
+		else
+			found = sm_catalog_exec_by_name(&plan_old,
+											"SELECT 1 FROM seqmodel.model WHERE name OPERATOR(pg_catalog.=) $1",
+											name, true, SPI_OK_SELECT) > 0;
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return found;
+}
+
+/* a role's name for messages, also for a dropped role */
+static const char *
+role_name(Oid role)
+{
+	char	   *n = GetUserNameFromId(role, true);
+
+	return n ? n : psprintf("%u", role);
+}
+
+bool
+sm_catalog_may_manage(Oid owner)
+{
+	/* superusers have the privileges of every role */
+	return !OidIsValid(owner) || has_privs_of_role(GetUserId(), owner);
+}
+
+Oid
+sm_catalog_require_owner(const char *name, const char *action)
+{
+	Oid			owner;
+
+	if (!sm_catalog_model_owner(name, &owner))
+		sm_catalog_unknown_model(name);
+	if (!sm_catalog_may_manage(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of model \"%s\"", name),
+				 errdetail("Model \"%s\" is owned by role \"%s\"; only that role, roles with its privileges and superusers may %s.",
+						   name, role_name(owner), action)));
+	return owner;
+}
+
 void
 sm_catalog_unknown_model(const char *name)
 {
+	Oid			owner;
+
+	/* it exists, but row-level security hides it from this role */
+	if (sm_catalog_model_owner(name, &owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for model \"%s\"", name),
+				 errdetail("Model \"%s\" is owned by role \"%s\", which has not granted its use to role \"%s\".",
+						   name, role_name(owner), role_name(GetUserId())),
+				 errhint("Its owner can grant it with seqmodel.grant_use().")));
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("model \"%s\" does not exist", name),

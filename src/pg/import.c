@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -20,6 +21,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "core/sm_safetensors.h"
@@ -101,53 +103,21 @@ import_error_context(void *arg)
 	errcontext("importing model \"%s\"", (const char *) arg);
 }
 
-/* A model's tokenizer row, kept across a replace. */
-typedef struct kept_tokenizer
-{
-	bool		present;
-	Datum		values[3];		/* kind, vocab_size, definition */
-} kept_tokenizer;
-
-/* Copy the model's tokenizer row, if any, out of SPI (SPI connected). */
+/*
+ * Importing needs INSERT on the catalog (role seqmodel_importer has it):
+ * say so before reading the file, rather than failing at the first row.
+ */
 static void
-save_tokenizer(const char *name, kept_tokenizer *kt)
+check_may_import(const char *name)
 {
-	static SPIPlanPtr plan = NULL;
-	bool		isnull;
+	Oid			relid = get_relname_relid("model", get_namespace_oid("seqmodel", false));
 
-	kt->present = false;
-	if (sm_catalog_exec_by_name(&plan,
-								"SELECT kind, vocab_size, definition FROM seqmodel.tokenizer"
-								" WHERE model OPERATOR(pg_catalog.=) $1",
-								name, true, SPI_OK_SELECT) == 0)
-		return;
-	kt->present = true;
-	for (int i = 0; i < 3; i++)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
-		MemoryContext old = MemoryContextSwitchTo(CurTransactionContext);
-
-		kt->values[i] = i == 1 ? d : PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
-		MemoryContextSwitchTo(old);
-	}
-}
-
-static void
-restore_tokenizer(const char *name, const kept_tokenizer *kt)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TEXTOID};
-	Datum		v[4];
-	int			rc;
-
-	sm_catalog_plan(&plan,
-					"INSERT INTO seqmodel.tokenizer (model, kind, vocab_size, definition) VALUES ($1, $2, $3, $4)",
-					4, types);
-	v[0] = CStringGetTextDatum(name);
-	memcpy(v + 1, kt->values, sizeof(Datum) * 3);
-	rc = SPI_execute_plan(plan, v, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "restoring the tokenizer failed: %s", SPI_result_code_string(rc));
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to import model \"%s\"", name),
+				 errdetail("Importing needs INSERT on seqmodel.model, seqmodel.tensor and seqmodel.tokenizer."),
+				 errhint("Grant role seqmodel_importer to role \"%s\".", GetUserNameFromId(GetUserId(), false))));
 }
 
 static int64
@@ -155,6 +125,8 @@ import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 			 st_source *src)
 {
 	static SPIPlanPtr insert_model = NULL;
+	static SPIPlanPtr update_model = NULL;
+	static SPIPlanPtr delete_tensors = NULL;
 	static SPIPlanPtr insert_tensor = NULL;
 	Oid			model_types[4] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID};
 	Oid			tensor_types[6] = {TEXTOID, TEXTOID, INT4OID, INT4ARRAYOID, TEXTOID, BYTEAOID};
@@ -169,10 +141,12 @@ import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 	sm_error	err;
 	bytea	   *chunk;
 	int64		parameters = 0;
-	kept_tokenizer kept = {0};
+	Oid			owner;
+	bool		exists;
 	int			rc;
 
 	check_name(name);
+	check_may_import(name);
 	errcb.callback = import_error_context;
 	errcb.arg = (void *) name;
 	errcb.previous = error_context_stack;
@@ -196,21 +170,16 @@ import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 
 	/* 3. the rows */
 	chunk = palloc(VARHDRSZ + SM_CHUNK_BYTES);
+	/* whether it exists past row-level security: the name is the primary key */
+	exists = sm_catalog_model_owner(name, &owner);
+	if (exists && !replace)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("model \"%s\" already exists", name),
+				 errhint("Pass replace => true to replace it, or drop it with seqmodel.drop_model().")));
+	if (exists)
+		sm_catalog_require_owner(name, "replace it");
 	SPI_connect();
-	if (sm_catalog_version(name) >= 0)
-	{
-		if (!replace)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("model \"%s\" already exists", name),
-					 errhint("Pass replace => true to replace it, or drop it with seqmodel.drop_model().")));
-		/* a replaced model keeps its tokenizer (new weights, same text) */
-		save_tokenizer(name, &kept);
-		sm_catalog_delete_model(name);
-	}
-	sm_catalog_plan(&insert_model,
-					"INSERT INTO seqmodel.model (name, arch, config, metadata) VALUES ($1, $2, $3, $4)",
-					4, model_types);
 	{
 		Datum		v[4];
 		char		n[4] = {' ', ' ', ' ', meta ? ' ' : 'n'};
@@ -219,12 +188,37 @@ import_model(const char *name, const char *arch, Jsonb *config, bool replace,
 		v[1] = CStringGetTextDatum(arch);
 		v[2] = JsonbPGetDatum(config);
 		v[3] = meta ? DirectFunctionCall1(jsonb_in, CStringGetDatum(meta)) : (Datum) 0;
-		rc = SPI_execute_plan(insert_model, v, n, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "inserting model failed: %s", SPI_result_code_string(rc));
+		if (exists)
+		{
+			/*
+			 * A replaced model keeps its row, and so its owner, its use
+			 * grants and its tokenizer (new weights, same text); the
+			 * triggers give it a new version.
+			 */
+			sm_catalog_plan(&update_model,
+							"UPDATE seqmodel.model SET arch = $2, config = $3, metadata = $4, created = pg_catalog.now()"
+							" WHERE name OPERATOR(pg_catalog.=) $1",
+							4, model_types);
+			rc = SPI_execute_plan(update_model, v, n, false, 0);
+			if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+				elog(ERROR, "updating model failed: %s", SPI_result_code_string(rc));
+			sm_catalog_plan(&delete_tensors,
+							"DELETE FROM seqmodel.tensor WHERE model OPERATOR(pg_catalog.=) $1",
+							1, model_types);
+			rc = SPI_execute_plan(delete_tensors, v, NULL, false, 0);
+			if (rc != SPI_OK_DELETE)
+				elog(ERROR, "deleting tensors failed: %s", SPI_result_code_string(rc));
+		}
+		else
+		{
+			sm_catalog_plan(&insert_model,
+							"INSERT INTO seqmodel.model (name, arch, config, metadata) VALUES ($1, $2, $3, $4)",
+							4, model_types);
+			rc = SPI_execute_plan(insert_model, v, n, false, 0);
+			if (rc != SPI_OK_INSERT)
+				elog(ERROR, "inserting model failed: %s", SPI_result_code_string(rc));
+		}
 	}
-	if (kept.present)
-		restore_tokenizer(name, &kept);
 
 	sm_catalog_plan(&insert_tensor,
 					"INSERT INTO seqmodel.tensor (model, name, chunk, shape, dtype, data)"
@@ -521,12 +515,19 @@ sm_drop_model(PG_FUNCTION_ARGS)
 	char	   *name = sm_pg_text_arg(fcinfo, 0, "name");
 	bool		if_exists = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
 	bool		found;
+	Oid			owner;
 
+	if (!sm_catalog_model_owner(name, &owner))
+	{
+		sm_cache_forget(name);
+		if (!if_exists)
+			sm_catalog_unknown_model(name);
+		PG_RETURN_BOOL(false);
+	}
+	sm_catalog_require_owner(name, "drop it");
 	SPI_connect();
 	found = sm_catalog_delete_model(name);
 	SPI_finish();
 	sm_cache_forget(name);
-	if (!found && !if_exists)
-		sm_catalog_unknown_model(name);
 	PG_RETURN_BOOL(found);
 }

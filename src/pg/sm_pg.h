@@ -95,7 +95,17 @@ int64		sm_catalog_version(const char *name);
  * go to CurrentMemoryContext). */
 sm_model   *sm_catalog_load(const char *name, const sm_model_row *row,
 							 void (*before_data) (const char *name, Size f32_bytes));
+/* ERROR for a model the caller cannot see: 42501 naming its owner if it
+ * exists (row-level security hides it), else 42704.  Connects SPI itself. */
 void		sm_catalog_unknown_model(const char *name) pg_attribute_noreturn();
+/* Whether the model exists (past row-level security) and its owner
+ * (InvalidOid before 0.5.0).  Connects SPI itself. */
+bool		sm_catalog_model_owner(const char *name, Oid *owner);
+/* Whether the current role may replace, drop or grant a model of this owner. */
+bool		sm_catalog_may_manage(Oid owner);
+/* The model's owner; 42704 if there is no such model, 42501 unless the
+ * current role may manage it ("... superusers may <action>.").  Connects SPI itself. */
+Oid			sm_catalog_require_owner(const char *name, const char *action);
 
 /* cache.c */
 /* The loaded model of that name, current as of this statement. */

@@ -122,6 +122,8 @@ store_tokenizer(const char *name, const char *json, size_t len)
 	int			V;
 	int			rc;
 
+	/* a tokenizer is part of its model: only those who may replace it may change it */
+	sm_catalog_require_owner(name, "import its tokenizer");
 	if (m == NULL || m->vocab == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
