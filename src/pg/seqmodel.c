@@ -35,6 +35,17 @@ static const struct config_enum_entry truncation_options[] = {
 	{NULL, 0, false}
 };
 
+#define WORK_MEM_KB_DEFAULT (1024 * 1024)		/* 1 GB */
+
+int			sm_work_mem_kb = WORK_MEM_KB_DEFAULT;
+
+static void
+work_mem_assign(int newval, void *extra)
+{
+	sm_set_work_limit((size_t) newval * 1024,
+					  "Raise seqmodel.work_mem, or send fewer rows or steps per call.");
+}
+
 void		_PG_init(void);
 
 void
@@ -93,6 +104,14 @@ _PG_init(void)
 							 SM_PG_KERNELS_AUTO, sm_cpu_kernels_options,
 							 PGC_USERSET, 0,
 							 sm_cpu_kernels_check, sm_cpu_kernels_assign, NULL);
+	DefineCustomIntVariable("seqmodel.work_mem",
+							"Workspace one model call may use (activations, states, gates of a forward pass, forecast or decoding).",
+							"A call that would need more fails (54000) saying how much it needed, before "
+							"allocating it; the cached weights count against seqmodel.cache_size instead.",
+							&sm_work_mem_kb,
+							WORK_MEM_KB_DEFAULT, 1024, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, work_mem_assign, NULL);
 	DefineCustomEnumVariable("seqmodel.device",
 							 "Where the matrix products run: cpu, cuda (a GPU, through the CUDA module) or auto.",
 							 "auto: on the GPU when the CUDA module loads and finds one, and only the "

@@ -26,6 +26,7 @@ extern bool sm_progress;
 extern int	sm_progress_interval;
 extern int	sm_truncation;
 extern int	sm_cpu_kernels;
+extern int	sm_work_mem_kb;
 
 /* seqmodel.cpu_kernels (compute.c) */
 enum

@@ -14,6 +14,7 @@
 #define SM_ARENA_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sm_core.h"
@@ -57,10 +58,40 @@ sm_arena_take(sm_arena *a, size_t n, size_t size)
 	return p;
 }
 
-/* after the measuring pass: allocate what it added up, and rewind */
+/* a size in kB or MB for messages */
+static inline void
+sm_arena_size_text(size_t bytes, char *buf, size_t len)
+{
+	if (bytes >= (size_t) 10 << 20)
+		snprintf(buf, len, "%zu MB", (bytes + (1 << 20) - 1) >> 20);
+	else
+		snprintf(buf, len, "%zu kB", (bytes + 1023) >> 10);
+}
+
+/*
+ * After the measuring pass: allocate what it added up, and rewind.  More
+ * than the work limit (sm_set_work_limit) is SM_ERR_LIMIT, before anything
+ * is allocated, saying what the call needed.
+ */
 static inline sm_status
 sm_arena_alloc(sm_arena *a, const char *what, sm_error *err)
 {
+	size_t		limit = sm_work_limit();
+
+	if (limit > 0 && (a->overflow || a->used > limit))
+	{
+		char		need[32],
+					have[32];
+
+		sm_arena_size_text(a->used, need, sizeof(need));
+		sm_arena_size_text(limit, have, sizeof(have));
+		sm_fail(err, SM_ERR_LIMIT, "%s needs %s%s of workspace, more than the limit of %s",
+				what, a->overflow ? "more than " : "", a->overflow ? have : need, have);
+		sm_detail(err, "The workspace grows with the batch (rows times steps) and the model's width.");
+		if (sm_work_limit_hint())
+			sm_hint(err, "%s", sm_work_limit_hint());
+		return err->code;
+	}
 	if (a->overflow || a->used > SIZE_MAX - SM_ARENA_ALIGN ||
 		(a->raw = sm_alloc(a->used + SM_ARENA_ALIGN)) == NULL)
 	{

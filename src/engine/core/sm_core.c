@@ -85,6 +85,28 @@ sm_should_abort(void)
 	return hooks.should_abort();
 }
 
+static size_t work_limit = 0;
+static const char *work_hint = NULL;
+
+void
+sm_set_work_limit(size_t bytes, const char *hint)
+{
+	work_limit = bytes;
+	work_hint = hint;
+}
+
+size_t
+sm_work_limit(void)
+{
+	return work_limit;
+}
+
+const char *
+sm_work_limit_hint(void)
+{
+	return work_hint;
+}
+
 char *
 sm_strndup(const char *s, size_t n)
 {

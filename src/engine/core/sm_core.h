@@ -67,6 +67,15 @@ typedef struct sm_hooks
 } sm_hooks;
 
 void		sm_set_hooks(const sm_hooks *hooks);	/* NULL restores malloc/free */
+
+/*
+ * The most workspace one engine call may take (sm_arena.h), 0 for no limit;
+ * a call needing more fails with SM_ERR_LIMIT saying how much it needed,
+ * with hint (the glue's words for raising the limit) as its hint.
+ */
+void		sm_set_work_limit(size_t bytes, const char *hint);
+size_t		sm_work_limit(void);
+const char *sm_work_limit_hint(void);
 void	   *sm_alloc(size_t size);		/* NULL on failure or size 0 overflow */
 void	   *sm_alloc0(size_t size);		/* zeroed */
 void	   *sm_alloc_array(size_t n, size_t size);	/* NULL on overflow */
