@@ -333,3 +333,30 @@ GRANT INSERT, DELETE ON seqmodel.model_grant TO seqmodel_importer;
 GRANT USAGE ON SEQUENCE seqmodel.model_version_seq TO seqmodel_importer;
 -- the function itself also requires the privileges of pg_read_server_files
 GRANT EXECUTE ON FUNCTION seqmodel.import_safetensors_file(text, text, jsonb, text, boolean) TO seqmodel_importer;
+
+-- Covariates (issue 14, part 3): forecasts of models whose input holds
+-- covariates besides the targets, the future covariates given for the horizon.
+CREATE FUNCTION seqmodel.forecast(model text, history real[], horizon integer, future real[])
+RETURNS real[]
+AS 'MODULE_PATHNAME', 'sm_forecast_future'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.forecast(text, real[], integer, real[]) IS
+'point forecast of the next horizon steps of a model with future covariates: history [T][input_size] (targets and covariates of each step), future [steps][n_future] the covariates known ahead (config future_covariates order; at least horizon rows) -> [horizon][targets]';
+
+CREATE FUNCTION seqmodel.forecast_table_future(model text, history real[], horizon integer, future real[],
+                                               quantiles real[] DEFAULT NULL, samples integer DEFAULT 100,
+                                               seed bigint DEFAULT 0)
+RETURNS TABLE (step integer, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_table_future'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION seqmodel.forecast_table_future(text, real[], integer, real[], real[], integer, bigint) IS
+'forecast_table for a model with future covariates: one row per step and target (feature = its input feature, from 1) with quantile NULL for the point forecast, plus one row per quantile; future [steps][n_future] the covariates known ahead';
+
+CREATE FUNCTION seqmodel.forecast_query_future(model text, query text, horizon integer, future_query text,
+                                               quantiles real[] DEFAULT NULL, samples integer DEFAULT 100,
+                                               seed bigint DEFAULT 0)
+RETURNS TABLE (series text, step integer, value real, quantile real, feature integer)
+AS 'MODULE_PATHNAME', 'sm_forecast_query_future'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION seqmodel.forecast_query_future(text, text, integer, text, real[], integer, bigint) IS
+'forecast_query for a model with future covariates: query returns (series key, value real[]) history rows ordered by series and time, future_query (series key, step, covariates as one real[] or one number column each) rows in any order, one for every series and step 1 .. horizon (later steps are ignored)';

@@ -152,21 +152,82 @@ sm_predict_sequence(const char *name, ArrayType *input)
 	PG_RETURN_ARRAYTYPE_P(sm_pg_real_array(y, 1, 1, W));
 }
 
-/* forecast one history: point [h][F] */
-static ArrayType *
-forecast_one(const char *name, const sm_seqmodel *m, float *x, int T, bool one_d, int horizon)
+/*
+ * A model's future covariates: given (future_given) to a model that takes
+ * none, or missing for one that needs them, is an error naming the function
+ * to use.
+ */
+static void
+check_future_model(const sm_seqmodel *m, const char *name, const char *fn, bool future_given)
 {
-	sm_forecast_opts opts = {.horizon = horizon};
+	if (future_given && m->sh.n_future == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" takes no future covariates", name),
+				 errdetail("Its config has no \"future_covariates\"."),
+				 errhint("Call seqmodel.%s without future covariates.",
+						 strcmp(fn, "forecast_query_future") == 0 ? "forecast_query"
+						 : strcmp(fn, "forecast_table_future") == 0 ? "forecast_table" : fn)));
+	if (!future_given && m->sh.n_future > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" needs future covariates", name),
+				 errdetail("It reads %d covariate%s known ahead (config \"future_covariates\") at every step forecast.",
+						   m->sh.n_future, m->sh.n_future == 1 ? "" : "s"),
+				 errhint("Use seqmodel.forecast(model, history, horizon, future), seqmodel.forecast_table_future or seqmodel.forecast_query_future.")));
+}
+
+/*
+ * The future argument: [steps][n_future] (1-D [steps] for one covariate),
+ * at least `horizon` steps (later ones are ignored) -> [horizon][n_future].
+ */
+static float *
+future_of(ArrayType *arr, const sm_seqmodel *m, const char *name, int horizon)
+{
+	const int	nf = m->sh.n_future;
+	int			ndim,
+				rows,
+				cols;
+	float	   *f = sm_pg_real_matrix(arr, "future", &ndim, &rows, &cols);
+
+	if (ndim == 1)
+	{
+		rows = cols;
+		cols = 1;
+	}
+	if (cols != nf || (ndim == 1 && nf != 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("future has %d values per step, but model \"%s\" takes %d future covariates",
+						ndim == 1 ? 1 : cols, name, nf),
+				 errdetail("Pass one row per step ahead with a value for each of config \"future_covariates\", in its order."),
+				 nf > 1 && ndim == 1 ? errhint("Pass a two-dimensional array, one row of %d values per step.", nf) : 0));
+	if (rows < horizon)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("future has no row for step %d", rows + 1),
+				 errdetail("A forecast of %d steps needs the future covariates of every step 1 to %d; future has %d rows.",
+						   horizon, horizon, rows)));
+	return f;
+}
+
+/* forecast one history: point [h][F]; future [h][n_future] or NULL */
+static ArrayType *
+forecast_one(const char *name, const sm_seqmodel *m, float *x, int T, bool one_d, int horizon,
+			 const float *future)
+{
+	sm_forecast_opts opts = {.horizon = horizon, .future = future};
 	float	   *point;
 	sm_error	err;
 
 	check_horizon(horizon);
 	check_min_history(m, T, name, NULL);
-	point = palloc(sizeof(float) * (size_t) horizon * m->I);
+	check_future_model(m, name, "forecast", future != NULL);
+	point = palloc(sizeof(float) * (size_t) horizon * m->F);
 	SM_PG_CHECK(sm_seqmodel_forecast(m, x, 1, T, NULL, &opts, point, NULL, &err), &err);
-	sm_pg_check_output(name, point, (size_t) horizon * m->I);
-	return one_d ? sm_pg_real_array(point, 1, 1, horizon)
-		: sm_pg_real_array(point, 2, horizon, m->I);
+	sm_pg_check_output(name, point, (size_t) horizon * m->F);
+	return one_d && m->F == 1 ? sm_pg_real_array(point, 1, 1, horizon)
+		: sm_pg_real_array(point, 2, horizon, m->F);
 }
 
 PG_FUNCTION_INFO_V1(sm_forecast);
@@ -180,7 +241,26 @@ sm_forecast(PG_FUNCTION_ARGS)
 	bool		one_d;
 	float	   *x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "history", &T, &one_d);
 
-	PG_RETURN_ARRAYTYPE_P(forecast_one(name, m, x, T, one_d, PG_GETARG_INT32(2)));
+	PG_RETURN_ARRAYTYPE_P(forecast_one(name, m, x, T, one_d, PG_GETARG_INT32(2), NULL));
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_future);
+/* seqmodel.forecast(model, history, horizon, future): with future covariates */
+Datum
+sm_forecast_future(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const sm_seqmodel *m = sequence_model(name, "forecast");
+	int			T;
+	bool		one_d;
+	int			horizon = PG_GETARG_INT32(2);
+	float	   *x = history_of(PG_GETARG_ARRAYTYPE_P(1), m, name, "history", &T, &one_d);
+	float	   *future;
+
+	check_horizon(horizon);
+	check_future_model(m, name, "forecast", true);
+	future = future_of(PG_GETARG_ARRAYTYPE_P(3), m, name, horizon);
+	PG_RETURN_ARRAYTYPE_P(forecast_one(name, m, x, T, one_d, horizon, future));
 }
 
 /* ------------------------------------------------------------ quantile options */
@@ -242,7 +322,8 @@ read_quantile_args(const sm_seqmodel *m, FunctionCallInfo fcinfo, int qarg, int 
  */
 static void
 emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series, const quantile_opts *qo,
-				   int F, const float *point, const float *quant, const sm_series_time *st)
+				   int F, const int *targets, const float *point, const float *quant,
+				   const sm_series_time *st)
 {
 	int			h = qo->opts.horizon;
 	int			c = 0,
@@ -271,7 +352,7 @@ emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series, const quantile_opt
 		{
 			values[cval] = Float4GetDatum(point[(size_t) k * F + f]);
 			nulls[cq] = true;
-			values[cf] = Int32GetDatum(f + 1);
+			values[cf] = Int32GetDatum((targets ? targets[f] : f) + 1);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			nulls[cq] = false;
 			for (int i = 0; i < qo->nq; i++)
@@ -359,7 +440,8 @@ read_times_array(sm_time_reader *tr, ArrayType *arr, int T, sm_series_time *st)
  * the quantiles'; tr NULL for the plain form, else the times are argument 2
  */
 static Datum
-forecast_table_run(FunctionCallInfo fcinfo, const char *fn, int harg, int qarg, sm_time_reader *tr)
+forecast_table_run(FunctionCallInfo fcinfo, const char *fn, int harg, int qarg, sm_time_reader *tr,
+				   int farg)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name;
@@ -369,13 +451,15 @@ forecast_table_run(FunctionCallInfo fcinfo, const char *fn, int harg, int qarg, 
 	bool		one_d;
 	float	   *x,
 			   *point,
-			   *quant;
+			   *quant,
+			   *future = NULL;
 	quantile_opts qo;
 	sm_series_time st;
 	sm_error	err;
 
 	/* not STRICT (quantiles may be NULL): a NULL model, history or horizon gives no rows */
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(harg) || (tr && PG_ARGISNULL(2)))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(harg) || (tr && PG_ARGISNULL(2)) ||
+		(farg >= 0 && PG_ARGISNULL(farg)))
 	{
 		InitMaterializedSRF(fcinfo, 0);
 		return (Datum) 0;
@@ -388,13 +472,17 @@ forecast_table_run(FunctionCallInfo fcinfo, const char *fn, int harg, int qarg, 
 	check_min_history(m, T, name, NULL);
 	if (tr)
 		read_times_array(tr, PG_GETARG_ARRAYTYPE_P(2), T, &st);
+	check_future_model(m, name, fn, farg >= 0);
+	if (farg >= 0)
+		future = future_of(PG_GETARG_ARRAYTYPE_P(farg), m, name, horizon);
 	read_quantile_args(m, fcinfo, qarg, horizon, &qo);
-	point = palloc(sizeof(float) * (size_t) horizon * m->I);
-	quant = palloc(sizeof(float) * (size_t) horizon * m->I * Max(qo.nq, 1));
+	qo.opts.future = future;
+	point = palloc(sizeof(float) * (size_t) horizon * m->F);
+	quant = palloc(sizeof(float) * (size_t) horizon * m->F * Max(qo.nq, 1));
 	SM_PG_CHECK(sm_seqmodel_forecast(m, x, 1, T, NULL, &qo.opts, point, qo.nq ? quant : NULL, &err), &err);
-	sm_pg_check_output(name, point, (size_t) horizon * m->I);
+	sm_pg_check_output(name, point, (size_t) horizon * m->F);
 	InitMaterializedSRF(fcinfo, 0);
-	emit_forecast_rows(rsinfo, NULL, &qo, m->I, point, quant, tr ? &st : NULL);
+	emit_forecast_rows(rsinfo, NULL, &qo, m->F, m->sh.targets, point, quant, tr ? &st : NULL);
 	return (Datum) 0;
 }
 
@@ -403,7 +491,15 @@ PG_FUNCTION_INFO_V1(sm_forecast_table);
 Datum
 sm_forecast_table(PG_FUNCTION_ARGS)
 {
-	return forecast_table_run(fcinfo, "forecast_table", 2, 3, NULL);
+	return forecast_table_run(fcinfo, "forecast_table", 2, 3, NULL, -1);
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_table_future);
+/* seqmodel.forecast_table_future(model, history, horizon, future, quantiles, samples, seed) */
+Datum
+sm_forecast_table_future(PG_FUNCTION_ARGS)
+{
+	return forecast_table_run(fcinfo, "forecast_table_future", 2, 4, NULL, 3);
 }
 
 PG_FUNCTION_INFO_V1(sm_forecast_table_time);
@@ -414,7 +510,7 @@ sm_forecast_table_time(PG_FUNCTION_ARGS)
 	sm_time_reader tr;
 
 	time_reader_of(fcinfo, result_time_kind(fcinfo, 1), "forecast_table", 4, &tr);
-	return forecast_table_run(fcinfo, "forecast_table", 3, 5, &tr);
+	return forecast_table_run(fcinfo, "forecast_table", 3, 5, &tr, -1);
 }
 
 /* ------------------------------------------------------------ forecast_agg */
@@ -573,7 +669,7 @@ sm_forecast_agg_final(PG_FUNCTION_ARGS)
 					 errmsg("value at position %lld of the series is not finite", (long long) (bad / st->width) + 1)));
 	}
 	PG_RETURN_ARRAYTYPE_P(forecast_one(st->model, m, st->values, (int) st->n,
-									   !st->arrays, st->horizon));
+									   !st->arrays, st->horizon, NULL));
 }
 
 /* ------------------------------------------------------------ forecast_query */
@@ -586,6 +682,26 @@ typedef struct backtest_opts
 				stride,			/* steps between origins */
 				season;			/* for MASE and the seasonal naive forecast */
 } backtest_opts;
+
+/*
+ * future covariates of forecast_query_future, read from its future query
+ * before the history: per series key (its text), [horizon][n_future] values
+ * and which steps have arrived
+ */
+typedef struct fut_entry
+{
+	uint64		hash;			/* of the key's text (the hash key) */
+	char	   *key;
+	float	   *vals;			/* [horizon][n_future] */
+	bool	   *have;			/* [horizon] */
+} fut_entry;
+
+typedef struct fut_table
+{
+	HTAB	   *map;			/* fut_entry by hash */
+	int			horizon,
+				nf;
+} fut_table;
 
 /* the series of the current batch: values back to back, lengths, keys */
 typedef struct query_batch
@@ -642,15 +758,34 @@ value_of(Datum d, Oid type, float *out, int I, const char *key, int64 pos)
 	return 0;
 }
 
+/* series `key`'s future covariates [horizon][n_future], or an error naming the first missing step */
+static const float *
+future_of_series(const fut_table *ft, const char *key)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) key, (int) strlen(key), 0);
+	fut_entry  *e = hash_search(ft->map, &h, HASH_FIND, NULL);
+
+	for (int k = 0; k < ft->horizon; k++)
+		if (e == NULL || strcmp(e->key, key) != 0 || !e->have[k])
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("future_query has no row for series \"%s\" at step %d", key, k + 1),
+					 errdetail("A forecast of %d steps needs the future covariates of every series at every step 1 to %d.",
+							   ft->horizon, ft->horizon)));
+	return e->vals;
+}
+
 static void
 run_query_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quantile_opts *qo,
-				ReturnSetInfo *rsinfo, uint64 seed)
+				ReturnSetInfo *rsinfo, uint64 seed, const fut_table *ft)
 {
 	const int	I = m->I,
+				F = m->F,
 				h = qo->opts.horizon;
 	float	   *x;
 	float	   *point,
-			   *quant;
+			   *quant,
+			   *future = NULL;
 	uint64	   *seeds;
 	sm_error	err;
 
@@ -670,17 +805,30 @@ run_query_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quantil
 											  (int) strlen(qb->keys[s]), 0);
 	}
 	qo->opts.series_seeds = seeds;
-	point = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (size_t) qb->n * h * I,
+	if (ft)
+	{
+		/* [n][h][n_future], in the batch's series order */
+		future = MemoryContextAllocExtended(CurrentMemoryContext,
+											sizeof(float) * (size_t) qb->n * h * ft->nf, MCXT_ALLOC_HUGE);
+		for (int s = 0; s < qb->n; s++)
+			memcpy(future + (size_t) s * h * ft->nf, future_of_series(ft, qb->keys[s]),
+				   sizeof(float) * (size_t) h * ft->nf);
+	}
+	qo->opts.future = future;
+	point = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (size_t) qb->n * h * F,
 									   MCXT_ALLOC_HUGE);
 	quant = qo->nq ? MemoryContextAllocExtended(CurrentMemoryContext,
-												sizeof(float) * (size_t) qb->n * h * I * qo->nq,
+												sizeof(float) * (size_t) qb->n * h * F * qo->nq,
 												MCXT_ALLOC_HUGE) : NULL;
 	SM_PG_CHECK(sm_seqmodel_forecast(m, x, qb->n, qb->maxlen, qb->lens, &qo->opts, point, quant, &err), &err);
-	sm_pg_check_output(name, point, (size_t) qb->n * h * I);
+	sm_pg_check_output(name, point, (size_t) qb->n * h * F);
 	for (int s = 0; s < qb->n; s++)
-		emit_forecast_rows(rsinfo, qb->keys[s], qo, I, point + (size_t) s * h * I,
-						   quant ? quant + (size_t) s * h * I * qo->nq : NULL,
+		emit_forecast_rows(rsinfo, qb->keys[s], qo, F, m->sh.targets, point + (size_t) s * h * F,
+						   quant ? quant + (size_t) s * h * F * qo->nq : NULL,
 						   qb->times ? &qb->times[s] : NULL);
+	qo->opts.future = NULL;
+	if (future)
+		pfree(future);
 	pfree(x);
 	pfree(point);
 	if (quant)
@@ -762,6 +910,8 @@ run_backtest_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quan
 				   ReturnSetInfo *rsinfo, uint64 seed, const backtest_opts *bt)
 {
 	const int	I = m->I,
+				F = m->F,
+				nf = m->sh.n_future,
 				h = bt->horizon,
 				nq = qo->nq,
 				n = qb->n;
@@ -790,7 +940,8 @@ run_backtest_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quan
 		int			maxlen = 0;
 		float	   *x,
 				   *point,
-				   *quant;
+				   *quant,
+				   *future = NULL;
 
 		for (int s = 0; s < n; s++)
 		{
@@ -812,37 +963,50 @@ run_backtest_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quan
 				^ ((uint64) (o + 1) * UINT64CONST(0x9E3779B97F4A7C15));
 		}
 		qo->opts.series_seeds = seeds;
-		point = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (size_t) n * h * I,
+		if (nf > 0)
+		{
+			/* the future covariates ahead of each origin: the series' own rows after its cut */
+			future = palloc(sizeof(float) * (size_t) n * h * nf);
+			for (int s = 0; s < n; s++)
+				for (int k = 0; k < h; k++)
+					for (int j = 0; j < nf; j++)
+						future[((size_t) s * h + k) * nf + j] =
+							qb->vals[qb->offs[s] + (int64) (cut[s] + k) * I + m->sh.future[j]];
+		}
+		qo->opts.future = future;
+		point = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (size_t) n * h * F,
 										   MCXT_ALLOC_HUGE);
 		quant = nq ? MemoryContextAllocExtended(CurrentMemoryContext,
-												sizeof(float) * (size_t) n * h * I * nq,
+												sizeof(float) * (size_t) n * h * F * nq,
 												MCXT_ALLOC_HUGE) : NULL;
 		SM_PG_CHECK(sm_seqmodel_forecast(m, x, n, maxlen, hl, &qo->opts, point, quant, &err), &err);
-		sm_pg_check_output(name, point, (size_t) n * h * I);
+		sm_pg_check_output(name, point, (size_t) n * h * F);
+		qo->opts.future = NULL;
 		for (int s = 0; s < n; s++)
 		{
 			const float *v = qb->vals + qb->offs[s];
 
-			for (int c = 0; c < I; c++)
+			for (int c = 0; c < F; c++)
 			{
 				sm_metrics mt;
 				int			ni;
 				Datum		values[15];
 				bool		nulls[15] = {0};
+				int			col = m->sh.targets ? m->sh.targets[c] : c;	/* its input feature */
 
 				for (int k = 0; k < h; k++)
 				{
-					y[k] = v[(int64) (cut[s] + k) * I + c];
-					f[k] = point[((size_t) s * h + k) * I + c];
+					y[k] = v[(int64) (cut[s] + k) * I + col];
+					f[k] = point[((size_t) s * h + k) * F + c];
 					for (int i = 0; i < nq; i++)
-						qv[(size_t) k * nq + i] = quant[(((size_t) s * h + k) * I + c) * nq + i];
+						qv[(size_t) k * nq + i] = quant[(((size_t) s * h + k) * F + c) * nq + i];
 				}
-				sm_forecast_metrics(y, f, h, v + c, cut[s], I, bt->season, qv, qo->q, nq,
+				sm_forecast_metrics(y, f, h, v + col, cut[s], I, bt->season, qv, qo->q, nq,
 									&mt, lev, cov, &ni);
 				values[0] = CStringGetTextDatum(qb->keys[s]);
 				values[1] = Int32GetDatum(o + 1);
 				values[2] = Int32GetDatum(cut[s]);
-				values[3] = Int32GetDatum(c + 1);
+				values[3] = Int32GetDatum(col + 1);
 				values[4] = PointerGetDatum(sm_pg_real_array(y, 1, 1, h));
 				values[5] = PointerGetDatum(sm_pg_real_array(f, 1, 1, h));
 				values[6] = Float8GetDatum(mt.mae);
@@ -869,6 +1033,8 @@ run_backtest_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quan
 		pfree(point);
 		if (quant)
 			pfree(quant);
+		if (future)
+			pfree(future);
 	}
 	pfree(cut);
 	pfree(hl);
@@ -902,6 +1068,7 @@ typedef struct fq_reader
 	ReturnSetInfo *rsinfo;
 	uint64		seed;
 	const backtest_opts *bt;	/* backtest, or NULL */
+	const fut_table *ft;		/* forecast_query_future's covariates, or NULL */
 	/* the columns: key, [time,] value */
 	sm_time_reader *tr;			/* the time forms' times, or NULL */
 	int			vcol;
@@ -934,7 +1101,7 @@ run_batch(fq_reader *r)
 	if (r->bt)
 		run_backtest_batch(r->name, r->m, &r->qb, r->qo, r->rsinfo, r->seed, r->bt);
 	else
-		run_query_batch(r->name, r->m, &r->qb, r->qo, r->rsinfo, r->seed);
+		run_query_batch(r->name, r->m, &r->qb, r->qo, r->rsinfo, r->seed, r->ft);
 }
 
 /* the rows the query should return, for messages */
@@ -1111,13 +1278,207 @@ fq_destroy(DestReceiver *self)
 {
 }
 
+/* ------------------------------------------------------------ future_query */
+
+/*
+ * forecast_query_future's future query: (series key, step, covariates) rows
+ * in any order, the covariates one real[] of n_future values or n_future
+ * number columns; steps after the horizon are skipped.
+ */
+typedef struct fut_reader
+{
+	DestReceiver pub;
+	const char *fn;
+	const char *name;
+	fut_table  *ft;
+	Oid			stype;
+	bool		array;			/* one real[] column (else nf number columns) */
+	Oid		   *vtypes;			/* [natts] */
+	FmgrInfo	kout;
+	MemoryContext ctx,
+				rowctx;
+	float	   *v;				/* [nf] */
+	uint64		rows;
+} fut_reader;
+
+static bool
+is_number_type(Oid t)
+{
+	return t == FLOAT4OID || t == FLOAT8OID || t == NUMERICOID || t == INT2OID || t == INT4OID ||
+		t == INT8OID;
+}
+
+static void
+fut_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	fut_reader *r = (fut_reader *) self;
+	const int	nf = r->ft->nf;
+	bool		isvarlena;
+	Oid			kout;
+
+	r->vtypes = MemoryContextAlloc(r->ctx, sizeof(Oid) * Max(desc->natts, 1));
+	for (int c = 0; c < desc->natts; c++)
+		r->vtypes[c] = TupleDescAttr(desc, c)->atttypid;
+	if (desc->natts < 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the future_query of %s must return at least 3 columns, not %d", r->fn, desc->natts),
+				 errdetail("It should return (series key, step, covariate values) rows: the values one real[] or %d number column%s.",
+						   nf, nf == 1 ? "" : "s")));
+	r->stype = r->vtypes[1];
+	if (r->stype != INT2OID && r->stype != INT4OID && r->stype != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column 2 of the future_query of %s must be an integer step, not %s",
+						r->fn, format_type_be(r->stype)),
+				 errdetail("Steps ahead are numbered from 1 to the horizon.")));
+	r->array = desc->natts == 3 && r->vtypes[2] == FLOAT4ARRAYOID;
+	if (!r->array)
+	{
+		for (int c = 2; c < desc->natts; c++)
+			if (!is_number_type(r->vtypes[c]))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column %d of the future_query of %s must be a number, not %s",
+								c + 1, r->fn, format_type_be(r->vtypes[c])),
+						 errdetail("It should return (series key, step, covariate values) rows: the values one real[] or %d number column%s.",
+								   nf, nf == 1 ? "" : "s")));
+		if (desc->natts - 2 != nf)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("the future_query of %s returns %d covariate columns, but model \"%s\" takes %d future covariates",
+							r->fn, desc->natts - 2, r->name, nf),
+					 errdetail("Return one value for each of config \"future_covariates\", in its order, or one real[] of %d values.", nf)));
+	}
+	getTypeOutputInfo(r->vtypes[0], &kout, &isvarlena);
+	fmgr_info_cxt(kout, &r->kout, r->ctx);
+}
+
+static bool
+fut_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	fut_reader *r = (fut_reader *) self;
+	fut_table  *ft = r->ft;
+	const int	nf = ft->nf;
+	MemoryContext old = MemoryContextSwitchTo(r->rowctx);
+	char	   *key;
+	int64		step;
+	uint64		h;
+	bool		found;
+	fut_entry  *e;
+
+	if (++r->rows % 4096 == 0)
+		CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	if (slot->tts_isnull[0])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the future_query of %s returned a NULL series key", r->fn)));
+	key = OutputFunctionCall(&r->kout, slot->tts_values[0]);
+	if (slot->tts_isnull[1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the future_query of %s returned a NULL step for series \"%s\"", r->fn, key)));
+	step = r->stype == INT2OID ? DatumGetInt16(slot->tts_values[1])
+		: r->stype == INT4OID ? DatumGetInt32(slot->tts_values[1]) : DatumGetInt64(slot->tts_values[1]);
+	if (step < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the future_query of %s returned step %lld for series \"%s\"", r->fn, (long long) step, key),
+				 errdetail("Steps ahead are numbered from 1 to the horizon.")));
+	if (step > ft->horizon)
+	{
+		/* beyond the horizon: not needed */
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(r->rowctx);
+		return true;
+	}
+	for (int c = 2; c < slot->tts_nvalid; c++)
+		if (slot->tts_isnull[c])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("future covariates of series \"%s\" are NULL at step %lld", key, (long long) step),
+					 errhint("Every step ahead needs a value of every future covariate.")));
+	if (r->array)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(slot->tts_values[2]);
+		int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+		if (ARR_NDIM(arr) != 1 || n != nf || ARR_HASNULL(arr))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("future covariates of series \"%s\" at step %lld are not an array of %d non-NULL values",
+							key, (long long) step, nf),
+					 errdetail("Model \"%s\" takes %d future covariates (config \"future_covariates\").", r->name, nf)));
+		memcpy(r->v, ARR_DATA_PTR(arr), sizeof(float) * nf);
+	}
+	else
+		for (int j = 0; j < nf; j++)
+			value_of(slot->tts_values[2 + j], r->vtypes[2 + j], r->v + j, 1, key, step);
+	for (int j = 0; j < nf; j++)
+		if (!isfinite(r->v[j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("future covariates of series \"%s\" at step %lld are not finite", key, (long long) step)));
+	h = hash_bytes_extended((const unsigned char *) key, (int) strlen(key), 0);
+	e = hash_search(ft->map, &h, HASH_ENTER, &found);
+	if (!found)
+	{
+		e->key = MemoryContextStrdup(r->ctx, key);
+		e->vals = MemoryContextAllocHuge(r->ctx, sizeof(float) * (size_t) ft->horizon * nf);
+		e->have = MemoryContextAllocZero(r->ctx, sizeof(bool) * ft->horizon);
+	}
+	else if (strcmp(e->key, key) != 0)
+		elog(ERROR, "series keys \"%s\" and \"%s\" have the same hash", e->key, key);
+	if (e->have[step - 1])
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the future_query of %s returned step %lld of series \"%s\" twice", r->fn, (long long) step, key)));
+	e->have[step - 1] = true;
+	memcpy(e->vals + (size_t) (step - 1) * nf, r->v, sizeof(float) * nf);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->rowctx);
+	return true;
+}
+
+/* run the future query into ft */
+static void
+read_future_query(const char *fn, const char *name, const char *query, fut_table *ft,
+				  int horizon, int nf)
+{
+	fut_reader *r = palloc0(sizeof(fut_reader));
+	HASHCTL		hctl;
+
+	ft->horizon = horizon;
+	ft->nf = nf;
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = sizeof(uint64);
+	hctl.entrysize = sizeof(fut_entry);
+	hctl.hcxt = CurrentMemoryContext;
+	ft->map = hash_create("seqmodel future covariates", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	r->pub.receiveSlot = fut_receive;
+	r->pub.rStartup = fut_startup;
+	r->pub.rShutdown = fq_shutdown;
+	r->pub.rDestroy = fq_destroy;
+	r->pub.mydest = DestNone;
+	r->fn = fn;
+	r->name = name;
+	r->ft = ft;
+	r->ctx = CurrentMemoryContext;
+	r->rowctx = AllocSetContextCreate(CurrentMemoryContext, "seqmodel future_query row", ALLOCSET_DEFAULT_SIZES);
+	r->v = palloc(sizeof(float) * nf);
+	sm_pg_run_query(fn, query, (DestReceiver *) r,
+					"(series key, step, covariate values) rows");
+}
+
 /*
  * forecast_query and its time forms: qarg is the quantiles' argument; tr
- * NULL for the plain form, else the query's column 2 is the time
+ * NULL for the plain form, else the query's column 2 is the time; fqarg the
+ * future query's argument (forecast_query_future), else -1
  */
 static Datum
 forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_reader *tr,
-				   backtest_opts *bt)
+				   backtest_opts *bt, int fqarg)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *query;
@@ -1127,9 +1488,10 @@ forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_re
 	HASHCTL		hctl;
 	MemoryContext callctx = CurrentMemoryContext;
 	void	   *pin;
+	fut_table	ft;
 
 	/* not STRICT (quantiles may be NULL): a NULL model, query or horizon gives no rows */
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || (fqarg >= 0 && PG_ARGISNULL(fqarg)))
 	{
 		InitMaterializedSRF(fcinfo, 0);
 		return (Datum) 0;
@@ -1144,6 +1506,9 @@ forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_re
 	horizon = PG_GETARG_INT32(2);
 	r->m = sequence_model(r->name, fn);
 	check_horizon(horizon);
+	/* a backtest takes the future covariates from the series' own rows */
+	if (!bt)
+		check_future_model(r->m, r->name, fn, fqarg >= 0);
 	if (bt)
 		bt->horizon = horizon;
 	read_quantile_args(r->m, fcinfo, qarg, horizon, &qo);
@@ -1178,6 +1543,12 @@ forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_re
 	pin = sm_cache_pin(r->name);
 	PG_TRY();
 	{
+		if (fqarg >= 0)
+		{
+			read_future_query(fn, r->name, text_to_cstring(PG_GETARG_TEXT_PP(fqarg)), &ft, horizon,
+							  r->m->sh.n_future);
+			r->ft = &ft;
+		}
 		sm_pg_run_query(fn, query, (DestReceiver *) r, fq_shape(r));
 		if (r->have_cur)
 			finish_series(r->name, r->m, &r->qb, r->curtext, r->curstart, r->step, r->done, tr, bt);
@@ -1196,7 +1567,18 @@ PG_FUNCTION_INFO_V1(sm_forecast_query);
 Datum
 sm_forecast_query(PG_FUNCTION_ARGS)
 {
-	return forecast_query_run(fcinfo, "forecast_query", 3, NULL, NULL);
+	return forecast_query_run(fcinfo, "forecast_query", 3, NULL, NULL, -1);
+}
+
+PG_FUNCTION_INFO_V1(sm_forecast_query_future);
+/*
+ * seqmodel.forecast_query_future(model, query, horizon, future_query,
+ * quantiles, samples, seed): forecast_query with future covariates
+ */
+Datum
+sm_forecast_query_future(PG_FUNCTION_ARGS)
+{
+	return forecast_query_run(fcinfo, "forecast_query_future", 4, NULL, NULL, 3);
 }
 
 PG_FUNCTION_INFO_V1(sm_forecast_query_time);
@@ -1228,7 +1610,7 @@ sm_forecast_query_time(PG_FUNCTION_ARGS)
 			break;
 	}
 	time_reader_of(fcinfo, kind, fn, 3, &tr);
-	return forecast_query_run(fcinfo, fn, 4, &tr, NULL);
+	return forecast_query_run(fcinfo, fn, 4, &tr, NULL, -1);
 }
 
 PG_FUNCTION_INFO_V1(sm_backtest);
@@ -1264,7 +1646,7 @@ sm_backtest(PG_FUNCTION_ARGS)
 	}
 	else
 		bt.stride = PG_ARGISNULL(2) ? 1 : Max(PG_GETARG_INT32(2), 1);
-	return forecast_query_run(fcinfo, "backtest", 6, NULL, &bt);
+	return forecast_query_run(fcinfo, "backtest", 6, NULL, &bt, -1);
 }
 
 /* ------------------------------------------------------------ shared (sm_forecast.h) */
@@ -1290,9 +1672,10 @@ sm_pg_read_quantile_args(const sm_seqmodel *m, FunctionCallInfo fcinfo, int qarg
 
 void
 sm_pg_emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series, const quantile_opts *qo,
-						 int F, const float *point, const float *quant, const sm_series_time *st)
+						 int F, const int *targets, const float *point, const float *quant,
+						 const sm_series_time *st)
 {
-	emit_forecast_rows(rsinfo, series, qo, F, point, quant, st);
+	emit_forecast_rows(rsinfo, series, qo, F, targets, point, quant, st);
 }
 
 bool

@@ -29,10 +29,15 @@ void		sm_pg_check_horizon(int horizon);
 /* Arguments qarg (quantiles), qarg + 1 (samples), qarg + 2 (seed) -> options. */
 void		sm_pg_read_quantile_args(const sm_seqmodel *m, FunctionCallInfo fcinfo, int qarg,
 									 int horizon, quantile_opts *qo);
-/* One series' forecast as rows [series,] step, [time,] value, quantile, feature. */
+/*
+ * One series' forecast as rows [series,] step, [time,] value, quantile,
+ * feature (the input feature of each of the F targets: targets[f] + 1, or
+ * f + 1 when targets is NULL).
+ */
 void		sm_pg_emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series,
-									 const quantile_opts *qo, int F, const float *point,
-									 const float *quant, const sm_series_time *st);
+									 const quantile_opts *qo, int F, const int *targets,
+									 const float *point, const float *quant,
+									 const sm_series_time *st);
 /* Is `type` a value column forecast_query takes (a number or real[])? */
 bool		sm_pg_value_type_ok(Oid type);
 /* A value column's Datum as I reals (errors name the series and step). */

@@ -883,7 +883,7 @@ sm_forecast_from_state(PG_FUNCTION_ARGS)
 	sm_pg_read_quantile_args(m, fcinfo, 4, horizon, &qo);
 	seed = qo.opts.seed;
 	S = sm_rnn_state_width(m->rnn);
-	I = m->I;
+	I = m->F;					/* values per step of a forecast: the targets */
 	InitMaterializedSRF(fcinfo, 0);
 
 	states = palloc(sizeof(float) * (size_t) STATE_BATCH_SERIES * S);
@@ -948,7 +948,7 @@ sm_forecast_from_state(PG_FUNCTION_ARGS)
 		SM_PG_CHECK(sm_rnn_forecast_state(m->rnn, states, n, steps, &qo.opts, point, quant, &err), &err);
 		sm_pg_check_output(name, point, (size_t) n * horizon * I);
 		for (int i = 0; i < n; i++)
-			sm_pg_emit_forecast_rows(rsinfo, keys[i], &qo, I, point + (size_t) i * horizon * I,
+			sm_pg_emit_forecast_rows(rsinfo, keys[i], &qo, I, m->sh.targets, point + (size_t) i * horizon * I,
 									 quant ? quant + (size_t) i * horizon * I * qo.nq : NULL, NULL);
 		SPI_freetuptable(SPI_tuptable);
 	}

@@ -10,6 +10,7 @@ void		test_gemm(void);
 void		test_gemm_avx512(void);
 void		test_rnn(void);
 void		test_rnn_state(void);
+void		test_cov(void);
 void		test_tfm(void);
 void		test_generate(void);
 void		test_seq2seq(void);

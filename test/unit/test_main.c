@@ -47,6 +47,7 @@ main(void)
 			test_activ();
 			test_rnn();
 			test_rnn_state();
+			test_cov();
 			test_tfm();
 			test_generate();
 			test_seq2seq();

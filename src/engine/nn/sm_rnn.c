@@ -553,6 +553,36 @@ load_row(const sm_rnn *m, tile_ws *ws, int row, int rows, const float *src, int 
 	}
 }
 
+/*
+ * A forecast's history row with future covariates: as load_row, then each
+ * future covariate taken one step ahead (from the next row, the last row's
+ * from fut0 [n_future], the first step forecast), as sm_seqhead.h says.
+ */
+static void
+load_row_ahead(const sm_rnn *m, tile_ws *ws, int row, int rows, const float *src, int len,
+			   int T_tile, const float *fut0)
+{
+	const sm_seqhead *sh = &m->sh;
+
+	load_row(m, ws, row, rows, src, len, T_tile);
+	for (int st = 0; st < len; st++)
+	{
+		float	   *dst = ws->x + ((size_t) (st + T_tile - len) * rows + row) * m->I;
+
+		for (int j = 0; j < sh->n_future; j++)
+		{
+			int			i = sh->future[j];
+			float		v = st + 1 < len ? src[(size_t) (st + 1) * m->I + i] : fut0[j];
+
+			if (sh->in_mean)
+				v -= sh->in_mean[i];
+			if (sh->in_std)
+				v /= sh->in_std[i];
+			dst[i] = v;
+		}
+	}
+}
+
 typedef struct order_item
 {
 	int			index;
@@ -603,15 +633,23 @@ set_active(tile_ws *ws, const order_item *o, int rows, int T_tile)
 
 /*
  * Start a tile: its rows' sequences (from x [B][T][I], right-aligned, rows
- * in `it` order) into ws, the active prefixes, zero states.
+ * in `it` order) into ws, the active prefixes, zero states.  future: a
+ * forecast's future covariates [B][h][n_future] (sm_seqhead.h), or NULL.
  */
 static void
 load_tile(const sm_rnn *m, tile_ws *ws, const float *x, int T, const order_item *it,
-		  int rows, int T_tile)
+		  int rows, int T_tile, const float *future, int h)
 {
 	for (int r = 0; r < rows; r++)
-		load_row(m, ws, r, ws->rows, x + ((size_t) it[r].index * T + (T - it[r].len)) * m->I,
-				 it[r].len, T_tile);
+	{
+		const float *src = x + ((size_t) it[r].index * T + (T - it[r].len)) * m->I;
+
+		if (future)
+			load_row_ahead(m, ws, r, ws->rows, src, it[r].len, T_tile,
+						   future + (size_t) it[r].index * h * m->sh.n_future);
+		else
+			load_row(m, ws, r, ws->rows, src, it[r].len, T_tile);
+	}
 	set_active(ws, it, rows, T_tile);
 	tile_reset_state(m, ws);
 }
@@ -631,6 +669,12 @@ sm_rnn_state_check(const sm_rnn *m, sm_error *err)
 	{
 		sm_fail(err, SM_ERR_UNSUPPORTED, "a bidirectional model cannot keep a state");
 		sm_detail(err, "Its backward direction reads the series from the end, so every new step changes every backward state.");
+		return err->code;
+	}
+	if (m->sh.n_future > 0)
+	{
+		sm_fail(err, SM_ERR_UNSUPPORTED, "a model with future covariates cannot keep a state");
+		sm_detail(err, "Its input at each step holds the covariates of the next step, which a state cannot have read yet.");
 		return err->code;
 	}
 	if (m->sh.context > 0)
@@ -723,7 +767,7 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 	sm_status	rc;
 
 	ws->par = par;
-	load_tile(m, ws, c->x, T, it, rows, Tt);
+	load_tile(m, ws, c->x, T, it, rows, Tt, NULL, 0);
 	/*
 	 * Given states replace the zeros: a row keeps its state until its
 	 * sequence starts (right-aligned), since only active rows are stepped.
@@ -896,7 +940,8 @@ typedef struct fc_worker
 	float	   *out,			/* [rows*S][W] head outputs */
 			   *next,			/* [rows*S][F] values fed back */
 			   *vals,			/* [S] scratch for quantiles */
-			   *win;			/* [rows*S][Tcap][F] bidirectional windows */
+			   *feed,			/* [rows*S][I] rows fed back (covariates), or NULL */
+			   *win;			/* [rows*S][Tcap][I] bidirectional windows */
 	uint64_t   *rng;			/* [rows*S] sampling streams */
 	order_item *wit;			/* [rows*S] window lengths */
 	int		   *series;		/* [rows] series index of each row */
@@ -939,7 +984,11 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 	float	   *out = wk->out,
 			   *next = wk->next,
 			   *vals = wk->vals,
+			   *feed = wk->feed,
 			   *win = wk->win;
+	const int	I = m->I,
+				nf = m->sh.n_future;
+	const float *future = opts->future;
 	uint64_t   *rng = wk->rng;
 	int		   *series = wk->series;
 	order_item *wit = wk->wit;
@@ -972,7 +1021,7 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 			else
 			{
 				/* run the history once */
-				load_tile(m, &hist, x, T, it, rows, Tt);
+				load_tile(m, &hist, x, T, it, rows, Tt, future, h);
 				if ((rc = run_layers(m, &hist, hist.rows, Tt, &top, err)) != SM_OK)
 					return rc;
 				top_last = top + (size_t) (Tt - 1) * hist.rows * DR;
@@ -997,8 +1046,18 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 				sm_fc_record_step(&m->sh, W, &p, opts, series, rows, k, out, rng, next, vals, point, quant);
 				if (k == h - 1)
 					break;
-				for (int r = 0; r < n; r++)
-					load_row(m, &step, r, step.rows, next + (size_t) r * p.F, 1, 1);
+				if (feed)
+					for (int r = 0; r < n; r++)
+					{
+						/* targets fed back, covariates of the next step given */
+						const float *fut = future ? future + ((size_t) series[r / p.S] * h + k + 1) * nf : NULL;
+
+						sm_seqhead_feed_row(&m->sh, next + (size_t) r * p.F, fut, feed + (size_t) r * I);
+						load_row(m, &step, r, step.rows, feed + (size_t) r * I, 1, 1);
+					}
+				else
+					for (int r = 0; r < n; r++)
+						load_row(m, &step, r, step.rows, next + (size_t) r * p.F, 1, 1);
 				step.active[0] = n;
 				if ((rc = run_layers(m, &step, step.rows, 1, &top, err)) != SM_OK)
 					return rc;
@@ -1015,10 +1074,15 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 				for (int s = 0; s < p.S; s++)
 				{
 					size_t		row = (size_t) r * p.S + s;
+					const float *src = x + ((size_t) it[r].index * T + (T - it[r].len)) * I;
+					float	   *w = win + row * hist.T * I;
 
-					memcpy(win + row * hist.T * p.F,
-						   x + ((size_t) it[r].index * T + (T - it[r].len)) * m->I,
-						   sizeof(float) * (size_t) it[r].len * p.F);
+					if (nf == 0)
+						memcpy(w, src, sizeof(float) * (size_t) it[r].len * I);
+					else
+						for (int t = 0; t < it[r].len; t++)
+							sm_seqhead_history_row(&m->sh, src, it[r].len, t,
+												   future + (size_t) it[r].index * h * nf, w + (size_t) t * I);
 				}
 			for (int k = 0; k < h; k++)
 			{
@@ -1029,7 +1093,7 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 
 					wit[row].index = row;
 					wit[row].len = len;
-					load_row(m, &hist, row, hist.rows, win + (size_t) row * hist.T * p.F, len, Tk);
+					load_row(m, &hist, row, hist.rows, win + (size_t) row * hist.T * I, len, Tk);
 				}
 				set_active(&hist, wit, n, Tk);
 				tile_reset_state(m, &hist);
@@ -1038,8 +1102,16 @@ forecast_tile(void *arg, const sm_par *par, int tile_index, sm_error *err)
 				apply_head(m, top + (size_t) (Tk - 1) * hist.rows * DR, (size_t) n, out);
 				sm_fc_record_step(&m->sh, W, &p, opts, series, rows, k, out, rng, next, vals, point, quant);
 				for (int row = 0; row < n; row++)
-					memcpy(win + ((size_t) row * hist.T + it[row / p.S].len + k) * p.F,
-						   next + (size_t) row * p.F, sizeof(float) * p.F);
+				{
+					float	   *w = win + ((size_t) row * hist.T + it[row / p.S].len + k) * I;
+
+					if (feed)
+						sm_seqhead_feed_row(&m->sh, next + (size_t) row * p.F,
+											future && k + 1 < h ? future + ((size_t) series[row / p.S] * h + k + 1) * nf : NULL,
+											w);
+					else
+						memcpy(w, next + (size_t) row * p.F, sizeof(float) * p.F);
+				}
 			}
 		}
 	}
@@ -1062,6 +1134,8 @@ forecast_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 	int			tile,
 				n_tiles,
 				n_workers = 0;
+	/* rows fed back are assembled from targets and covariates */
+	const bool	covariates = m->sh.targets != NULL || m->sh.F != m->I;
 	sm_status	rc;
 
 	if ((!state && (rc = sm_seq_check_lengths(B, T, lengths, err)) != SM_OK) ||
@@ -1117,7 +1191,8 @@ forecast_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 			wk->rng = sm_arena_take(&arena, rows, sizeof(uint64_t));
 			wk->wit = sm_arena_take(&arena, rows, sizeof(order_item));
 			wk->series = sm_arena_take(&arena, (size_t) tile, sizeof(int));
-			wk->win = bidir ? sm_arena_take(&arena, rows * Tcap, sizeof(float) * (size_t) p.F) : NULL;
+			wk->win = bidir ? sm_arena_take(&arena, rows * Tcap, sizeof(float) * (size_t) m->I) : NULL;
+			wk->feed = covariates ? sm_arena_take(&arena, rows, sizeof(float) * (size_t) m->I) : NULL;
 		}
 	}
 	c.m = m;

@@ -47,7 +47,12 @@
  *   P weight_hr_l{k}{S} [R, H]        lstm with proj_size
  *   head_prefix weight [output_size, D*R], head_prefix bias [output_size]
  *
- * Forecasting: the target width F is I (the model predicts its own input).
+ *   targets, past_covariates, future_covariates: which input features the
+ *                  model predicts, sees in the history only, and is given ahead
+ *                  (sm_seqhead.h; absent: every feature a target, F = I)
+ *
+ * Forecasting: the target width F is I (the model predicts its own input),
+ * or the number of targets; future covariates enter as sm_seqhead.h says.
  *   point head, recursive:  output_size = F; each prediction is fed back
  *   point head, direct:     output_size = M * F, laid out [step][feature];
  *                           M is the most steps the model can forecast
@@ -134,7 +139,8 @@ sm_status	sm_rnn_forward(const sm_rnn *m, const float *x, int B, int T,
 						   sm_error *err);
 
 /*
- * Forecast B series (x, lengths as in sm_rnn_forward; targets of width F = I).
+ * Forecast B series (x, lengths as in sm_rnn_forward; F targets; opts->future
+ * [B, horizon, n_future] for a model with future covariates).
  *   point: [B, horizon, F] point forecasts (median quantile / mean), or NULL
  *   quant: [B, horizon, F, n_quantiles] the requested quantiles, or NULL
  * Errors: a history shorter than min_history, a horizon beyond a direct
@@ -154,9 +160,10 @@ sm_status	sm_rnn_forecast(const sm_rnn *m, const float *x, int B, int T,
  */
 int			sm_rnn_state_width(const sm_rnn *m);
 
-/* SM_OK if the model can keep a state: unidirectional and without a
- * context limit (a forecast from a state always sees the whole history);
- * else SM_ERR_UNSUPPORTED saying why. */
+/* SM_OK if the model can keep a state: unidirectional, without a context
+ * limit (a forecast from a state always sees the whole history) and
+ * without future covariates (its input row t holds step t + 1's); else
+ * SM_ERR_UNSUPPORTED saying why. */
 sm_status	sm_rnn_state_check(const sm_rnn *m, sm_error *err);
 
 /*

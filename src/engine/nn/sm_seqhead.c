@@ -58,6 +58,158 @@ config_vector(const sm_config *cfg, const char *key, int64_t n, bool positive,
 	return SM_OK;
 }
 
+/*
+ * An array of input feature indices (0 .. I-1, each once) into out[*n];
+ * owner[i] records which key (1 + k) holds feature i, for disjointness.
+ */
+static sm_status
+config_indices(const sm_config *cfg, const char *key, int k, const char *const *keys,
+			   int64_t I, int *out, int *n, int *owner, bool *present, sm_error *err)
+{
+	const sm_json *v = sm_json_get(cfg->json, key);
+
+	*n = 0;
+	*present = v != NULL;
+	if (v == NULL)
+		return SM_OK;
+	if (v->type != SM_JSON_ARRAY)
+	{
+		sm_fail(err, SM_ERR_INVALID, "config key \"%s\" must be an array of input feature indices, not %s",
+				key, sm_json_type_name(v->type));
+		sm_detail(err, "Input features are numbered from 0 to input_size - 1.");
+		return err->code;
+	}
+	for (size_t i = 0; i < v->count; i++)
+	{
+		const sm_json *e = v->items[i];
+		double		x = e->type == SM_JSON_NUMBER ? e->number : -1;
+
+		if (e->type != SM_JSON_NUMBER || x != floor(x) || x < 0 || x >= (double) I)
+		{
+			sm_fail(err, SM_ERR_INVALID, "config key \"%s\" has an invalid feature index at position %zu",
+					key, i + 1);
+			if (e->type == SM_JSON_NUMBER)
+				sm_detail(err, "Input features are numbered from 0 to %lld (input_size %lld); it is %g.",
+						  (long long) I - 1, (long long) I, x);
+			else
+				sm_detail(err, "Input features are numbered from 0 to %lld (input_size %lld); it is %s.",
+						  (long long) I - 1, (long long) I, sm_json_type_name(e->type));
+			return err->code;
+		}
+		if (owner[(int) x] != 0)
+		{
+			if (owner[(int) x] == k + 1)
+				sm_fail(err, SM_ERR_INVALID, "config key \"%s\" lists feature %d twice", key, (int) x);
+			else
+				sm_fail(err, SM_ERR_INVALID, "config keys \"%s\" and \"%s\" both list feature %d",
+						keys[owner[(int) x] - 1], key, (int) x);
+			sm_detail(err, "Each input feature is a target, a past covariate or a future covariate.");
+			return err->code;
+		}
+		owner[(int) x] = k + 1;
+		out[(*n)++] = (int) x;
+	}
+	return SM_OK;
+}
+
+/*
+ * targets, past_covariates, future_covariates (sm_seqhead.h); needs
+ * sh->I and sh->direct.  Leaves sh->F, and sh->targets / sh->future when
+ * the model has covariates (or permutes its targets).
+ */
+static sm_status
+read_covariates(const sm_config *cfg, sm_seqhead *sh, sm_error *err)
+{
+	static const char *const keys[3] = {"past_covariates", "future_covariates", "targets"};
+	const int	I = sh->I;
+	int		   *owner = sm_alloc0(sizeof(int) * (size_t) I);
+	int		   *idx[3];
+	int			n[3] = {0, 0, 0};
+	bool		present[3] = {false, false, false};
+	bool		identity;
+	sm_status	rc = SM_OK;
+
+	idx[0] = sm_alloc_array((size_t) I, sizeof(int));
+	idx[1] = sm_alloc_array((size_t) I, sizeof(int));
+	idx[2] = sm_alloc_array((size_t) I, sizeof(int));
+	if (owner == NULL || idx[0] == NULL || idx[1] == NULL || idx[2] == NULL)
+	{
+		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (int k = 0; k < 3; k++)
+		if ((rc = config_indices(cfg, keys[k], k, keys, I, idx[k], &n[k], owner, &present[k], err)) != SM_OK)
+			goto done;
+	sh->F = I;
+	if (!present[0] && !present[1] && !present[2])
+		goto done;
+	if (present[2] && n[2] == 0)
+	{
+		rc = sm_fail(err, SM_ERR_INVALID, "config key \"targets\" must list at least one feature");
+		goto done;
+	}
+	if (!present[2])
+	{
+		/* targets: every feature no covariate key lists, in order */
+		for (int i = 0; i < I; i++)
+			if (owner[i] == 0)
+				idx[2][n[2]++] = i;
+		if (n[2] == 0)
+		{
+			sm_fail(err, SM_ERR_INVALID, "config keys \"past_covariates\" and \"future_covariates\" leave no feature as a target");
+			sm_hint(err, "List the features the model predicts in config key \"targets\".");
+			rc = err->code;
+			goto done;
+		}
+	}
+	else
+		for (int i = 0; i < I; i++)
+			if (owner[i] == 0)
+			{
+				sm_fail(err, SM_ERR_INVALID, "config key \"targets\" and the covariate keys leave feature %d out", i);
+				sm_detail(err, "Every input feature (0 to %d) must be listed in \"targets\", \"past_covariates\" or \"future_covariates\".",
+						  I - 1);
+				rc = err->code;
+				goto done;
+			}
+	if (n[0] > 0 && !sh->direct)
+	{
+		sm_fail(err, SM_ERR_INVALID, "config key \"past_covariates\" needs \"forecast\": \"direct\"");
+		sm_detail(err, "A recursive forecast feeds each step back as the next input, and past-only covariates have no values ahead to feed.");
+		sm_hint(err, "List features whose values ahead are known in \"future_covariates\", features the model predicts in \"targets\", or forecast directly.");
+		rc = err->code;
+		goto done;
+	}
+	if (n[1] > 0 && sh->direct)
+	{
+		sm_fail(err, SM_ERR_INVALID, "config key \"future_covariates\" needs \"forecast\": \"recursive\"");
+		sm_detail(err, "A direct forecaster reads only the history, so values ahead would not reach it.");
+		sm_hint(err, "List the features in \"past_covariates\".");
+		rc = err->code;
+		goto done;
+	}
+	sh->F = n[2];
+	sh->n_past = n[0];
+	sh->n_future = n[1];
+	identity = n[2] == I;
+	for (int j = 0; j < n[2] && identity; j++)
+		identity = idx[2][j] == j;
+	if (!identity)
+	{
+		sh->targets = idx[2];
+		idx[2] = NULL;
+	}
+	if (n[1] > 0)
+	{
+		sh->future = idx[1];
+		idx[1] = NULL;
+	}
+done:
+	sm_free(owner);
+	for (int k = 0; k < 3; k++)
+		sm_free(idx[k]);
+	return rc;
+}
 
 sm_status
 sm_seqhead_read(const sm_config *cfg, int64_t I, int64_t O, sm_seqhead *sh, sm_error *err)
@@ -82,6 +234,8 @@ sm_seqhead_read(const sm_config *cfg, int64_t I, int64_t O, sm_seqhead *sh, sm_e
 	if ((rc = sm_config_int(cfg, "min_history", false, 1, 1, INT32_MAX, &v, err)) != SM_OK)
 		return rc;
 	sh->min_history = (int) v;
+	if ((rc = read_covariates(cfg, sh, err)) != SM_OK)
+		return rc;
 
 	sh->kind = O > 0 ? SM_HEAD_POINT : SM_HEAD_NONE;
 	{
@@ -128,22 +282,45 @@ sm_seqhead_read(const sm_config *cfg, int64_t I, int64_t O, sm_seqhead *sh, sm_e
 	if (O == 0 && sh->direct)
 		return sm_fail(err, SM_ERR_INVALID, "a direct forecaster needs a head (config key \"output_size\")");
 
-	/* head width versus forecast mode (F = I) */
+	/* head width versus forecast mode and the F targets */
 	if (O > 0)
 	{
-		int64_t		per_step = I * (sh->kind == SM_HEAD_QUANTILE ? sh->n_quantiles : 1);
+		const int64_t F = sh->F;
+		const bool	cov = F != I || sh->targets != NULL;
+		int64_t		per_step = F * (sh->kind == SM_HEAD_QUANTILE ? sh->n_quantiles : 1);
 
-		if (sh->kind == SM_HEAD_GAUSSIAN && O != 2 * I)
+		if (sh->kind == SM_HEAD_GAUSSIAN && O != 2 * F)
 		{
-			sm_fail(err, SM_ERR_INVALID, "a gaussian head must have output_size 2 * input_size");
-			sm_detail(err, "output_size is %lld; input_size is %lld.", (long long) O, (long long) I);
+			if (cov)
+			{
+				sm_fail(err, SM_ERR_INVALID, "a gaussian head must have output_size 2 * the number of targets");
+				sm_detail(err, "output_size is %lld; the model has %lld target%s.",
+						  (long long) O, (long long) F, F == 1 ? "" : "s");
+			}
+			else
+			{
+				sm_fail(err, SM_ERR_INVALID, "a gaussian head must have output_size 2 * input_size");
+				sm_detail(err, "output_size is %lld; input_size is %lld.", (long long) O, (long long) I);
+			}
 			return err->code;
 		}
 		if (sh->kind == SM_HEAD_QUANTILE && !sh->direct && O != per_step)
 		{
-			sm_fail(err, SM_ERR_INVALID, "a recursive quantile head must have output_size input_size * %d",
-					sh->n_quantiles);
+			if (cov)
+				sm_fail(err, SM_ERR_INVALID, "a recursive quantile head must have output_size %lld (the number of targets * %d quantiles)",
+						(long long) per_step, sh->n_quantiles);
+			else
+				sm_fail(err, SM_ERR_INVALID, "a recursive quantile head must have output_size input_size * %d",
+						sh->n_quantiles);
 			sm_detail(err, "output_size is %lld.", (long long) O);
+			return err->code;
+		}
+		if (cov && sh->kind == SM_HEAD_POINT && !sh->direct && O != F)
+		{
+			sm_fail(err, SM_ERR_INVALID, "a recursive forecaster with covariates must have output_size equal to the number of targets");
+			sm_detail(err, "output_size is %lld; the model has %lld target%s.",
+					  (long long) O, (long long) F, F == 1 ? "" : "s");
+			sm_hint(err, "For a head that outputs the whole horizon at once, set config \"forecast\": \"direct\".");
 			return err->code;
 		}
 		if (sh->direct)
@@ -167,11 +344,12 @@ sm_seqhead_read(const sm_config *cfg, int64_t I, int64_t O, sm_seqhead *sh, sm_e
 
 		for (int k = 0; k < 4; k++)
 		{
-			float	   *vec = sm_alloc_array((size_t) I, sizeof(float));
+			int64_t		n = k < 2 ? I : sh->F;
+			float	   *vec = sm_alloc_array((size_t) n, sizeof(float));
 
 			if (vec == NULL)
 				return sm_fail(err, SM_ERR_NOMEM, "out of memory");
-			rc = config_vector(cfg, keys[k], I, k % 2 == 1, vec, &present, err);
+			rc = config_vector(cfg, keys[k], n, k % 2 == 1, vec, &present, err);
 			if (rc != SM_OK || !present)
 				sm_free(vec);
 			else
@@ -193,7 +371,35 @@ sm_seqhead_free(sm_seqhead *sh)
 	sm_free(sh->in_std);
 	sm_free(sh->out_mean);
 	sm_free(sh->out_std);
+	sm_free(sh->targets);
+	sm_free(sh->future);
 	sh->in_mean = sh->in_std = sh->out_mean = sh->out_std = NULL;
+	sh->targets = sh->future = NULL;
+}
+
+void
+sm_seqhead_history_row(const sm_seqhead *sh, const float *x, int len, int t,
+					   const float *fut0, float *row)
+{
+	const int	I = sh->I;
+
+	memcpy(row, x + (size_t) t * I, sizeof(float) * I);
+	for (int j = 0; j < sh->n_future; j++)
+		row[sh->future[j]] = t + 1 < len ? x[(size_t) (t + 1) * I + sh->future[j]] : fut0[j];
+}
+
+void
+sm_seqhead_feed_row(const sm_seqhead *sh, const float *next, const float *fut, float *row)
+{
+	if (sh->targets == NULL && sh->n_future == 0)
+	{
+		memcpy(row, next, sizeof(float) * sh->F);
+		return;
+	}
+	for (int j = 0; j < sh->F; j++)
+		row[sh->targets ? sh->targets[j] : j] = next[j];
+	for (int j = 0; j < sh->n_future; j++)
+		row[sh->future[j]] = fut ? fut[j] : 0.0f;
 }
 
 void
@@ -225,16 +431,16 @@ sm_seqhead_unscale(const sm_seqhead *sh, float *out, size_t n)
 			switch (sh->kind)
 			{
 				case SM_HEAD_GAUSSIAN:
-					is_scale = j >= sh->I;
-					f = j % sh->I;
+					is_scale = j >= sh->F;
+					f = j % sh->F;
 					if (is_scale)
 						o[j] = sm_softplus(o[j]);
 					break;
 				case SM_HEAD_QUANTILE:
-					f = (j / sh->n_quantiles) % sh->I;
+					f = (j / sh->n_quantiles) % sh->F;
 					break;
 				default:
-					f = j % sh->I;
+					f = j % sh->F;
 					break;
 			}
 			if (sh->out_std)
@@ -323,22 +529,40 @@ sm_fc_plan_make(const sm_seqhead *sh, int W, int B, const int *lengths, int T,
 {
 
 	memset(p, 0, sizeof(*p));
-	p->F = sh->I;
+	p->F = sh->F;
 	p->S = 1;
 	if (opts->horizon < 1)
 		return sm_fail(err, SM_ERR_INVALID, "horizon must be at least 1, not %d", opts->horizon);
-	if (sh->kind == SM_HEAD_NONE && W != sh->I)
+	if (sh->kind == SM_HEAD_NONE && W != sh->F)
 	{
-		sm_fail(err, SM_ERR_INVALID, "this model cannot forecast: its output has %d values per step, its input %d", W, sh->I);
+		if (sh->F != sh->I)
+			sm_fail(err, SM_ERR_INVALID, "this model cannot forecast: its output has %d values per step, its targets %d", W, sh->F);
+		else
+			sm_fail(err, SM_ERR_INVALID, "this model cannot forecast: its output has %d values per step, its input %d", W, sh->I);
 		sm_detail(err, "A recursive forecast feeds each output back as the next input.");
-		sm_hint(err, "Give the model a head with output_size equal to input_size.");
+		sm_hint(err, sh->F != sh->I ? "Give the model a head with output_size equal to the number of targets."
+				: "Give the model a head with output_size equal to input_size.");
 		return err->code;
 	}
-	if (sh->kind == SM_HEAD_POINT && !sh->direct && sh->O != sh->I)
+	if (sh->kind == SM_HEAD_POINT && !sh->direct && sh->O != sh->F)
 	{
 		sm_fail(err, SM_ERR_INVALID, "this model cannot forecast recursively: its head outputs %d values, its input has %d",
 				sh->O, sh->I);
 		sm_hint(err, "For a head that outputs the whole horizon at once, set config \"forecast\": \"direct\".");
+		return err->code;
+	}
+	if (sh->n_future > 0 && opts->future == NULL)
+	{
+		sm_fail(err, SM_ERR_INVALID, "this model needs future covariates");
+		sm_detail(err, "It reads %d covariate%s known ahead (config \"future_covariates\") at each of the %d steps forecast.",
+				  sh->n_future, sh->n_future == 1 ? "" : "s", opts->horizon);
+		sm_hint(err, "Give their values for every step ahead: seqmodel.forecast(model, history, horizon, future) or seqmodel.forecast_query_future.");
+		return err->code;
+	}
+	if (sh->n_future == 0 && opts->future != NULL)
+	{
+		sm_fail(err, SM_ERR_INVALID, "this model takes no future covariates");
+		sm_detail(err, "Its config has no \"future_covariates\".");
 		return err->code;
 	}
 	if (sh->direct && opts->horizon > sh->max_direct)

@@ -26,6 +26,7 @@ sm_seqmodel_of(const sm_model *model, sm_seqmodel *out)
 	{
 		out->rnn = r;
 		out->I = r->I;
+		out->F = r->sh.F;
 		out->W = sm_rnn_output_width(r);
 		out->sh = r->sh;
 		return true;
@@ -34,6 +35,7 @@ sm_seqmodel_of(const sm_model *model, sm_seqmodel *out)
 	{
 		out->tfm = t;
 		out->I = t->I;
+		out->F = t->sh.F;
 		out->W = sm_tfm_out_width(t, SM_TFM_OUT_SEQUENCE);
 		out->sh = t->sh;
 		return true;
@@ -126,6 +128,8 @@ tfm_forecast_chunk(const sm_seqmodel *m, const sm_fc_plan *p, const sm_forecast_
 				   float *point, float *quant, sm_error *err)
 {
 	const int	I = m->I,
+				F = p->F,
+				nf = m->sh.n_future,
 				W = m->W,
 				S = p->S,
 				rows = nb * S,
@@ -133,7 +137,7 @@ tfm_forecast_chunk(const sm_seqmodel *m, const sm_fc_plan *p, const sm_forecast_
 	float	   *win = sm_alloc_array((size_t) rows * (N + 1), sizeof(float) * (size_t) I);
 	float	   *packed = sm_alloc_array((size_t) rows * N, sizeof(float) * (size_t) I);
 	float	   *out = sm_alloc_array((size_t) rows, sizeof(float) * (size_t) W);
-	float	   *next = sm_alloc_array((size_t) rows, sizeof(float) * (size_t) I);
+	float	   *next = sm_alloc_array((size_t) rows, sizeof(float) * (size_t) F);
 	float	   *vals = sm_alloc_array((size_t) S, sizeof(float));
 	uint64_t   *rng = sm_alloc_array((size_t) rows, sizeof(uint64_t));
 	int		   *wlen = sm_alloc_array((size_t) rows, sizeof(int));
@@ -157,8 +161,15 @@ tfm_forecast_chunk(const sm_seqmodel *m, const sm_fc_plan *p, const sm_forecast_
 		{
 			int			row = r * S + s;
 
-			memcpy(win + (size_t) row * (N + 1) * I, x + ((size_t) b * T + (T - keep)) * I,
-				   sizeof(float) * (size_t) keep * I);
+			const float *src = x + ((size_t) b * T + (T - keep)) * I;
+			float	   *w = win + (size_t) row * (N + 1) * I;
+
+			if (nf == 0)
+				memcpy(w, src, sizeof(float) * (size_t) keep * I);
+			else				/* future covariates one step ahead (sm_seqhead.h) */
+				for (int t = 0; t < keep; t++)
+					sm_seqhead_history_row(&m->sh, src, keep, t, opts->future + (size_t) b * h * nf,
+										   w + (size_t) t * I);
 			wlen[row] = keep;
 		}
 	}
@@ -186,7 +197,12 @@ tfm_forecast_chunk(const sm_seqmodel *m, const sm_fc_plan *p, const sm_forecast_
 		{
 			float	   *w = win + (size_t) row * (N + 1) * I;
 
-			memcpy(w + (size_t) wlen[row] * I, next + (size_t) row * I, sizeof(float) * I);
+			if (F == I && m->sh.targets == NULL)
+				memcpy(w + (size_t) wlen[row] * I, next + (size_t) row * I, sizeof(float) * I);
+			else				/* targets fed back, the covariates of the next step given */
+				sm_seqhead_feed_row(&m->sh, next + (size_t) row * F,
+									nf > 0 && k + 1 < h ? opts->future + ((size_t) series[row / S] * h + k + 1) * nf : NULL,
+									w + (size_t) wlen[row] * I);
 			if (wlen[row] == N)
 				memmove(w, w + I, sizeof(float) * (size_t) N * I);
 			else

@@ -15,7 +15,8 @@
 
 typedef struct sm_seqmodel
 {
-	int			I;				/* input (and target) width */
+	int			I;				/* input width */
+	int			F;				/* target width: a forecast's values per step */
 	int			W;				/* output width of a step */
 	sm_seqhead	sh;				/* a copy of the model's (shares its vectors) */
 	const sm_rnn *rnn;			/* one of the two */
