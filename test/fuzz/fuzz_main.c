@@ -133,6 +133,10 @@ static const char *const configs[] = {
 	"{\"d_model\": 8, \"nhead\": 2, \"num_layers\": 1, \"dim_feedforward\": 16, \"vocab_size\": 10, \"max_len\": 16, \"norm_first\": true, \"activation\": \"gelu\", \"positions\": \"sinusoidal\", \"pooling\": \"mean\", \"num_classes\": 3}",
 	"{\"vocab_size\": 16, \"n_positions\": 8, \"n_embd\": 4, \"n_layer\": 1, \"n_head\": 2, \"bos_token_id\": 1, \"eos_token_id\": 2}",
 	"{\"vocab_size\": 16, \"hidden_size\": 4, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"intermediate_size\": 8, \"max_position_embeddings\": 8, \"id2label\": {\"0\": \"a\", \"1\": \"b\"}}",
+	"{\"input_size\": 4, \"hidden_size\": 8, \"targets\": [0, 2], \"future_covariates\": [1, 3], \"input_mean\": [0, 1, 2, 3], \"input_std\": [1, 1, 2, 2]}",
+	"{\"input_size\": 3, \"hidden_size\": 8, \"forecast\": \"direct\", \"horizon\": 4, \"targets\": [0], \"past_covariates\": [1, 2]}",
+	"{\"source_vocab_size\": 20, \"target_vocab_size\": 18, \"hidden_size\": 8, \"cell\": \"lstm\", \"num_layers\": 2, \"bidirectional\": true, \"attention\": \"general\", \"sos_token_id\": 0, \"eos_token_id\": 1, \"max_length\": 12}",
+	"{\"source_vocab_size\": 20, \"target_vocab_size\": 18, \"hidden_size\": 8, \"attention\": \"additive\", \"embedding_size\": 6}",
 };
 
 /* small tokenizer.json files made with the engine's own converters */
@@ -340,11 +344,15 @@ main(int argc, char **argv)
 		seed_dir(dir, ".safetensors", 16384, 0, false);
 		snprintf(dir, sizeof(dir), "%s/tfm", fixtures);
 		seed_dir(dir, ".safetensors", 16384, 0, false);
+		snprintf(dir, sizeof(dir), "%s/seq2seq", fixtures);
+		seed_dir(dir, ".safetensors", 16384, 0, false);
+		snprintf(dir, sizeof(dir), "%s/cov", fixtures);
+		seed_dir(dir, ".safetensors", 16384, 0, false);
 	}
 	else if (strcmp(target, "config") == 0)
 	{
 		fn = fuzz_config;
-		for (int a = 0; a < 7; a++)
+		for (int a = 0; a < 8; a++)
 			for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++)
 			{
 				uint8_t		b[1024];

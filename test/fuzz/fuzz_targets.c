@@ -51,6 +51,8 @@ static const char *const arch_configs[][2] = {
 	{"rnn", "{\"input_size\": 1, \"hidden_size\": 4}"},
 	{"gpt2", "{\"vocab_size\": 16, \"n_positions\": 8, \"n_embd\": 4, \"n_layer\": 1, \"n_head\": 2}"},
 	{"bert", "{\"vocab_size\": 16, \"hidden_size\": 4, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"intermediate_size\": 8, \"max_position_embeddings\": 8}"},
+	{"rnn_seq2seq", "{\"source_vocab_size\": 12, \"target_vocab_size\": 10, \"hidden_size\": 4, \"attention\": \"dot\"}"},
+	{"lstm", "{\"input_size\": 3, \"hidden_size\": 4, \"targets\": [0], \"future_covariates\": [1, 2]}"},
 };
 
 #define N_ARCH_CONFIGS (sizeof(arch_configs) / sizeof(arch_configs[0]))
@@ -110,7 +112,8 @@ fuzz_safetensors(const uint8_t *data, size_t size)
 
 /* ---------------------------------------------------------------- config */
 
-static const char *const archs[] = {"linear", "rnn", "lstm", "gru", "transformer", "gpt2", "bert"};
+static const char *const archs[] = {"linear", "rnn", "lstm", "gru", "transformer", "gpt2", "bert",
+"rnn_seq2seq"};
 
 int
 fuzz_config(const uint8_t *data, size_t size)
