@@ -18,76 +18,6 @@
 
 #define FIXTURES "test/fixtures/cov/"
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE	   *f = fopen(path, "rb");
-	char	   *s;
-	long		n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	s = malloc((size_t) n + 1);
-	if (s && fread(s, 1, (size_t) n, f) != (size_t) n)
-	{
-		free(s);
-		s = NULL;
-	}
-	if (s)
-		s[n] = '\0';
-	fclose(f);
-	*len = (size_t) n;
-	return s;
-}
-
-/* a model from a safetensors file, as the glue loads one */
-static sm_model *
-load_model(const char *arch, const char *file, const char *config)
-{
-	char		path[512];
-	size_t		n;
-	char	   *data;
-	sm_st_file	st;
-	sm_model   *model = NULL;
-	sm_error	err;
-
-	snprintf(path, sizeof(path), FIXTURES "%s", file);
-	if ((data = slurp(path, &n)) == NULL)
-		return NULL;
-	if (sm_st_parse((const uint8_t *) data, n, &st, &err) != SM_OK)
-	{
-		fprintf(stderr, "%s: %s\n", path, err.message);
-		free(data);
-		return NULL;
-	}
-	if (sm_model_begin(&model, arch, config, strlen(config), &err) != SM_OK)
-		goto fail;
-	for (int i = 0; i < st.n_tensors; i++)
-	{
-		sm_tensor  *t;
-
-		if (sm_model_add_tensor(model, &st.tensors[i].info, &t, &err) != SM_OK)
-			goto fail;
-		if (t && sm_tensor_append(t, st.tensors[i].info.dtype, data + st.data_start + st.tensors[i].begin,
-								  st.tensors[i].end - st.tensors[i].begin, &err) != SM_OK)
-			goto fail;
-	}
-	if (sm_model_finish(model, &err) != SM_OK)
-		goto fail;
-	sm_st_file_free(&st);
-	free(data);
-	return model;
-fail:
-	fprintf(stderr, "%s: %s (%s)\n", path, err.message, err.detail);
-	sm_model_free(model);
-	sm_st_file_free(&st);
-	free(data);
-	return NULL;
-}
-
 static float *
 floats(const sm_json *a)
 {
@@ -273,7 +203,7 @@ void
 test_cov(void)
 {
 	size_t		n;
-	char	   *text = slurp(FIXTURES "cov_cases.json", &n);
+	char	   *text = sm_test_read_file(FIXTURES "cov_cases.json", &n);
 	sm_json    *doc = NULL;
 	sm_error	err;
 
@@ -292,9 +222,13 @@ test_cov(void)
 		{
 			const sm_json *mj = models->items[i];
 			const char *name = sm_json_get(mj, "name")->string;
-			sm_model   *model = load_model(sm_json_get(mj, "arch")->string, sm_json_get(mj, "file")->string,
-										   sm_json_get(mj, "config")->string);
+			char		path[512];
+			sm_model   *model;
 			sm_seqmodel m;
+
+			snprintf(path, sizeof(path), FIXTURES "%s", sm_json_get(mj, "file")->string);
+			model = sm_test_load_model(sm_json_get(mj, "arch")->string, path,
+									   sm_json_get(mj, "config")->string);
 
 			CHECK_MSG(model != NULL && sm_seqmodel_of(model, &m), "model %s loads", name);
 			if (model == NULL)

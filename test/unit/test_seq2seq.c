@@ -18,76 +18,6 @@
 
 #define FIXTURES "test/fixtures/seq2seq/"
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE	   *f = fopen(path, "rb");
-	char	   *s;
-	long		n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	s = malloc((size_t) n + 1);
-	if (s && fread(s, 1, (size_t) n, f) != (size_t) n)
-	{
-		free(s);
-		s = NULL;
-	}
-	if (s)
-		s[n] = '\0';
-	fclose(f);
-	*len = (size_t) n;
-	return s;
-}
-
-/* a model from a safetensors file, as the glue loads one */
-static sm_model *
-load_model(const char *file, const char *config)
-{
-	char		path[512];
-	size_t		n;
-	char	   *data;
-	sm_st_file	st;
-	sm_model   *model = NULL;
-	sm_error	err;
-
-	snprintf(path, sizeof(path), FIXTURES "%s", file);
-	if ((data = slurp(path, &n)) == NULL)
-		return NULL;
-	if (sm_st_parse((const uint8_t *) data, n, &st, &err) != SM_OK)
-	{
-		fprintf(stderr, "%s: %s\n", path, err.message);
-		free(data);
-		return NULL;
-	}
-	if (sm_model_begin(&model, "rnn_seq2seq", config, strlen(config), &err) != SM_OK)
-		goto fail;
-	for (int i = 0; i < st.n_tensors; i++)
-	{
-		sm_tensor  *t;
-
-		if (sm_model_add_tensor(model, &st.tensors[i].info, &t, &err) != SM_OK)
-			goto fail;
-		if (t && sm_tensor_append(t, st.tensors[i].info.dtype, data + st.data_start + st.tensors[i].begin,
-								  st.tensors[i].end - st.tensors[i].begin, &err) != SM_OK)
-			goto fail;
-	}
-	if (sm_model_finish(model, &err) != SM_OK)
-		goto fail;
-	sm_st_file_free(&st);
-	free(data);
-	return model;
-fail:
-	fprintf(stderr, "%s: %s (%s)\n", path, err.message, err.detail);
-	sm_model_free(model);
-	sm_st_file_free(&st);
-	free(data);
-	return NULL;
-}
-
 /* an array of integers */
 static int32_t *
 ints(const sm_json *a, int *n)
@@ -430,7 +360,7 @@ void
 test_seq2seq(void)
 {
 	size_t		n;
-	char	   *text = slurp(FIXTURES "seq2seq_cases.json", &n);
+	char	   *text = sm_test_read_file(FIXTURES "seq2seq_cases.json", &n);
 	sm_json    *doc = NULL;
 	sm_error	err;
 
@@ -449,9 +379,13 @@ test_seq2seq(void)
 		for (size_t i = 0; i < models->count; i++)
 		{
 			const char *name = at(models->items[i], "name")->string;
-			sm_model   *model = load_model(at(models->items[i], "file")->string,
-										   at(models->items[i], "config")->string);
-			const sm_s2s *m = model ? sm_s2s_of(model) : NULL;
+			char		path[512];
+			sm_model   *model;
+			const sm_s2s *m;
+
+			snprintf(path, sizeof(path), FIXTURES "%s", at(models->items[i], "file")->string);
+			model = sm_test_load_model("rnn_seq2seq", path, at(models->items[i], "config")->string);
+			m = model ? sm_s2s_of(model) : NULL;
 			const sm_json *c = at(cases, name);
 
 			CHECK_MSG(m != NULL, "model %s loads", name);
