@@ -66,26 +66,6 @@ add_seed(const void *data, size_t len)
 	n_seeds++;
 }
 
-static uint8_t *
-read_file(const char *path, size_t *len)
-{
-	FILE	   *f = fopen(path, "rb");
-	uint8_t    *buf;
-	long		n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t) n + 1);
-	if (fread(buf, 1, (size_t) n, f) != (size_t) n)
-		n = 0;
-	fclose(f);
-	*len = (size_t) n;
-	return buf;
-}
-
 /* every file in dir whose name ends with suffix and is at most max bytes */
 static void
 seed_dir(const char *dir, const char *suffix, size_t max, uint8_t prefix_byte, bool prefix)
@@ -106,7 +86,7 @@ seed_dir(const char *dir, const char *suffix, size_t max, uint8_t prefix_byte, b
 		if (nl < sl || strcmp(e->d_name + nl - sl, suffix) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		buf = read_file(path, &len);
+		buf = (uint8_t *) fuzz_read_file(path, &len);
 		if (buf && len <= max)
 		{
 			if (prefix)
@@ -172,7 +152,7 @@ seed_corpus(const char *fixtures, int lines)
 	int			n = 0;
 
 	snprintf(path, sizeof(path), "%s/tok/corpus.txt", fixtures);
-	buf = read_file(path, &len);
+	buf = (uint8_t *) fuzz_read_file(path, &len);
 	if (buf == NULL)
 		return;
 	for (size_t i = 0; i < len && n < lines; i++)
@@ -391,7 +371,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[2], "-replay") == 0 && argc > 3)
 	{
 		size_t		len;
-		uint8_t    *in = read_file(argv[3], &len);
+		uint8_t    *in = (uint8_t *) fuzz_read_file(argv[3], &len);
 
 		if (in == NULL)
 			return 2;

@@ -232,8 +232,8 @@ fuzz_tokenizer(const uint8_t *data, size_t size)
 static sm_tokenizer *gpt2 = NULL,
 		   *bert = NULL;
 
-static char *
-read_file(const char *path, size_t *len)
+char *
+fuzz_read_file(const char *path, size_t *len)
 {
 	FILE	   *f = fopen(path, "rb");
 	char	   *buf;
@@ -263,7 +263,7 @@ load_fixture(const char *root, const char *rel)
 	sm_error	err;
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	json = read_file(path, &len);
+	json = fuzz_read_file(path, &len);
 	if (json == NULL || sm_tokenizer_load(json, len, &t, &err) != SM_OK)
 	{
 		fprintf(stderr, "fuzz: cannot load the tokenizer %s\n", path);
