@@ -1072,14 +1072,9 @@ typedef struct fq_reader
 	/* the columns: key, [time,] value */
 	sm_time_reader *tr;			/* the time forms' times, or NULL */
 	int			vcol;
-	Oid			ktype,
-				ttype,
+	sm_pg_series_key key;
+	Oid			ttype,
 				vtype;
-	FmgrInfo	kout;
-	FmgrInfo	keq;			/* the key type's equality, or fn_oid invalid */
-	Oid			kcoll;
-	bool		kbyval;
-	int16		klen;
 	/* the series being read and the batch */
 	MemoryContext ctx;			/* lives for the whole call */
 	MemoryContext rowctx;		/* reset every row */
@@ -1118,24 +1113,19 @@ fq_startup(DestReceiver *self, int operation, TupleDesc desc)
 	fq_reader  *r = (fq_reader *) self;
 	const sm_seqmodel *m = r->m;
 	Oid			vtype;
-	bool		isvarlena;
-	TypeCacheEntry *tc;
 
 	if (desc->natts != r->vcol + 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("the query of %s must return %d columns, not %d", r->fn, r->vcol + 1, desc->natts),
 				 errdetail("It should return %s.", fq_shape(r))));
-	r->ktype = TupleDescAttr(desc, 0)->atttypid;
-	r->kcoll = TupleDescAttr(desc, 0)->attcollation;
 	if (r->tr)
 	{
 		r->ttype = TupleDescAttr(desc, 1)->atttypid;
 		sm_time_check_column(r->tr, r->ttype, 2);
 	}
 	vtype = r->vtype = TupleDescAttr(desc, r->vcol)->atttypid;
-	if (vtype != FLOAT4OID && vtype != FLOAT8OID && vtype != NUMERICOID && vtype != INT2OID &&
-		vtype != INT4OID && vtype != INT8OID && vtype != FLOAT4ARRAYOID)
+	if (!sm_pg_value_type_ok(vtype))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column %d of the query of %s must be a number or real[], not %s",
@@ -1145,26 +1135,8 @@ fq_startup(DestReceiver *self, int operation, TupleDesc desc)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 m->I > 1 ? errmsg("model \"%s\" takes %d features per step: column %d must be real[]", r->name, m->I, r->vcol + 1)
 				 : errmsg("model \"%s\" takes one value per step: column %d must be a number, not real[]", r->name, r->vcol + 1)));
-	getTypeOutputInfo(r->ktype, &r->kout.fn_oid, &isvarlena);
-	fmgr_info_cxt(r->kout.fn_oid, &r->kout, r->ctx);
-	get_typlenbyval(r->ktype, &r->klen, &r->kbyval);
-	tc = lookup_type_cache(r->ktype, TYPECACHE_EQ_OPR_FINFO);
-	if (OidIsValid(tc->eq_opr_finfo.fn_oid))
-		fmgr_info_copy(&r->keq, &tc->eq_opr_finfo, r->ctx);
-	else
-		r->keq.fn_oid = InvalidOid;
-	if (!OidIsValid(r->kcoll))
-		r->kcoll = DEFAULT_COLLATION_OID;
-}
-
-/* does the row's key continue the current series? */
-static bool
-same_key(fq_reader *r, Datum key)
-{
-	if (OidIsValid(r->keq.fn_oid))
-		return DatumGetBool(FunctionCall2Coll(&r->keq, r->kcoll, r->curkey, key));
-	/* a type without equality: compare the text forms */
-	return strcmp(r->curtext, OutputFunctionCall(&r->kout, key)) == 0;
+	sm_pg_series_key_init(&r->key, TupleDescAttr(desc, 0)->atttypid,
+						  TupleDescAttr(desc, 0)->attcollation, r->ctx);
 }
 
 static bool
@@ -1196,20 +1168,20 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the query of %s returned a NULL series key", r->fn)));
-	if (!r->have_cur || !same_key(r, kd))
+	if (!r->have_cur || !sm_pg_series_key_same(&r->key, r->curkey, r->curtext, kd))
 	{
 		char	   *text;
 		uint64		h;
 
 		MemoryContextSwitchTo(r->ctx);
-		text = OutputFunctionCall(&r->kout, kd);
+		text = OutputFunctionCall(&r->key.out, kd);
 		MemoryContextSwitchTo(r->rowctx);
 		h = hash_bytes_extended((const unsigned char *) text, (int) strlen(text), 0);
 		/* the current series is complete */
 		if (r->have_cur)
 		{
 			finish_series(r->name, m, &r->qb, r->curtext, r->curstart, r->step, r->done, r->tr, r->bt);
-			if (!r->kbyval)
+			if (!r->key.byval)
 				pfree(DatumGetPointer(r->curkey));
 			if (r->qb.n == QUERY_BATCH_SERIES ||
 				(int64) r->qb.n * r->qb.maxlen * m->I > QUERY_BATCH_VALUES)
@@ -1223,7 +1195,7 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 		r->curtext = text;
 		/* the key must outlive this row: copy it into the call's context */
 		MemoryContextSwitchTo(r->ctx);
-		r->curkey = datumCopy(kd, r->kbyval, r->klen);
+		r->curkey = datumCopy(kd, r->key.byval, r->key.len);
 		MemoryContextSwitchTo(r->rowctx);
 		r->have_cur = true;
 		r->curstart = r->qb.used;
@@ -1676,6 +1648,33 @@ sm_pg_emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series, const quanti
 						 const sm_series_time *st)
 {
 	emit_forecast_rows(rsinfo, series, qo, F, targets, point, quant, st);
+}
+
+void
+sm_pg_series_key_init(sm_pg_series_key *k, Oid type, Oid coll, MemoryContext ctx)
+{
+	bool		isvarlena;
+	TypeCacheEntry *tc;
+
+	k->type = type;
+	k->coll = OidIsValid(coll) ? coll : DEFAULT_COLLATION_OID;
+	getTypeOutputInfo(type, &k->out.fn_oid, &isvarlena);
+	fmgr_info_cxt(k->out.fn_oid, &k->out, ctx);
+	get_typlenbyval(type, &k->len, &k->byval);
+	tc = lookup_type_cache(type, TYPECACHE_EQ_OPR_FINFO);
+	if (OidIsValid(tc->eq_opr_finfo.fn_oid))
+		fmgr_info_copy(&k->eq, &tc->eq_opr_finfo, ctx);
+	else
+		k->eq.fn_oid = InvalidOid;
+}
+
+bool
+sm_pg_series_key_same(sm_pg_series_key *k, Datum cur, const char *cur_text, Datum key)
+{
+	if (OidIsValid(k->eq.fn_oid))
+		return DatumGetBool(FunctionCall2Coll(&k->eq, k->coll, cur, key));
+	/* a type without equality: compare the text forms */
+	return strcmp(cur_text, OutputFunctionCall(&k->out, key)) == 0;
 }
 
 bool

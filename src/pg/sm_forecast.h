@@ -38,6 +38,26 @@ void		sm_pg_emit_forecast_rows(ReturnSetInfo *rsinfo, const char *series,
 									 const quantile_opts *qo, int F, const int *targets,
 									 const float *point, const float *quant,
 									 const sm_series_time *st);
+/*
+ * A query's series key column: how keys are copied, printed and compared
+ * (with the type's equality, or by their text for a type without one), as
+ * forecast_query's and state_update's readers split rows into series.
+ */
+typedef struct sm_pg_series_key
+{
+	Oid			type,
+				coll;
+	FmgrInfo	out;
+	FmgrInfo	eq;				/* fn_oid invalid: compare the text forms */
+	bool		byval;
+	int16		len;
+} sm_pg_series_key;
+
+/* from the query's column (type and collation), functions looked up in ctx */
+void		sm_pg_series_key_init(sm_pg_series_key *k, Oid type, Oid coll, MemoryContext ctx);
+/* does key continue the series whose key is cur (text cur_text)? */
+bool		sm_pg_series_key_same(sm_pg_series_key *k, Datum cur, const char *cur_text, Datum key);
+
 /* Is `type` a value column forecast_query takes (a number or real[])? */
 bool		sm_pg_value_type_ok(Oid type);
 /* A value column's Datum as I reals (errors name the series and step). */

@@ -252,14 +252,9 @@ typedef struct st_reader
 	state_table *st;
 	state_mode	mode;
 	/* columns */
-	Oid			ktype,
-				ttype,
+	sm_pg_series_key key;
+	Oid			ttype,
 				vtype;
-	FmgrInfo	kout;
-	FmgrInfo	keq;
-	Oid			kcoll;
-	bool		kbyval;
-	int16		klen;
 	/* the series being read */
 	MemoryContext ctx;			/* the call */
 	MemoryContext rowctx;		/* reset every row */
@@ -294,16 +289,12 @@ static void
 st_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
 	st_reader  *r = (st_reader *) self;
-	bool		isvarlena;
-	TypeCacheEntry *tc;
 
 	if (desc->natts != 3)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("the query of %s must return 3 columns, not %d", r->fn, desc->natts),
 				 errdetail("It should return %s.", st_shape())));
-	r->ktype = TupleDescAttr(desc, 0)->atttypid;
-	r->kcoll = TupleDescAttr(desc, 0)->attcollation;
 	r->ttype = TupleDescAttr(desc, 1)->atttypid;
 	r->vtype = TupleDescAttr(desc, 2)->atttypid;
 	if (!(r->st->kind == SM_TIME_BIGINT
@@ -327,24 +318,8 @@ st_startup(DestReceiver *self, int operation, TupleDesc desc)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 r->m->I > 1 ? errmsg("model \"%s\" takes %d features per step: column 3 must be real[]", r->name, r->m->I)
 				 : errmsg("model \"%s\" takes one value per step: column 3 must be a number, not real[]", r->name)));
-	getTypeOutputInfo(r->ktype, &r->kout.fn_oid, &isvarlena);
-	fmgr_info_cxt(r->kout.fn_oid, &r->kout, r->ctx);
-	get_typlenbyval(r->ktype, &r->klen, &r->kbyval);
-	tc = lookup_type_cache(r->ktype, TYPECACHE_EQ_OPR_FINFO);
-	if (OidIsValid(tc->eq_opr_finfo.fn_oid))
-		fmgr_info_copy(&r->keq, &tc->eq_opr_finfo, r->ctx);
-	else
-		r->keq.fn_oid = InvalidOid;
-	if (!OidIsValid(r->kcoll))
-		r->kcoll = DEFAULT_COLLATION_OID;
-}
-
-static bool
-st_same_key(st_reader *r, Datum key)
-{
-	if (OidIsValid(r->keq.fn_oid))
-		return DatumGetBool(FunctionCall2Coll(&r->keq, r->kcoll, r->curkey, key));
-	return strcmp(r->curtext, OutputFunctionCall(&r->kout, key)) == 0;
+	sm_pg_series_key_init(&r->key, TupleDescAttr(desc, 0)->atttypid,
+						  TupleDescAttr(desc, 0)->attcollation, r->ctx);
 }
 
 static int
@@ -587,7 +562,7 @@ st_receive(TupleTableSlot *slot, DestReceiver *self)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the query of %s returned a NULL series key", r->fn)));
-	if (!r->have_cur || !st_same_key(r, kd))
+	if (!r->have_cur || !sm_pg_series_key_same(&r->key, r->curkey, r->curtext, kd))
 	{
 		char	   *text;
 		uint64		h;
@@ -595,14 +570,14 @@ st_receive(TupleTableSlot *slot, DestReceiver *self)
 		if (r->have_cur)
 		{
 			st_finish_series(r);
-			if (!r->kbyval)
+			if (!r->key.byval)
 				pfree(DatumGetPointer(r->curkey));
 			if (r->n == STATE_BATCH_SERIES || r->used * I > STATE_BATCH_VALUES)
 				run_state_batch(r);
 		}
 		MemoryContextSwitchTo(r->ctx);
-		text = OutputFunctionCall(&r->kout, kd);
-		r->curkey = datumCopy(kd, r->kbyval, r->klen);
+		text = OutputFunctionCall(&r->key.out, kd);
+		r->curkey = datumCopy(kd, r->key.byval, r->key.len);
 		MemoryContextSwitchTo(r->rowctx);
 		h = hash_bytes_extended((const unsigned char *) text, (int) strlen(text), 0);
 		if (hash_search(r->done, &h, HASH_FIND, NULL) != NULL)
