@@ -6,6 +6,7 @@
 #define verfc_pos AV(verfc_pos)
 #define vexp AV(vexp)
 #define vexp_core AV(vexp_core)
+#define vexp_neg AV(vexp_neg)
 #define vgelu AV(vgelu)
 #define vgelu_tanh AV(vgelu_tanh)
 #define vload AV(vload)
@@ -112,10 +113,17 @@ vtanh(v8f v)
  * (at most about 1e13 * 1e13 * 1e4).  VMIN(c, x) / VMAX(c, x) return x when
  * x is NaN, so a NaN input still gives NaN.
  */
+/* e^-x with x clamped to [-30, 30]: sigmoid(x) = 1 / (1 + vexp_neg(x)) */
+V8_INLINE v8f
+vexp_neg(v8f x)
+{
+	return vexp_core(VMIN(V8(30.0f), VMAX(V8(-30.0f), -x)));
+}
+
 V8_INLINE v8f
 vsigmoid_den(v8f x)
 {
-	return V8(1.0f) + vexp_core(VMIN(V8(30.0f), VMAX(V8(-30.0f), -x)));
+	return V8(1.0f) + vexp_neg(x);
 }
 
 V8_INLINE v8f
@@ -272,7 +280,7 @@ AV(sm_gru_cell)(const float *gx, const float *bx, const float *gh, const float *
 		}
 		/* h' = (1 - z) n + z h = (tn ez + h td) / (td (1 + ez)), ez = e^-(xz+hz) */
 		r = V8(1.0f) / vsigmoid_den(xr + hr);
-		z = vexp_core(VMIN(V8(30.0f), VMAX(V8(-30.0f), -(xz + hz))));
+		z = vexp_neg(xz + hz);
 		{
 			v8f			td,
 						tn = vtanh_frac(xn + r * hn, &td);
@@ -520,6 +528,7 @@ AV(sm_add_layernorm)(float *x, const float *b, const float *g, const float *beta
 #undef verfc_pos
 #undef vexp
 #undef vexp_core
+#undef vexp_neg
 #undef vgelu
 #undef vgelu_tanh
 #undef vload
