@@ -131,4 +131,11 @@ SELECT seqmodel.import_safetensors('bad', arch, config || '{"input_std": 0}', pg
 SELECT seqmodel.import_safetensors('bad', arch, config || '{"quantiles": [0.9, 0.1]}', pg_read_binary_file(:'rnndir' || file))
   FROM fixture_rnn_models WHERE model = 'gru_l1_uni_head';
 \echo :LAST_ERROR_SQLSTATE
+-- sort_quantiles needs a quantile head, and is a boolean
+SELECT seqmodel.import_safetensors('bad', arch, config || '{"sort_quantiles": true}', pg_read_binary_file(:'rnndir' || file))
+  FROM fixture_rnn_models WHERE model = 'gru_l1_uni_head';
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_safetensors('bad', arch, config || '{"sort_quantiles": "yes"}', pg_read_binary_file(:'rnndir' || file))
+  FROM fixture_rnn_models WHERE model = 'gru_l1_uni_head';
+\echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.drop_model('needs10');

@@ -45,3 +45,7 @@ SELECT seqmodel.export_safetensors('demo_linear') = decode(:'fixture', 'hex') AS
 \echo
 \echo == real text: a language identifier (test/data), a small BERT and its tokenizer trained by test/data/train_langid.py
 \i test/data/demo_langid.sql
+
+\echo
+\echo == many real series: life expectancy of 185 countries (test/data), one LSTM trained by test/data/train_gapminder_lstm.py
+\i test/data/demo_gapminder.sql

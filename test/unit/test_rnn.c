@@ -451,6 +451,47 @@ test_quantiles_and_sampling(void)
 				  "point forecasts only");
 		sm_model_free(model);
 	}
+	/* sort_quantiles: every step's quantiles are the unsorted head's, in
+	 * increasing order, and the point forecast is the middle one */
+	{
+#define DIRECT_Q "\"input_size\": 1, \"hidden_size\": 5, \"output_size\": 12, \"forecast\": \"direct\", \"quantiles\": [0.1, 0.5, 0.9]"
+		sm_model   *raw = sm_test_make_model("lstm", "{" DIRECT_Q "}", 207, 1.5, true);
+		sm_model   *srt = sm_test_make_model("lstm", "{" DIRECT_Q ", \"sort_quantiles\": true}", 207, 1.5, true);
+#undef DIRECT_Q
+		float		q[3] = {0.1f, 0.5f, 0.9f};
+		float		qr[4 * 3],
+					qs[4 * 3],
+					pr[4],
+					ps[4];
+		sm_forecast_opts opts = {.horizon = 4, .quantiles = q, .n_quantiles = 3};
+		int			crossed = 0,
+					wrong = 0;
+
+		CHECK(raw != NULL && srt != NULL);
+		for (int start = 0; raw && srt && start < 6; start++)
+		{
+			CHECK(sm_rnn_forecast(sm_rnn_of(raw), hist + start, 1, 8 - start, NULL, &opts, pr, qr, &err) == SM_OK);
+			CHECK(sm_rnn_forecast(sm_rnn_of(srt), hist + start, 1, 8 - start, NULL, &opts, ps, qs, &err) == SM_OK);
+			for (int k = 0; k < 4; k++)
+			{
+				const float *r = qr + k * 3,
+						   *o = qs + k * 3;
+				float		v[3] = {r[0], r[1], r[2]},
+							t;
+
+				crossed += !(r[0] <= r[1] && r[1] <= r[2]);
+				for (int i = 0; i < 2; i++)
+					for (int j = 0; j < 2 - i; j++)
+						if (v[j] > v[j + 1])
+							t = v[j], v[j] = v[j + 1], v[j + 1] = t;
+				wrong += !(o[0] == v[0] && o[1] == v[1] && o[2] == v[2] && ps[k] == o[1] && pr[k] == r[1]);
+			}
+		}
+		CHECK_MSG(crossed > 0, "the unsorted head never crossed: the test proves nothing");
+		CHECK_MSG(wrong == 0, "%d steps not the sorted quantiles", wrong);
+		sm_model_free(raw);
+		sm_model_free(srt);
+	}
 }
 
 static int	abort_after = -1;
@@ -485,6 +526,8 @@ test_config_errors(void)
 	BAD("gru", "{\"input_size\": 2, \"hidden_size\": 4, \"output_size\": 2, \"input_mean\": [1, 2, 3]}", "has 3 values, expected 2");
 	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 3, \"quantiles\": [0.5, 0.1]}", "increasing numbers");
 	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 2, \"quantiles\": [0.1, 0.9]}", "");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 1, \"sort_quantiles\": true}", "needs a quantile head");
+	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 3, \"quantiles\": [0.1, 0.5, 0.9], \"sort_quantiles\": 1}", "sort_quantiles");
 	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"output_size\": 3, \"distribution\": \"gaussian\"}", "2 * input_size");
 	BAD("gru", "{\"input_size\": 2, \"hidden_size\": 4, \"output_size\": 5, \"forecast\": \"direct\"}", "multiple of 2");
 	BAD("gru", "{\"input_size\": 1, \"hidden_size\": 4, \"forecast\": \"direct\"}", "needs a head");

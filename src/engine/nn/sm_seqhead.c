@@ -264,6 +264,10 @@ sm_seqhead_read(const sm_config *cfg, int64_t I, int64_t O, sm_seqhead *sh, sm_e
 			sh->kind = SM_HEAD_QUANTILE;
 		}
 	}
+	if ((rc = sm_config_bool(cfg, "sort_quantiles", false, &sh->sort_quantiles, err)) != SM_OK)
+		return rc;
+	if (sh->sort_quantiles && sh->kind != SM_HEAD_QUANTILE)
+		return sm_fail(err, SM_ERR_INVALID, "config key \"sort_quantiles\" needs a quantile head (config key \"quantiles\")");
 	if ((rc = sm_config_string(cfg, "distribution", NULL, &s, err)) != SM_OK)
 		return rc;
 	if (s != NULL)
@@ -414,6 +418,21 @@ sm_seqhead_scale_input(const sm_seqhead *sh, float *row)
 	}
 }
 
+/* insertion sort of a few values (a head's quantiles: at most 99) */
+static void
+sort_floats(float *v, int n)
+{
+	for (int i = 1; i < n; i++)
+	{
+		float		x = v[i];
+		int			k = i;
+
+		for (; k > 0 && v[k - 1] > x; k--)
+			v[k] = v[k - 1];
+		v[k] = x;
+	}
+}
+
 void
 sm_seqhead_unscale(const sm_seqhead *sh, float *out, size_t n)
 {
@@ -448,6 +467,9 @@ sm_seqhead_unscale(const sm_seqhead *sh, float *out, size_t n)
 			if (sh->out_mean && !is_scale)
 				o[j] += sh->out_mean[f];
 		}
+		if (sh->sort_quantiles)
+			for (int j = 0; j < W; j += sh->n_quantiles)
+				sort_floats(o + j, sh->n_quantiles);
 	}
 }
 

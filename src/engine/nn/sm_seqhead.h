@@ -23,6 +23,10 @@
  *   context        integer >= 1: forecasts use only the last N history steps
  *   min_history    integer >= 1, default 1: shorter histories are an error
  *   quantiles      array of increasing numbers in (0, 1): a quantile head
+ *   sort_quantiles boolean, default false: each feature's quantile outputs
+ *                  are put in increasing order (rearrangement, so intervals
+ *                  never cross; it never raises the pinball loss); as torch's
+ *                  out.view(..., Q).sort(-1).values after the output scaling
  *   distribution   "gaussian": a Gaussian head (DeepAR style)
  * Head output layouts (O = head output width):
  *   point, recursive:  O = F; each prediction is fed back
@@ -55,7 +59,7 @@
 /* keys of sm_seqhead_read, for an arch's list of allowed keys */
 #define SM_SEQHEAD_KEYS \
 	"input_mean", "input_std", "output_mean", "output_std", \
-	"forecast", "context", "min_history", "quantiles", "distribution", \
+	"forecast", "context", "min_history", "quantiles", "sort_quantiles", "distribution", \
 	"targets", "past_covariates", "future_covariates"
 
 typedef enum sm_head_kind
@@ -86,6 +90,7 @@ typedef struct sm_seqhead
 	int			n_quantiles;
 	float		quantiles[SM_MAX_QUANTILES];
 	int			median;			/* index of the quantile nearest 0.5 */
+	bool		sort_quantiles; /* rearrange each feature's quantiles in order */
 	int			max_direct;		/* M: direct models' steps */
 } sm_seqhead;
 
@@ -110,7 +115,8 @@ void		sm_seqhead_feed_row(const sm_seqhead *sh, const float *next, const float *
 /* (v - mean) / std for one row of I inputs, in place */
 void		sm_seqhead_scale_input(const sm_seqhead *sh, float *row);
 
-/* Head outputs of n rows of width O: Gaussian scales through softplus, then unscaled. */
+/* Head outputs of n rows of width O: Gaussian scales through softplus, then
+ * unscaled; with sort_quantiles each feature's Q quantiles then in order. */
 void		sm_seqhead_unscale(const sm_seqhead *sh, float *out, size_t n);
 
 /*
