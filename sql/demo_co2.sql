@@ -27,4 +27,28 @@ SELECT avg(abs(f.lstm - a.ppm)) < avg(abs(n.ppm - a.ppm)) AS lstm_beats_seasonal
   FROM co2_forecast f
   JOIN co2 a ON a.month = f.month
   JOIN co2 n ON n.month = (f.month - interval '12 months')::date;
+-- a state kept for the series, advanced month by month through 2000 .. 2001
+-- (the model without its context window: a state carries the whole history)
+SELECT seqmodel.import_safetensors('co2_whole', 'lstm', pg_read_file(:'cfgfile')::jsonb - 'context', pg_read_binary_file(:'weights'));
+SELECT seqmodel.state_create('pg_temp.co2_state', 'date');
+SELECT * FROM seqmodel.state_update('co2_whole', 'pg_temp.co2_state',
+  $$SELECT 'mlo', month, ppm FROM co2 WHERE month < DATE '2000-01-01' ORDER BY 2$$);
+CREATE TEMP TABLE co2_state_check (month date, new_rows bigint, same boolean);
+DO $$
+DECLARE m date; u record; same boolean;
+BEGIN
+  FOR m IN SELECT month FROM co2 WHERE month >= DATE '2000-01-01' ORDER BY month LOOP
+    SELECT * INTO u FROM seqmodel.state_update('co2_whole', 'pg_temp.co2_state',
+      format('SELECT %L, month, ppm FROM co2 WHERE month = %L', 'mlo', m));
+    SELECT max(abs(s.value - f.value) / abs(f.value)) < 1e-5 AND count(*) = 12 INTO same
+      FROM seqmodel.forecast_from_state('co2_whole', 'pg_temp.co2_state', 12) s
+      JOIN seqmodel.forecast_query('co2_whole',
+             format('SELECT %L, ppm FROM co2 WHERE month <= %L ORDER BY month', 'mlo', m), 12) f USING (series, step);
+    INSERT INTO co2_state_check VALUES (m, u.new_rows, same);
+  END LOOP;
+END $$;
+SELECT count(*) AS months, sum(new_rows) AS rows_consumed, bool_and(same) AS equals_full_rerun_every_month,
+       (SELECT last_time FROM pg_temp.co2_state) AS last_month
+  FROM co2_state_check;
+SELECT seqmodel.drop_model('co2_whole');
 SELECT seqmodel.drop_model('co2_lstm');
