@@ -5,6 +5,8 @@
 \set fixdir :abs_srcdir '/test/fixtures/'
 \set lin '{"in_features": 5, "out_features": 3}'
 \set x '{0.5, -1, 2, 0.25, 1}'
+-- this backend's own copies (shared_cache.sql tests the shared cache's)
+SET seqmodel.shared_cache = off;
 
 SELECT seqmodel.cache_reset() >= 0 AS reset;
 SELECT seqmodel.import_safetensors('c', 'linear', :'lin', pg_read_binary_file(:'fixdir' || 'linear.safetensors'));

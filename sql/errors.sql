@@ -165,10 +165,13 @@ SELECT seqmodel.predict('edited', '{1,2,3,4,5}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.drop_model('edited');
 
--- a model larger than the cache may hold
+-- a model larger than the cache may hold (a copy of this backend's own:
+-- the shared cache's copies count against seqmodel.shared_cache_size)
 SET seqmodel.cache_size = '1MB';
+SET seqmodel.shared_cache = off;
 SELECT seqmodel.predict('ramp', array_fill(1::real, ARRAY[1024]));
 \echo :LAST_ERROR_SQLSTATE
 RESET seqmodel.cache_size;
+RESET seqmodel.shared_cache;
 SET seqmodel.cache_size = '1kB';
 SET seqmodel.no_such_setting = 1;

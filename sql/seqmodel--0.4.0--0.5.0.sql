@@ -360,3 +360,37 @@ AS 'MODULE_PATHNAME', 'sm_forecast_query_future'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
 COMMENT ON FUNCTION seqmodel.forecast_query_future(text, text, integer, text, real[], integer, bigint) IS
 'forecast_query for a model with future covariates: query returns (series key, value real[]) history rows ordered by series and time, future_query (series key, step, covariates as one real[] or one number column each) rows in any order, one for every series and step 1 .. horizon (later steps are ignored)';
+
+-- One copy of the weights per cluster (issue 15, part 1; src/pg/shared_cache.c):
+-- with seqmodel in shared_preload_libraries and seqmodel.shared_cache_size
+-- > 0, every backend runs the cluster's one copy of a model.  cache_info
+-- says which of a backend's models are that copy.
+DROP FUNCTION seqmodel.cache_info();
+CREATE FUNCTION seqmodel.cache_info(OUT model text, OUT arch text, OUT version bigint,
+                                    OUT bytes bigint, OUT hits bigint,
+                                    OUT loaded_at timestamptz, OUT last_used timestamptz,
+                                    OUT load_ms float8, OUT shared boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'sm_cache_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION seqmodel.cache_info() IS
+'the models this backend holds in memory, most recently used first; shared: the model is the shared cache''s copy (bytes then counts only what this backend holds of its own, a tokenizer)';
+
+CREATE FUNCTION seqmodel.shared_cache_info(OUT model text, OUT version bigint, OUT state text, OUT bytes bigint, OUT readers integer,
+                                           OUT hits bigint, OUT loaded_at timestamptz,
+                                           OUT last_used timestamptz, OUT load_ms float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'sm_shared_cache_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION seqmodel.shared_cache_info() IS
+'the models in the shared cache (none without it): state (loading, ready, retired: a replaced or evicted copy still read), bytes of shared memory, readers (transactions pinning it now), uses, load time';
+
+CREATE FUNCTION seqmodel.shared_cache_stats(OUT enabled boolean, OUT size_bytes bigint,
+                                            OUT used_bytes bigint, OUT models bigint,
+                                            OUT builds bigint, OUT evictions bigint,
+                                            OUT fallbacks bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'sm_shared_cache_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION seqmodel.shared_cache_stats() IS
+'the shared cache: whether it is on, its size and use in bytes, models held, builds, evictions, and fallbacks (a backend kept its own copy for want of room)';

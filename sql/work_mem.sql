@@ -1,11 +1,12 @@
 -- work_mem: a call whose workspace would exceed seqmodel.work_mem fails
 -- (54000) before allocating it, saying what it needed; within the limit
 -- nothing changes, and the backend goes on.
-SHOW seqmodel.work_mem;
 -- an LSTM (hidden 64, every weight 0.01)
 SELECT seqmodel.import_safetensors('wm', 'lstm', '{"input_size": 1, "hidden_size": 64, "output_size": 1}',
        make_safetensors('{"head.bias":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"head.weight":{"dtype":"F32","shape":[1,64],"data_offsets":[4,260]},"lstm.bias_hh_l0":{"dtype":"F32","shape":[256],"data_offsets":[260,1284]},"lstm.bias_ih_l0":{"dtype":"F32","shape":[256],"data_offsets":[1284,2308]},"lstm.weight_hh_l0":{"dtype":"F32","shape":[256,64],"data_offsets":[2308,67844]},"lstm.weight_ih_l0":{"dtype":"F32","shape":[256,1],"data_offsets":[67844,68868]}}',
                         decode(repeat(encode(le_f32(0.01), 'hex'), 17217), 'hex'))) AS parameters;
+-- the default (the library is loaded now: the setting exists)
+SHOW seqmodel.work_mem;
 CREATE FUNCTION work_mem_error(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE q;

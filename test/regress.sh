@@ -4,7 +4,9 @@
 # then again under every other CPU kernel set this machine runs (avx512,
 # avx2, generic, blas) with seqmodel.device = cpu, so each variant passes
 # the whole suite.  The tests of the settings themselves (compute,
-# cpu_unsupported, device) run in the first pass only.  Then the scripts
+# cpu_unsupported, device) run in the first pass only.  Then the whole
+# suite once more with the shared cache (seqmodel preloaded,
+# seqmodel.shared_cache_size 256MB: the cluster restarted for it).  Then the scripts
 # of test/t (pg_dump / restore; a streaming replica; state updates from
 # two sessions), into $T_LOG.
 # Exit status: non-zero if any pass failed.
@@ -34,7 +36,22 @@ for k in avx512 avx2 generic blas; do
     PGOPTIONS="-c seqmodel.cpu_kernels=$k -c seqmodel.device=cpu" make -s installcheck REGRESS="$tests" \
         EXTRA_REGRESS_OPTS="--outputdir=results-$k" || rc=1
 done
+# the whole suite again with one copy of the weights per cluster: seqmodel
+# preloaded and seqmodel.shared_cache_size set (a restart), kernels auto
+echo "== regression tests with the shared cache (shared_preload_libraries = seqmodel)"
 psql -X -q -d postgres -c "DROP EXTENSION IF EXISTS seqmodel" 2>/dev/null
+# (two restarts: ALTER SYSTEM takes the size only once the library is preloaded)
+psql -X -q -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'seqmodel'" || rc=1
+if pg_ctlcluster "${PGVERSION:-15}" regress restart &&
+   psql -X -q -d postgres -c "ALTER SYSTEM SET seqmodel.shared_cache_size = '256MB'" &&
+   pg_ctlcluster "${PGVERSION:-15}" regress restart; then
+    make -s installcheck EXTRA_REGRESS_OPTS="--outputdir=results-shared" || rc=1
+else
+    echo "restart with the shared cache failed"; rc=1
+fi
+psql -X -q -d postgres -c "DROP EXTENSION IF EXISTS seqmodel" 2>/dev/null
+psql -X -q -d postgres -c "ALTER SYSTEM RESET shared_preload_libraries" -c "ALTER SYSTEM RESET seqmodel.shared_cache_size" || rc=1
+pg_ctlcluster "${PGVERSION:-15}" regress restart || rc=1
 # test/t: each script prints "ok" / "not ok" lines and its own "N passed,
 # N failed"; the log ends with their sum (what test/run-tests reads)
 t_log=${T_LOG:-/tmp/seqmodel-t.log}

@@ -17,6 +17,11 @@
  * another role of the same session only if that role may see it;
  * cache_info() lists only the models the current role may see.
  *
+ * Shared copies: with the shared cache (shared_cache.c) an entry may stand
+ * for the cluster's copy of the model instead of a copy of its own; it is
+ * pinned once per transaction, at the statement's version check, and its
+ * bytes (weights) are not counted here, only its tokenizer's.
+ *
  * Memory: each model lives in its own memory context under one cache
  * context.  seqmodel.cache_size bounds the total; least recently used models
  * are evicted first, and a model larger than the whole budget is an error
@@ -61,6 +66,8 @@ typedef struct cache_entry
 	TimestampTz checked_stmt;
 	CommandId	checked_cid;
 	uint64		owner;			/* the owner of its packed weights (sm_ops_set_owner) */
+	int			shared_slot;	/* the model is the shared cache's copy in this slot, or -1 */
+	uint64		shared_gen;		/* ... at this generation of the slot */
 } cache_entry;
 
 /* owners for the compute seam: unique for the backend's life, so a GPU copy is never mistaken */
@@ -200,6 +207,47 @@ room_for_model(const char *name, Size need)
 	make_room(need);
 }
 
+/* the second build of a model, into the shared cache's block (its allocations go there) */
+static const sm_model *
+shared_loader(const char *name, const sm_model_row *row)
+{
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "seqmodel shared load",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+	const sm_model *m = sm_catalog_load(name, row, NULL);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);	/* what the glue read on the way */
+	return m;
+}
+
+/* an entry for the shared cache's copy of a model (its context only for a tokenizer) */
+static cache_entry *
+shared_entry(const char *name, const sm_model_row *row, const sm_model *m, int slot, uint64 gen,
+			 MemoryContext ctx, double load_ms)
+{
+	cache_entry *e = MemoryContextAllocZero(cache_context, sizeof(cache_entry));
+
+	if (ctx == NULL)
+		ctx = AllocSetContextCreate(cache_context, "seqmodel model", ALLOCSET_SMALL_SIZES);
+	MemoryContextSetIdentifier(ctx, MemoryContextStrdup(ctx, name));
+	e->name = MemoryContextStrdup(cache_context, name);
+	e->arch = MemoryContextStrdup(cache_context, row->arch);
+	e->version = row->version;
+	e->ctx = ctx;
+	e->model = (sm_model *) m;
+	e->shared_slot = slot;
+	e->shared_gen = gen;
+	e->owner = sm_shared_owner(slot, gen);
+	e->bytes = MemoryContextMemAllocated(ctx, true);
+	e->loaded_at = GetCurrentTimestamp();
+	e->load_ms = load_ms;
+	make_room(e->bytes);
+	dlist_push_head(&cache_lru, &e->lru);
+	cache_bytes += e->bytes;
+	return e;
+}
+
 static cache_entry *
 load_entry(const char *name, const sm_model_row *row)
 {
@@ -208,8 +256,24 @@ load_entry(const char *name, const sm_model_row *row)
 	cache_entry *e;
 	instr_time	start,
 				elapsed;
+	Size		engine_bytes;
 
 	INSTR_TIME_SET_CURRENT(start);
+	if (sm_shared_cache_enabled())
+	{
+		int			slot;
+		uint64		gen;
+		const sm_model *m = sm_shared_find(name, row->version, &slot, &gen);
+
+		if (m != NULL)
+		{
+			INSTR_TIME_SET_CURRENT(elapsed);
+			INSTR_TIME_SUBTRACT(elapsed, start);
+			return shared_entry(name, row, m, slot, gen, NULL, INSTR_TIME_GET_MILLISEC(elapsed));
+		}
+		/* not there: build it here first, counting what the engine allocates */
+		sm_shared_count_begin();
+	}
 	/*
 	 * Load under the current (statement) context, so an error on the way
 	 * frees the half-built model; adopt it into the cache once complete.
@@ -221,6 +285,7 @@ load_entry(const char *name, const sm_model_row *row)
 	{
 		sm_model   *model = sm_catalog_load(name, row, room_for_model);
 
+		engine_bytes = sm_shared_count_end();
 		sm_ops_set_owner(0);
 		MemoryContextSwitchTo(old);
 		INSTR_TIME_SET_CURRENT(elapsed);
@@ -235,9 +300,32 @@ load_entry(const char *name, const sm_model_row *row)
 		e->ctx = ctx;
 		e->owner = next_owner;
 		e->model = model;
+		e->shared_slot = -1;
 		e->bytes = MemoryContextMemAllocated(ctx, true);
 		e->loaded_at = GetCurrentTimestamp();
 		e->load_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	}
+	if (sm_shared_cache_enabled())
+	{
+		int			slot;
+		uint64		gen;
+		const sm_model *m = sm_shared_publish(name, row, engine_bytes, shared_loader, &slot, &gen);
+
+		/* the shared copy replaces the local one (none: no room, keep it) */
+		if (m != NULL)
+		{
+			MemoryContext empty = AllocSetContextCreate(cache_context, "seqmodel model",
+														ALLOCSET_SMALL_SIZES);
+
+			INSTR_TIME_SET_CURRENT(elapsed);
+			INSTR_TIME_SUBTRACT(elapsed, start);
+			sm_ops_forget(e->owner);
+			MemoryContextDelete(e->ctx);
+			pfree(e->name);
+			pfree(e->arch);
+			pfree(e);
+			return shared_entry(name, row, m, slot, gen, empty, INSTR_TIME_GET_MILLISEC(elapsed));
+		}
 	}
 	/*
 	 * The estimate above counted the weights as float32; the built model
@@ -284,6 +372,20 @@ entry_get(const char *name, bool count_hit)
 		{
 			entry_free(e);
 			e = NULL;
+		}
+		/* a shared copy is pinned for the transaction, if it is still there */
+		if (e != NULL && e->shared_slot >= 0)
+		{
+			const sm_model *m;
+
+			/* (seqmodel.shared_cache turned off: a copy of its own instead) */
+			if (sm_shared_cache_enabled() && sm_shared_pin(e->shared_slot, e->shared_gen, &m))
+				e->model = (sm_model *) m;
+			else
+			{
+				entry_free(e);
+				e = NULL;
+			}
 		}
 		if (e == NULL)
 			e = load_entry(name, &row);
@@ -377,8 +479,8 @@ sm_cache_info(PG_FUNCTION_ARGS)
 	dlist_foreach(it, &cache_lru)
 	{
 		cache_entry *e = dlist_container(cache_entry, lru, it.cur);
-		Datum		values[8];
-		bool		nulls[8] = {0};
+		Datum		values[9];
+		bool		nulls[9] = {0};
 
 		/* only the models this role may see (row-level security) */
 		if (sm_catalog_version(e->name) < 0)
@@ -392,6 +494,7 @@ sm_cache_info(PG_FUNCTION_ARGS)
 		values[5] = TimestampTzGetDatum(e->loaded_at);
 		values[6] = TimestampTzGetDatum(e->last_used);
 		values[7] = Float8GetDatum(e->load_ms);
+		values[8] = BoolGetDatum(e->shared_slot >= 0);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();

@@ -19,6 +19,12 @@ MemoryContext sm_pg_alloc_context = NULL;
 static void *
 pg_engine_alloc(size_t size)
 {
+	bool		handled;
+	void	   *p = sm_shared_bump_alloc(size, &handled);
+
+	/* building a model into the shared cache: its bump allocator answers */
+	if (handled)
+		return p;
 	return MemoryContextAllocExtended(sm_pg_alloc_context ? sm_pg_alloc_context : CurrentMemoryContext,
 									  size, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 }
@@ -26,6 +32,9 @@ pg_engine_alloc(size_t size)
 static void
 pg_engine_free(void *ptr)
 {
+	/* a shared model's block is freed whole, when its last reader leaves */
+	if (sm_shared_owns(ptr))
+		return;
 	pfree(ptr);
 }
 

@@ -529,5 +529,6 @@ sm_drop_model(PG_FUNCTION_ARGS)
 	found = sm_catalog_delete_model(name);
 	SPI_finish();
 	sm_cache_forget(name);
+	sm_shared_forget(name);
 	PG_RETURN_BOOL(found);
 }

@@ -130,6 +130,7 @@ _PG_init(void)
 							1024, 16, INT_MAX / 2,
 							PGC_SUSET, GUC_UNIT_MB,
 							NULL, sm_gpu_cache_size_assign, NULL);
+	sm_shared_cache_init();
 	MarkGUCPrefixReserved("seqmodel");
 	sm_pg_install_hooks();
 }

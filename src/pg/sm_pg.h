@@ -96,6 +96,33 @@ int64		sm_catalog_version(const char *name);
  * go to CurrentMemoryContext). */
 sm_model   *sm_catalog_load(const char *name, const sm_model_row *row,
 							 void (*before_data) (const char *name, Size f32_bytes));
+/*
+ * The shared cache (shared_cache.c): one copy of a model per cluster, with
+ * seqmodel in shared_preload_libraries and seqmodel.shared_cache_size > 0.
+ */
+extern int	sm_shared_cache_size_mb;
+extern bool sm_use_shared_cache;	/* seqmodel.shared_cache (per session) */
+typedef const sm_model *(*sm_shared_loader) (const char *name, const sm_model_row *row);
+void		sm_shared_cache_init(void);	/* _PG_init: the GUC, and the shmem hooks when preloading */
+bool		sm_shared_cache_enabled(void);	/* there is one, and this session uses it */
+/* the shared copy at this version, pinned for the transaction, or NULL */
+const sm_model *sm_shared_find(const char *name, int64 version, int *slot, uint64 *gen);
+/* build it into the area (bytes: sm_shared_count_end of a local build), or NULL: no room */
+const sm_model *sm_shared_publish(const char *name, const sm_model_row *row, Size bytes,
+								  sm_shared_loader load, int *slot, uint64 *gen);
+/* pin a copy found before for this transaction; false if it went (load again) */
+bool		sm_shared_pin(int slot, uint64 gen, const sm_model **model);
+/* a dropped model's copies: no longer found, freed when nothing reads them */
+void		sm_shared_forget(const char *name);
+/* the owner of the copy's packed weights (sm_ops_forget drops this backend's GPU copies) */
+uint64		sm_shared_owner(int slot, uint64 gen);
+/* count the engine's allocations of a local build, to size its shared block */
+void		sm_shared_count_begin(void);
+Size		sm_shared_count_end(void);
+/* engine_hooks.c: allocation into a block being built; memory inside the area */
+void	   *sm_shared_bump_alloc(size_t size, bool *handled);
+bool		sm_shared_owns(const void *ptr);
+
 /* ERROR for a model the caller cannot see: 42501 naming its owner if it
  * exists (row-level security hides it), else 42704.  Connects SPI itself. */
 void		sm_catalog_unknown_model(const char *name) pg_attribute_noreturn();

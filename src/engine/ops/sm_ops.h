@@ -220,6 +220,9 @@ typedef struct sm_ops_device_status
 
 void		sm_ops_device_status_get(sm_ops_device_status *out);
 
+/* keys of weights packed from now on count up from next (returns the old
+ * counter): the glue gives a model built into shared memory keys of its own */
+uint64_t	sm_ops_set_key_base(uint64_t next);
 /* for sm_packed_init (ops/ only): a fresh key, and the owner now set */
 uint64_t	sm_ops_next_key(void);
 uint64_t	sm_ops_current_owner(void);

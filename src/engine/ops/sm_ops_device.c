@@ -36,6 +36,12 @@ sm_ops_next_key(void)
 }
 
 uint64_t
+sm_ops_set_key_base(uint64_t next)
+{
+	return __atomic_exchange_n(&next_key, next, __ATOMIC_RELAXED);
+}
+
+uint64_t
 sm_ops_current_owner(void)
 {
 	return owner_now;
