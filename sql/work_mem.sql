@@ -22,6 +22,10 @@ SELECT work_mem_error('SELECT seqmodel.predict_steps(''wm'', h) FROM wm_long') A
 SELECT work_mem_error('SELECT seqmodel.forecast(''wm'', ''{0.5, 0.25}'', 10000)') AS long_forecast;
 SELECT work_mem_error($q$SELECT count(*) FROM seqmodel.forecast_query('wm', 'SELECT g % 5000, 0.5 FROM generate_series(1, 100000) g ORDER BY g % 5000, g', 3)$q$) AS many_series;
 SELECT work_mem_error('SELECT seqmodel.predict_steps(''tfm_num1_scaled'', array_fill(0.5::real, ARRAY[3000]))') AS attention;
+-- the rows a query gives are buffered within the limit too: one series may
+-- take half of it (131072 values at 1MB), so a longer one is refused as it is read
+SELECT work_mem_error($q$SELECT count(*) FROM seqmodel.forecast_query('wm', 'SELECT 1, 0.5 FROM generate_series(1, 200000) g', 3)$q$) AS long_series_buffered;
+SELECT count(*) FROM seqmodel.backtest('wm', 'SELECT 1, 0.5 FROM generate_series(1, 200000) g', 3);
 -- the needed size is in the message, before any allocation: here the exact text
 \set VERBOSITY terse
 SELECT array_length(seqmodel.predict_steps('wm', h), 1) FROM wm_long;
@@ -32,6 +36,7 @@ RESET seqmodel.work_mem;
 -- with the default limit the same calls run
 SELECT work_mem_error('SELECT seqmodel.predict_steps(''wm'', h) FROM wm_long') AS long_sequence_default;
 SELECT work_mem_error($q$SELECT count(*) FROM seqmodel.forecast_query('wm', 'SELECT g % 5000, 0.5 FROM generate_series(1, 100000) g ORDER BY g % 5000, g', 3)$q$) AS many_series_default;
+SELECT work_mem_error($q$SELECT count(*) FROM seqmodel.forecast_query('wm', 'SELECT 1, 0.5 FROM generate_series(1, 200000) g', 3)$q$) AS long_series_default;
 -- errors: below the minimum
 SET seqmodel.work_mem = '100kB';
 SELECT seqmodel.drop_model('wm');

@@ -717,6 +717,13 @@ typedef struct query_batch
 				cap;			/* floats */
 } query_batch;
 
+/* bytes of values a batch may buffer, and one series at most: half of seqmodel.work_mem */
+static int64
+buffer_limit(void)
+{
+	return (int64) sm_work_mem_kb * 1024 / 2;
+}
+
 /* the value column as real(s) */
 static int
 value_of(Datum d, Oid type, float *out, int I, const char *key, int64 pos)
@@ -1184,7 +1191,8 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 			if (!r->key.byval)
 				pfree(DatumGetPointer(r->curkey));
 			if (r->qb.n == QUERY_BATCH_SERIES ||
-				(int64) r->qb.n * r->qb.maxlen * m->I > QUERY_BATCH_VALUES)
+				(int64) r->qb.n * r->qb.maxlen * m->I > QUERY_BATCH_VALUES ||
+				r->qb.used * (int64) sizeof(float) > buffer_limit())
 				run_batch(r);
 		}
 		if (hash_search(r->done, &h, HASH_FIND, NULL) != NULL)
@@ -1228,9 +1236,22 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("series \"%s\" is too long", r->curtext)));
+	/*
+	 * The values buffered count against seqmodel.work_mem: a batch is run
+	 * once it holds half of it (above), and one series may take the other
+	 * half, so the buffer never passes the limit.
+	 */
+	if ((r->qb.used - r->curstart + m->I) * (int64) sizeof(float) > buffer_limit())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("series \"%s\" is too long for seqmodel.work_mem", r->curtext),
+				 errdetail("Its first %lld steps need more than %d kB in memory; one series may take half of seqmodel.work_mem (%d kB).",
+						   (long long) r->step, sm_work_mem_kb / 2, sm_work_mem_kb),
+				 errhint("Raise seqmodel.work_mem, or pass fewer steps of history.")));
 	if (r->qb.used + m->I > r->qb.cap)
 	{
-		r->qb.cap *= 2;
+		/* doubling, but not past what the limit lets the buffer hold */
+		r->qb.cap = Max(Min(r->qb.cap * 2, buffer_limit() * 2 / (int64) sizeof(float)), r->qb.used + m->I);
 		r->qb.vals = repalloc_huge(r->qb.vals, sizeof(float) * r->qb.cap);
 	}
 	memcpy(r->qb.vals + r->qb.used, r->v, sizeof(float) * m->I);
