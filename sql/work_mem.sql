@@ -26,6 +26,12 @@ SELECT work_mem_error('SELECT seqmodel.predict_steps(''tfm_num1_scaled'', array_
 -- take half of it (131072 values at 1MB), so a longer one is refused as it is read
 SELECT work_mem_error($q$SELECT count(*) FROM seqmodel.forecast_query('wm', 'SELECT 1, 0.5 FROM generate_series(1, 200000) g', 3)$q$) AS long_series_buffered;
 SELECT count(*) FROM seqmodel.backtest('wm', 'SELECT 1, 0.5 FROM generate_series(1, 200000) g', 3);
+SELECT work_mem_error($q$SELECT seqmodel.forecast_agg('wm', 0.5, 3 ORDER BY g) FROM generate_series(1, 200000) g$q$) AS long_aggregate;
+SELECT seqmodel.state_create('wm_state', 'bigint');
+SELECT work_mem_error($q$SELECT * FROM seqmodel.state_update('wm', 'wm_state', 'SELECT 1, g, 0.5 FROM generate_series(1, 200000) g')$q$) AS long_state_update;
+-- (short series run under the same limit)
+SELECT updated_series, new_rows FROM seqmodel.state_update('wm', 'wm_state', 'SELECT g % 20, g, 0.5 FROM generate_series(1, 100) g ORDER BY 1, 2');
+DROP TABLE wm_state;
 -- the needed size is in the message, before any allocation: here the exact text
 \set VERBOSITY terse
 SELECT array_length(seqmodel.predict_steps('wm', h), 1) FROM wm_long;

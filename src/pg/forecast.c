@@ -565,9 +565,11 @@ agg_append(agg_state *st, const float *v, int width)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("value at row %lld has %d features, the first row had %d",
 						(long long) st->n + 1, width, st->width)));
+	if ((st->n + 1) * st->width * (int64) sizeof(float) > sm_pg_buffer_limit())
+		sm_pg_series_too_long(NULL, st->n + 1);
 	if ((st->n + 1) * st->width > st->cap)
 	{
-		st->cap *= 2;
+		st->cap = Max(Min(st->cap * 2, sm_pg_buffer_limit() / (int64) sizeof(float)), (st->n + 1) * st->width);
 		st->values = repalloc_huge(st->values, sizeof(float) * st->cap);
 	}
 	memcpy(st->values + st->n * st->width, v, sizeof(float) * width);
@@ -716,13 +718,6 @@ typedef struct query_batch
 	int64		used,
 				cap;			/* floats */
 } query_batch;
-
-/* bytes of values a batch may buffer, and one series at most: half of seqmodel.work_mem */
-static int64
-buffer_limit(void)
-{
-	return (int64) sm_work_mem_kb * 1024 / 2;
-}
 
 /* the value column as real(s) */
 static int
@@ -1192,7 +1187,7 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 				pfree(DatumGetPointer(r->curkey));
 			if (r->qb.n == QUERY_BATCH_SERIES ||
 				(int64) r->qb.n * r->qb.maxlen * m->I > QUERY_BATCH_VALUES ||
-				r->qb.used * (int64) sizeof(float) > buffer_limit())
+				r->qb.used * (int64) sizeof(float) > sm_pg_buffer_limit())
 				run_batch(r);
 		}
 		if (hash_search(r->done, &h, HASH_FIND, NULL) != NULL)
@@ -1241,17 +1236,12 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 	 * once it holds half of it (above), and one series may take the other
 	 * half, so the buffer never passes the limit.
 	 */
-	if ((r->qb.used - r->curstart + m->I) * (int64) sizeof(float) > buffer_limit())
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("series \"%s\" is too long for seqmodel.work_mem", r->curtext),
-				 errdetail("Its first %lld steps need more than %d kB in memory; one series may take half of seqmodel.work_mem (%d kB).",
-						   (long long) r->step, sm_work_mem_kb / 2, sm_work_mem_kb),
-				 errhint("Raise seqmodel.work_mem, or pass fewer steps of history.")));
+	if ((r->qb.used - r->curstart + m->I) * (int64) sizeof(float) > sm_pg_buffer_limit())
+		sm_pg_series_too_long(r->curtext, r->step);
 	if (r->qb.used + m->I > r->qb.cap)
 	{
 		/* doubling, but not past what the limit lets the buffer hold */
-		r->qb.cap = Max(Min(r->qb.cap * 2, buffer_limit() * 2 / (int64) sizeof(float)), r->qb.used + m->I);
+		r->qb.cap = Max(Min(r->qb.cap * 2, sm_pg_buffer_limit() * 2 / (int64) sizeof(float)), r->qb.used + m->I);
 		r->qb.vals = repalloc_huge(r->qb.vals, sizeof(float) * r->qb.cap);
 	}
 	memcpy(r->qb.vals + r->qb.used, r->v, sizeof(float) * m->I);

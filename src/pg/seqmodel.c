@@ -46,6 +46,24 @@ work_mem_assign(int newval, void *extra)
 					  "Raise seqmodel.work_mem, or send fewer rows or steps per call.");
 }
 
+int64
+sm_pg_buffer_limit(void)
+{
+	return (int64) sm_work_mem_kb * 1024 / 2;
+}
+
+void
+sm_pg_series_too_long(const char *key, int64 steps)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 key ? errmsg("series \"%s\" is too long for seqmodel.work_mem", key)
+			 : errmsg("the history of forecast_agg is too long for seqmodel.work_mem"),
+			 errdetail("Its first %lld steps need more than %d kB in memory; one series may take half of seqmodel.work_mem (%d kB).",
+					   (long long) steps, sm_work_mem_kb / 2, sm_work_mem_kb),
+			 errhint("Raise seqmodel.work_mem, or pass fewer steps of history.")));
+}
+
 void		_PG_init(void);
 
 void

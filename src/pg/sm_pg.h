@@ -27,6 +27,14 @@ extern int	sm_progress_interval;
 extern int	sm_truncation;
 extern int	sm_cpu_kernels;
 extern int	sm_work_mem_kb;
+/*
+ * Rows a call buffers (forecast_query, backtest, state_update,
+ * forecast_agg) count against seqmodel.work_mem: a batch runs once it holds
+ * half of it, and one series may take the other half (bytes); past that,
+ * sm_pg_series_too_long raises 54000 (key NULL: forecast_agg's history).
+ */
+int64		sm_pg_buffer_limit(void);
+void		sm_pg_series_too_long(const char *key, int64 steps) pg_attribute_noreturn();
 
 /* seqmodel.cpu_kernels (compute.c) */
 enum

@@ -61,6 +61,8 @@
 /* series per batch, and values per batch */
 #define STATE_BATCH_SERIES 1024
 #define STATE_BATCH_VALUES (16 * 1024 * 1024)
+/* a buffered row: its values and its time */
+#define ROW_BYTES(I) ((int64) (I) * (int64) sizeof(float) + (int64) sizeof(int64))
 
 /* ------------------------------------------------------------ the model */
 
@@ -572,7 +574,8 @@ st_receive(TupleTableSlot *slot, DestReceiver *self)
 			st_finish_series(r);
 			if (!r->key.byval)
 				pfree(DatumGetPointer(r->curkey));
-			if (r->n == STATE_BATCH_SERIES || r->used * I > STATE_BATCH_VALUES)
+			if (r->n == STATE_BATCH_SERIES || r->used * I > STATE_BATCH_VALUES ||
+				r->used * ROW_BYTES(I) > sm_pg_buffer_limit())
 				run_state_batch(r);
 		}
 		MemoryContextSwitchTo(r->ctx);
@@ -621,9 +624,12 @@ st_receive(TupleTableSlot *slot, DestReceiver *self)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("series \"%s\" has too many new rows", r->curtext)));
+	/* the rows buffered count against seqmodel.work_mem (sm_pg.h) */
+	if ((s->n + 1) * ROW_BYTES(I) > sm_pg_buffer_limit())
+		sm_pg_series_too_long(r->curtext, s->n + 1);
 	if (r->used + 1 > r->cap)
 	{
-		r->cap *= 2;
+		r->cap = Max(Min(r->cap * 2, sm_pg_buffer_limit() * 2 / ROW_BYTES(I)), r->used + 1);
 		r->vals = repalloc_huge(r->vals, sizeof(float) * r->cap * I);
 		r->times = repalloc_huge(r->times, sizeof(int64) * r->cap);
 	}

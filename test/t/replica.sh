@@ -14,16 +14,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-passed=0; failed=0
-check() {  # check NAME EXPECTED ACTUAL (an empty answer never passes)
-    if [ -n "$2" ] && [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"
-    else failed=$((failed + 1)); echo "not ok - $1: expected [$2], got [$3]"; fi
-}
-bin=$(pg_config --bindir)
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-dir=$(mktemp -d /tmp/seqmodel-replica.XXXXXX)
-chmod 755 "$dir"
-[ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+. "$root/test/t/lib/cluster.sh"
+dir=$(t_tmpdir replica)
 p_port=${REPLICA_PRIMARY_PORT:-55441}
 s_port=${REPLICA_STANDBY_PORT:-55442}
 cleanup() {
@@ -35,7 +27,6 @@ cleanup() {
 trap cleanup EXIT
 qp() { as_pg "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$dir" -p "$p_port" -d postgres "$@"; }
 qs() { as_pg "$bin/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$dir" -p "$s_port" -d postgres "$@"; }
-fail_all() { echo "not ok - $1"; tail -20 "$dir"/*.log 2>/dev/null; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 
 as_pg "$bin/initdb" -D "$dir/primary" -A trust -U postgres >/dev/null 2>&1 || fail_all "initdb"
 cat >> "$dir/primary/postgresql.conf" <<EOF

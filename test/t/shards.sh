@@ -29,16 +29,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 root=$(pwd)
-passed=0; failed=0
-check() {  # check NAME EXPECTED ACTUAL (an empty answer never passes)
-    if [ -n "$2" ] && [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"
-    else failed=$((failed + 1)); echo "not ok - $1: expected [$2], got [$3]"; fi
-}
-bin=$(pg_config --bindir)
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-dir=$(mktemp -d /tmp/seqmodel-shards.XXXXXX)
-chmod 755 "$dir"
-[ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+. "$root/test/t/lib/cluster.sh"
+dir=$(t_tmpdir shards)
 c_port=${SHARDS_COORD_PORT:-55451}
 s1_port=${SHARDS_SHARD1_PORT:-55452}
 s2_port=${SHARDS_SHARD2_PORT:-55453}
@@ -57,7 +49,6 @@ qr() { q "$c_port" registry "$@"; }        # the model registry (publisher)
 qx() { q "$c_port" single "$@"; }          # the single-server reference
 q1() { q "$s1_port" postgres "$@"; }
 q2() { q "$s2_port" postgres "$@"; }
-fail_all() { echo "not ok - $1"; tail -20 "$dir"/*.log 2>/dev/null; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 
 start() {  # start NAME PORT [extra postgresql.conf lines]
     as_pg "$bin/initdb" -D "$dir/$1" -A trust -U postgres >/dev/null 2>&1 || fail_all "initdb $1"
