@@ -617,7 +617,17 @@ sm_shared_publish(const char *name, const sm_model_row *row, Size bytes,
 	{
 		sm_ops_set_owner(0);
 		bump_cur = bump_end = NULL;
-		release_all();			/* frees the block: building is set */
+		/*
+		 * Free the block, but keep this transaction's other pins: the error
+		 * may be caught (a PL/pgSQL exception block) and the statement go on
+		 * with models it already pinned.
+		 */
+		LWLockAcquire(hdr->lock, LW_EXCLUSIVE);
+		if (s->state == SLOT_LOADING && s->builder == MyProcPid)
+			slot_clear(s);
+		building = -1;
+		LWLockRelease(hdr->lock);
+		ConditionVariableBroadcast(&hdr->built);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
