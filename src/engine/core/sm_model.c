@@ -4,6 +4,7 @@
  */
 #include "sm_model.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -355,6 +356,20 @@ sm_model_parameters(const sm_model *model)
 	for (int i = 0; i < model->weights.count; i++)
 		n += model->weights.items[i]->numel;
 	return n;
+}
+
+const float *
+sm_model_weight(const sm_model *model, const char *fmt,...)
+{
+	char		name[SM_MAX_NAME];
+	va_list		ap;
+	sm_tensor  *t;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	t = sm_weights_find(&model->weights, name);
+	return t ? t->data : NULL;
 }
 
 uint64_t

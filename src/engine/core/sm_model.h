@@ -96,6 +96,10 @@ struct sm_model
  */
 uint64_t	sm_model_f32_bytes(const sm_model *model);
 
+/* The loaded weight of that name (printf-style), or NULL. */
+const float *sm_model_weight(const sm_model *model, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+
 /* The arch of that name, or NULL. */
 const sm_arch *sm_arch_find(const char *name);
 /* "linear, lstm, ..." for messages */

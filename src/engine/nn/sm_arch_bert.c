@@ -217,11 +217,11 @@ bert_build(sm_model *model, sm_error *err)
 	m->vocab = (int) c.V;
 	m->max_len = (int) c.P;
 	m->type_vocab = (int) c.types;
-	m->wte = sm_tfm_weight(model, "embeddings.word_embeddings.weight");
-	m->pos = sm_tfm_weight(model, "embeddings.position_embeddings.weight");
-	m->tte = sm_tfm_weight(model, "embeddings.token_type_embeddings.weight");
-	m->emb_ln_g = sm_tfm_weight(model, "embeddings.LayerNorm.weight");
-	m->emb_ln_b = sm_tfm_weight(model, "embeddings.LayerNorm.bias");
+	m->wte = sm_model_weight(model, "embeddings.word_embeddings.weight");
+	m->pos = sm_model_weight(model, "embeddings.position_embeddings.weight");
+	m->tte = sm_model_weight(model, "embeddings.token_type_embeddings.weight");
+	m->emb_ln_g = sm_model_weight(model, "embeddings.LayerNorm.weight");
+	m->emb_ln_b = sm_model_weight(model, "embeddings.LayerNorm.bias");
 	for (int i = 0; i < m->n_layers; i++)
 	{
 		sm_tfm_layer *L = &m->layers[i];
@@ -231,12 +231,12 @@ bert_build(sm_model *model, sm_error *err)
 		L->k = sm_tfm_dense(model, m->d, m->d, false, SUB("attention.self.key."));
 		L->v = sm_tfm_dense(model, m->d, m->d, false, SUB("attention.self.value."));
 		L->o = sm_tfm_dense(model, m->d, m->d, false, SUB("attention.output.dense."));
-		L->ln1_g = sm_tfm_weight(model, "%sweight", SUB("attention.output.LayerNorm."));
-		L->ln1_b = sm_tfm_weight(model, "%sbias", SUB("attention.output.LayerNorm."));
+		L->ln1_g = sm_model_weight(model, "%sweight", SUB("attention.output.LayerNorm."));
+		L->ln1_b = sm_model_weight(model, "%sbias", SUB("attention.output.LayerNorm."));
 		L->ff1 = sm_tfm_dense(model, m->ffn, m->d, false, SUB("intermediate.dense."));
 		L->ff2 = sm_tfm_dense(model, m->d, m->ffn, false, SUB("output.dense."));
-		L->ln2_g = sm_tfm_weight(model, "%sweight", SUB("output.LayerNorm."));
-		L->ln2_b = sm_tfm_weight(model, "%sbias", SUB("output.LayerNorm."));
+		L->ln2_g = sm_model_weight(model, "%sweight", SUB("output.LayerNorm."));
+		L->ln2_b = sm_model_weight(model, "%sbias", SUB("output.LayerNorm."));
 #undef SUB
 	}
 	pooler = sm_tfm_dense(model, m->d, m->d, false, "pooler.dense.");

@@ -156,23 +156,23 @@ gpt2_build(sm_model *model, sm_error *err)
 	m->causal = true;
 	m->vocab = (int) c.V;
 	m->max_len = (int) c.P;
-	m->wte = sm_tfm_weight(model, "wte.weight");
-	m->pos = sm_tfm_weight(model, "wpe.weight");
-	m->lm_head = sm_tfm_weight(model, "lm_head.weight");
+	m->wte = sm_model_weight(model, "wte.weight");
+	m->pos = sm_model_weight(model, "wpe.weight");
+	m->lm_head = sm_model_weight(model, "lm_head.weight");
 	if (m->lm_head == NULL)
 		m->lm_head = m->wte;	/* tied, as GPT2LMHeadModel saves it */
-	m->final_ln_g = sm_tfm_weight(model, "ln_f.weight");
-	m->final_ln_b = sm_tfm_weight(model, "ln_f.bias");
+	m->final_ln_g = sm_model_weight(model, "ln_f.weight");
+	m->final_ln_b = sm_model_weight(model, "ln_f.bias");
 	m->pool = SM_POOL_LAST;
 	for (int i = 0; i < m->n_layers; i++)
 	{
 		sm_tfm_layer *L = &m->layers[i];
 
 #define SUB(fmt) (snprintf(name, sizeof(name), "h.%d." fmt, i), name)
-		L->ln1_g = sm_tfm_weight(model, "%sweight", SUB("ln_1."));
-		L->ln1_b = sm_tfm_weight(model, "%sbias", SUB("ln_1."));
-		L->ln2_g = sm_tfm_weight(model, "%sweight", SUB("ln_2."));
-		L->ln2_b = sm_tfm_weight(model, "%sbias", SUB("ln_2."));
+		L->ln1_g = sm_model_weight(model, "%sweight", SUB("ln_1."));
+		L->ln1_b = sm_model_weight(model, "%sbias", SUB("ln_1."));
+		L->ln2_g = sm_model_weight(model, "%sweight", SUB("ln_2."));
+		L->ln2_b = sm_model_weight(model, "%sbias", SUB("ln_2."));
 		L->qkv = sm_tfm_dense(model, 3 * m->d, m->d, c.conv1d, SUB("attn.c_attn."));
 		L->o = sm_tfm_dense(model, m->d, m->d, c.conv1d, SUB("attn.c_proj."));
 		L->ff1 = sm_tfm_dense(model, m->ffn, m->d, c.conv1d, SUB("mlp.c_fc."));

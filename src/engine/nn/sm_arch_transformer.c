@@ -279,12 +279,12 @@ transformer_build(sm_model *model, sm_error *err)
 	else
 	{
 		m->vocab = (int) c.V;
-		m->wte = sm_tfm_weight(model, "%sweight", c.emb);
+		m->wte = sm_model_weight(model, "%sweight", c.emb);
 		if (c.scale_emb)
 			m->emb_scale = sqrtf((float) c.d);
 	}
 	if (c.positional == 2)
-		m->pos = sm_tfm_weight(model, "%sweight", c.pos);
+		m->pos = sm_model_weight(model, "%sweight", c.pos);
 	else if (c.positional == 1 && (rc = sm_tfm_sinusoidal(m, err)) != SM_OK)
 		return rc;
 	for (int i = 0; i < m->n_layers; i++)
@@ -292,23 +292,23 @@ transformer_build(sm_model *model, sm_error *err)
 		sm_tfm_layer *L = &m->layers[i];
 
 #define SUB(fmt) (snprintf(name, sizeof(name), "%slayers.%d." fmt, c.enc, i), name)
-		L->qkv.w = sm_tfm_weight(model, "%slayers.%d.self_attn.in_proj_weight", c.enc, i);
-		L->qkv.b = sm_tfm_weight(model, "%slayers.%d.self_attn.in_proj_bias", c.enc, i);
+		L->qkv.w = sm_model_weight(model, "%slayers.%d.self_attn.in_proj_weight", c.enc, i);
+		L->qkv.b = sm_model_weight(model, "%slayers.%d.self_attn.in_proj_bias", c.enc, i);
 		L->qkv.in = m->d;
 		L->qkv.out = 3 * m->d;
 		L->o = sm_tfm_dense(model, m->d, m->d, false, SUB("self_attn.out_proj."));
 		L->ff1 = sm_tfm_dense(model, m->ffn, m->d, false, SUB("linear1."));
 		L->ff2 = sm_tfm_dense(model, m->d, m->ffn, false, SUB("linear2."));
-		L->ln1_g = sm_tfm_weight(model, "%sweight", SUB("norm1."));
-		L->ln1_b = sm_tfm_weight(model, "%sbias", SUB("norm1."));
-		L->ln2_g = sm_tfm_weight(model, "%sweight", SUB("norm2."));
-		L->ln2_b = sm_tfm_weight(model, "%sbias", SUB("norm2."));
+		L->ln1_g = sm_model_weight(model, "%sweight", SUB("norm1."));
+		L->ln1_b = sm_model_weight(model, "%sbias", SUB("norm1."));
+		L->ln2_g = sm_model_weight(model, "%sweight", SUB("norm2."));
+		L->ln2_b = sm_model_weight(model, "%sbias", SUB("norm2."));
 #undef SUB
 	}
 	if (c.final_norm)
 	{
-		m->final_ln_g = sm_tfm_weight(model, "%snorm.weight", c.enc);
-		m->final_ln_b = sm_tfm_weight(model, "%snorm.bias", c.enc);
+		m->final_ln_g = sm_model_weight(model, "%snorm.weight", c.enc);
+		m->final_ln_b = sm_model_weight(model, "%snorm.bias", c.enc);
 	}
 	if (c.O > 0)
 		m->head = sm_tfm_dense(model, (int) c.O, m->d, false, c.head);

@@ -18,7 +18,6 @@
 #include "sm_seq2seq.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,21 +191,6 @@ s2s_spec(const sm_config *cfg, sm_spec *spec, sm_error *err)
 }
 
 /* the stored tensor of that name (the spec guarantees it) */
-static const float *find(const sm_model *model, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
-static const float *
-find(const sm_model *model, const char *fmt,...)
-{
-	char		name[SM_MAX_NAME];
-	va_list		ap;
-	sm_tensor  *t;
-
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
-	t = sm_weights_find(&model->weights, name);
-	return t ? t->data : NULL;
-}
 
 static void
 s2s_release(sm_model *model)
@@ -243,12 +227,12 @@ build_rnn(const sm_model *model, const sm_s2s *m, const char *P, const char *R, 
 		  const char *sfx, int in, sm_s2s_rnn *r, sm_error *err)
 {
 	const int	GH = m->G * m->H;
-	const float *w_ih = find(model, "%s%sweight_ih_l%d%s", P, R, k, sfx);
-	const float *w_hh = find(model, "%s%sweight_hh_l%d%s", P, R, k, sfx);
+	const float *w_ih = sm_model_weight(model, "%s%sweight_ih_l%d%s", P, R, k, sfx);
+	const float *w_hh = sm_model_weight(model, "%s%sweight_hh_l%d%s", P, R, k, sfx);
 	sm_status	rc;
 
-	r->b_ih = find(model, "%s%sbias_ih_l%d%s", P, R, k, sfx);
-	r->b_hh = find(model, "%s%sbias_hh_l%d%s", P, R, k, sfx);
+	r->b_ih = sm_model_weight(model, "%s%sbias_ih_l%d%s", P, R, k, sfx);
+	r->b_hh = sm_model_weight(model, "%s%sbias_hh_l%d%s", P, R, k, sfx);
 	if ((r->b_sum = sm_alloc_array((size_t) GH, sizeof(float))) == NULL)
 		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
 	for (int j = 0; j < GH; j++)
@@ -277,8 +261,8 @@ s2s_build(sm_model *model, sm_error *err)
 	m->dec = sm_alloc0(sizeof(sm_s2s_rnn) * (size_t) m->L);
 	if (m->enc == NULL || m->dec == NULL)
 		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
-	m->enc_emb = find(model, "%sembedding.weight", c.ep);
-	m->dec_emb = find(model, "%sembedding.weight", dp);
+	m->enc_emb = sm_model_weight(model, "%sembedding.weight", c.ep);
+	m->dec_emb = sm_model_weight(model, "%sembedding.weight", dp);
 	for (int k = 0; k < m->L; k++)
 	{
 		for (int d = 0; d < m->D; d++)
@@ -290,30 +274,30 @@ s2s_build(sm_model *model, sm_error *err)
 	}
 	if (m->attn == SM_S2S_ATTN_ADDITIVE || m->attn == SM_S2S_ATTN_GENERAL)
 	{
-		m->wa_b = find(model, "%sattention.Wa.bias", dp);
-		if ((rc = sm_packed_init(&m->p_wa, find(model, "%sattention.Wa.weight", dp),
+		m->wa_b = sm_model_weight(model, "%sattention.Wa.bias", dp);
+		if ((rc = sm_packed_init(&m->p_wa, sm_model_weight(model, "%sattention.Wa.weight", dp),
 								 m->H, m->H, false, err)) != SM_OK)
 			return rc;
 	}
 	if (m->attn == SM_S2S_ATTN_ADDITIVE)
 	{
-		m->ua_b = find(model, "%sattention.Ua.bias", dp);
-		m->va_b = find(model, "%sattention.Va.bias", dp);
-		if ((rc = sm_packed_init(&m->p_ua, find(model, "%sattention.Ua.weight", dp),
+		m->ua_b = sm_model_weight(model, "%sattention.Ua.bias", dp);
+		m->va_b = sm_model_weight(model, "%sattention.Va.bias", dp);
+		if ((rc = sm_packed_init(&m->p_ua, sm_model_weight(model, "%sattention.Ua.weight", dp),
 								 m->H, m->H, false, err)) != SM_OK ||
-			(rc = sm_packed_init(&m->p_va, find(model, "%sattention.Va.weight", dp),
+			(rc = sm_packed_init(&m->p_va, sm_model_weight(model, "%sattention.Va.weight", dp),
 								 1, m->H, false, err)) != SM_OK)
 			return rc;
 	}
 	if (m->attn == SM_S2S_ATTN_DOT || m->attn == SM_S2S_ATTN_GENERAL)
 	{
-		m->wc_b = find(model, "%sconcat.bias", dp);
-		if ((rc = sm_packed_init(&m->p_wc, find(model, "%sconcat.weight", dp),
+		m->wc_b = sm_model_weight(model, "%sconcat.bias", dp);
+		if ((rc = sm_packed_init(&m->p_wc, sm_model_weight(model, "%sconcat.weight", dp),
 								 m->H, 2 * m->H, false, err)) != SM_OK)
 			return rc;
 	}
-	m->out_b = find(model, "%sout.bias", dp);
-	return sm_packed_init(&m->p_out, find(model, "%sout.weight", dp), m->V, m->H,
+	m->out_b = sm_model_weight(model, "%sout.bias", dp);
+	return sm_packed_init(&m->p_out, sm_model_weight(model, "%sout.weight", dp), m->V, m->H,
 						  false, err);
 }
 

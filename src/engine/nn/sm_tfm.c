@@ -26,7 +26,6 @@
 #include "sm_tfm.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,27 +136,14 @@ sm_tfm_spec_norm(sm_spec *spec, sm_error *err, int64_t d, const char *name)
 	return rc == SM_OK ? sm_spec_add(spec, err, 1, shape, "%sbias", name) : rc;
 }
 
-const float *
-sm_tfm_weight(const sm_model *model, const char *fmt,...)
-{
-	char		name[SM_MAX_NAME];
-	va_list		ap;
-	sm_tensor  *t;
-
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
-	t = sm_weights_find(&model->weights, name);
-	return t ? t->data : NULL;
-}
 
 sm_dense
 sm_tfm_dense(const sm_model *model, int out, int in, bool in_major, const char *name)
 {
 	sm_dense	L = {.in = in, .out = out, .in_major = in_major};
 
-	L.w = sm_tfm_weight(model, "%sweight", name);
-	L.b = sm_tfm_weight(model, "%sbias", name);
+	L.w = sm_model_weight(model, "%sweight", name);
+	L.b = sm_model_weight(model, "%sbias", name);
 	return L;
 }
 

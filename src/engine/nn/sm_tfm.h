@@ -231,9 +231,6 @@ sm_status	sm_tfm_check_sizes(int64_t d, const char *d_key, int64_t heads, const 
 sm_status	sm_tfm_hf_act(const char *key, const char *name, sm_act *act, sm_error *err);
 /* a LayerNorm: "{name}weight", "{name}bias" [d] */
 sm_status	sm_tfm_spec_norm(sm_spec *spec, sm_error *err, int64_t d, const char *name);
-/* the loaded weight of that name, or NULL */
-const float *sm_tfm_weight(const sm_model *model, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
 /* "{name}weight" / "{name}bias" as a dense layer (w NULL when absent) */
 sm_dense	sm_tfm_dense(const sm_model *model, int out, int in, bool in_major, const char *name);
 /* the sizes every arch reads from its config (d a multiple of heads, checked) */
