@@ -569,7 +569,7 @@ agg_append(agg_state *st, const float *v, int width)
 		sm_pg_series_too_long(NULL, st->n + 1);
 	if ((st->n + 1) * st->width > st->cap)
 	{
-		st->cap = Max(Min(st->cap * 2, sm_pg_buffer_limit() / (int64) sizeof(float)), (st->n + 1) * st->width);
+		st->cap = sm_pg_buffer_grow(st->cap, (st->n + 1) * st->width, sm_pg_buffer_limit() / (int64) sizeof(float));
 		st->values = repalloc_huge(st->values, sizeof(float) * st->cap);
 	}
 	memcpy(st->values + st->n * st->width, v, sizeof(float) * width);
@@ -1240,8 +1240,8 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 		sm_pg_series_too_long(r->curtext, r->step);
 	if (r->qb.used + m->I > r->qb.cap)
 	{
-		/* doubling, but not past what the limit lets the buffer hold */
-		r->qb.cap = Max(Min(r->qb.cap * 2, sm_pg_buffer_limit() * 2 / (int64) sizeof(float)), r->qb.used + m->I);
+		/* the batch and the series being read: at most twice the limit's half */
+		r->qb.cap = sm_pg_buffer_grow(r->qb.cap, r->qb.used + m->I, sm_pg_buffer_limit() * 2 / (int64) sizeof(float));
 		r->qb.vals = repalloc_huge(r->qb.vals, sizeof(float) * r->qb.cap);
 	}
 	memcpy(r->qb.vals + r->qb.used, r->v, sizeof(float) * m->I);

@@ -52,6 +52,12 @@ sm_pg_buffer_limit(void)
 	return (int64) sm_work_mem_kb * 1024 / 2;
 }
 
+int64
+sm_pg_buffer_grow(int64 cap, int64 need, int64 most)
+{
+	return Max(Min(cap * 2, most), need);
+}
+
 void
 sm_pg_series_too_long(const char *key, int64 steps)
 {

@@ -34,6 +34,9 @@ extern int	sm_work_mem_kb;
  * sm_pg_series_too_long raises 54000 (key NULL: forecast_agg's history).
  */
 int64		sm_pg_buffer_limit(void);
+/* a buffer's next capacity (in items): doubled, but not past `most` (what the
+ * limit lets it hold), and at least `need` */
+int64		sm_pg_buffer_grow(int64 cap, int64 need, int64 most);
 void		sm_pg_series_too_long(const char *key, int64 steps) pg_attribute_noreturn();
 
 /* seqmodel.cpu_kernels (compute.c) */

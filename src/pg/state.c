@@ -629,7 +629,7 @@ st_receive(TupleTableSlot *slot, DestReceiver *self)
 		sm_pg_series_too_long(r->curtext, s->n + 1);
 	if (r->used + 1 > r->cap)
 	{
-		r->cap = Max(Min(r->cap * 2, sm_pg_buffer_limit() * 2 / ROW_BYTES(I)), r->used + 1);
+		r->cap = sm_pg_buffer_grow(r->cap, r->used + 1, sm_pg_buffer_limit() * 2 / ROW_BYTES(I));
 		r->vals = repalloc_huge(r->vals, sizeof(float) * r->cap * I);
 		r->times = repalloc_huge(r->times, sizeof(int64) * r->cap);
 	}
