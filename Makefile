@@ -77,9 +77,9 @@ FUZZ_BIN = test/fuzz/run-fuzz
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-psabi
 EXTRA_CLEAN += $(FUZZ_BIN)
-$(FUZZ_BIN): $(wildcard test/fuzz/*.c test/fuzz/*.h) $(ENGINE_SRCS) $(foreach d,$(ENGINE_DIRS),$(wildcard src/engine/$(d)/*.h))
+$(FUZZ_BIN): $(wildcard test/fuzz/*.c test/fuzz/*.h) test/unit/test_files.c $(ENGINE_SRCS) $(foreach d,$(ENGINE_DIRS),$(wildcard src/engine/$(d)/*.h))
 	$(CC) $(FUZZ_CFLAGS) -Isrc/engine -Itest/fuzz -o $@ test/fuzz/fuzz_main.c test/fuzz/fuzz_targets.c \
-		$(ENGINE_SRCS) -lopenblas -lm -lpthread
+		test/unit/test_files.c $(ENGINE_SRCS) -lopenblas -lm -lpthread
 
 FUZZ_SHORT = safetensors:20000 config:20000 json:20000 tokenizer:10000 text:50000
 FUZZ_LONG = safetensors:200000 config:200000 json:200000 tokenizer:200000 text:1000000

@@ -13,7 +13,8 @@ int			fuzz_text(const uint8_t *data, size_t size);
 /* text needs the real tokenizers: test/fixtures/tok/{gpt2,bert}/tokenizer.json */
 void		fuzz_text_init(const char *fixtures_dir);
 void		fuzz_text_done(void);
-/* a whole file, NUL-terminated, or NULL (the drivers' seeds and fixtures) */
-char	   *fuzz_read_file(const char *path, size_t *len);
+/* a whole file, NUL-terminated, or NULL: the unit tests' sm_test_read_file
+ * (test/unit/test_files.c, built into the driver) */
+char	   *sm_test_read_file(const char *path, size_t *len);
 
 #endif

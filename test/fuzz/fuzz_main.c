@@ -86,7 +86,7 @@ seed_dir(const char *dir, const char *suffix, size_t max, uint8_t prefix_byte, b
 		if (nl < sl || strcmp(e->d_name + nl - sl, suffix) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		buf = (uint8_t *) fuzz_read_file(path, &len);
+		buf = (uint8_t *) sm_test_read_file(path, &len);
 		if (buf && len <= max)
 		{
 			if (prefix)
@@ -152,7 +152,7 @@ seed_corpus(const char *fixtures, int lines)
 	int			n = 0;
 
 	snprintf(path, sizeof(path), "%s/tok/corpus.txt", fixtures);
-	buf = (uint8_t *) fuzz_read_file(path, &len);
+	buf = (uint8_t *) sm_test_read_file(path, &len);
 	if (buf == NULL)
 		return;
 	for (size_t i = 0; i < len && n < lines; i++)
@@ -371,7 +371,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[2], "-replay") == 0 && argc > 3)
 	{
 		size_t		len;
-		uint8_t    *in = (uint8_t *) fuzz_read_file(argv[3], &len);
+		uint8_t    *in = (uint8_t *) sm_test_read_file(argv[3], &len);
 
 		if (in == NULL)
 			return 2;

@@ -232,27 +232,6 @@ fuzz_tokenizer(const uint8_t *data, size_t size)
 static sm_tokenizer *gpt2 = NULL,
 		   *bert = NULL;
 
-char *
-fuzz_read_file(const char *path, size_t *len)
-{
-	FILE	   *f = fopen(path, "rb");
-	char	   *buf;
-	long		n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t) n + 1);
-	if (fread(buf, 1, (size_t) n, f) != (size_t) n)
-		n = 0;
-	fclose(f);
-	buf[n] = '\0';
-	*len = (size_t) n;
-	return buf;
-}
-
 static sm_tokenizer *
 load_fixture(const char *root, const char *rel)
 {
@@ -263,7 +242,7 @@ load_fixture(const char *root, const char *rel)
 	sm_error	err;
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	json = fuzz_read_file(path, &len);
+	json = sm_test_read_file(path, &len);
 	if (json == NULL || sm_tokenizer_load(json, len, &t, &err) != SM_OK)
 	{
 		fprintf(stderr, "fuzz: cannot load the tokenizer %s\n", path);
