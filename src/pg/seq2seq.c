@@ -1,5 +1,6 @@
 /*
- * seq2seq.c -- SQL over encoder-decoder models (arch rnn_seq2seq):
+ * seq2seq.c -- SQL over encoder-decoder models (archs rnn_seq2seq and
+ * transformer_seq2seq, through nn/sm_encdec.h):
  * seqmodel.translate_ids(model, source, options) decodes a source greedily
  * or by beam search (nn/sm_beam.h), and seqmodel.seq2seq_logprob_ids(model,
  * source, target) scores a target under teacher forcing.
@@ -14,26 +15,24 @@
 
 #include "core/sm_json.h"
 #include "nn/sm_beam.h"
-#include "nn/sm_seq2seq.h"
+#include "nn/sm_encdec.h"
 
 #define OPTION_NAMES "num_beams, max_new_tokens, length_penalty, early_stopping and no_repeat_ngram_size"
 
 /* The encoder-decoder called `name`, or an error naming what it is instead. */
-static const sm_s2s *
-seq2seq_model(const char *name, const char *fn)
+static void
+seq2seq_model(const char *name, const char *fn, sm_encdec *e)
 {
 	const sm_model *model = sm_cache_get(name);
-	const sm_s2s *m = sm_s2s_of(model);
 
-	if (m == NULL)
+	if (!sm_encdec_of(model, e))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("seqmodel.%s needs an encoder-decoder model", fn),
 				 errdetail("Model \"%s\" has arch \"%s\", which has no decoder reading an encoded source.",
 						   name, model->arch->name),
-				 errhint("Use a model of arch rnn_seq2seq.")));
+				 errhint("Use a model of arch rnn_seq2seq or transformer_seq2seq.")));
 	sm_set_threads(sm_threads);
-	return m;
 }
 
 static inline void
@@ -64,14 +63,14 @@ int_option(const sm_json *v, const char *key, int min, int max)
 
 /* options jsonb -> beam options, defaults from the model */
 static void
-read_options(Jsonb *options, const sm_s2s *m, sm_beam_opts *o)
+read_options(Jsonb *options, const sm_encdec *e, sm_beam_opts *o)
 {
 	char	   *text = JsonbToCString(NULL, &options->root, VARSIZE(options));
 	sm_json    *j;
 	sm_error	err;
 
 	o->num_beams = 1;
-	o->max_new = m->max_length;
+	o->max_new = e->max_new_default;
 	o->length_penalty = 1.0;
 	o->early_stopping = false;
 	o->no_repeat_ngram = 0;
@@ -134,22 +133,21 @@ Datum
 sm_translate_ids(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_s2s *m = seq2seq_model(name, "translate_ids");
+	sm_encdec	e;
 	int			n;
 	int32	   *src = sm_pg_int_array(PG_GETARG_ARRAYTYPE_P(1), "source", &n);
 	const int32_t *srcs[1] = {src};
 	sm_beam_opts o;
-	sm_decoder	d;
 	int32	   *out;
 	int			n_out = 0;
 	Datum	   *items;
 	sm_error	err;
 
-	read_options(PG_GETARG_JSONB_P(2), m, &o);
-	SM_PG_CHECK(sm_s2s_check_source(m, srcs, &n, 1, &err), &err);
-	sm_s2s_decoder(m, &d);
+	seq2seq_model(name, "translate_ids", &e);
+	read_options(PG_GETARG_JSONB_P(2), &e, &o);
+	SM_PG_CHECK(sm_encdec_check_source(&e, srcs, &n, 1, &err), &err);
 	out = palloc(sizeof(int32) * o.max_new);
-	SM_PG_CHECK(sm_decode(&d, srcs, &n, 1, &o, out, &n_out, NULL, &err), &err);
+	SM_PG_CHECK(sm_decode(&e.decoder, srcs, &n, 1, &o, out, &n_out, NULL, &err), &err);
 	items = palloc(sizeof(Datum) * Max(n_out, 1));
 	for (int i = 0; i < n_out; i++)
 		items[i] = Int32GetDatum(out[i]);
@@ -162,20 +160,19 @@ Datum
 sm_seq2seq_logprob_ids(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_s2s *m = seq2seq_model(name, "seq2seq_logprob_ids");
+	sm_encdec	e;
 	int			n,
 				nt;
 	int32	   *src = sm_pg_int_array(PG_GETARG_ARRAYTYPE_P(1), "source", &n);
 	int32	   *tgt = sm_pg_int_array(PG_GETARG_ARRAYTYPE_P(2), "target", &nt);
 	const int32_t *srcs[1] = {src},
 			   *tgts[1] = {tgt};
-	sm_decoder	d;
 	double		lp;
 	sm_error	err;
 
-	SM_PG_CHECK(sm_s2s_check_source(m, srcs, &n, 1, &err), &err);
-	SM_PG_CHECK(sm_s2s_check_target(m, tgts, &nt, 1, &err), &err);
-	sm_s2s_decoder(m, &d);
-	SM_PG_CHECK(sm_decode_logprob(&d, srcs, &n, tgts, &nt, 1, &lp, NULL, &err), &err);
+	seq2seq_model(name, "seq2seq_logprob_ids", &e);
+	SM_PG_CHECK(sm_encdec_check_source(&e, srcs, &n, 1, &err), &err);
+	SM_PG_CHECK(sm_encdec_check_target(&e, tgts, &nt, 1, &err), &err);
+	SM_PG_CHECK(sm_decode_logprob(&e.decoder, srcs, &n, tgts, &nt, 1, &lp, NULL, &err), &err);
 	PG_RETURN_FLOAT8(lp);
 }

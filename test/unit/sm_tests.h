@@ -14,6 +14,7 @@ void		test_cov(void);
 void		test_tfm(void);
 void		test_generate(void);
 void		test_seq2seq(void);
+void		test_tfm_seq2seq(void);
 void		test_tokenizer(void);
 void		test_device(void);
 void		test_metrics(void);

@@ -51,6 +51,7 @@ main(void)
 			test_tfm();
 			test_generate();
 			test_seq2seq();
+			test_tfm_seq2seq();
 			sm_ops_set_kernels("auto", &err);
 		}
 	}
@@ -72,6 +73,7 @@ main(void)
 			test_tfm();
 			test_generate();
 			test_seq2seq();
+			test_tfm_seq2seq();
 			{
 				sm_ops_device_status st;
 

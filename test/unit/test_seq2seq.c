@@ -15,12 +15,13 @@
 #include "core/sm_json.h"
 #include "core/sm_safetensors.h"
 #include "nn/sm_seq2seq.h"
+#include "test_seq2seq.h"
 
 #define FIXTURES "test/fixtures/seq2seq/"
 
 /* an array of integers */
-static int32_t *
-ints(const sm_json *a, int *n)
+int32_t *
+s2s_ints(const sm_json *a, int *n)
 {
 	int32_t    *v = malloc(sizeof(int32_t) * (a->count + 1));
 
@@ -31,8 +32,8 @@ ints(const sm_json *a, int *n)
 }
 
 /* a [rows][cols] array of numbers into v at row stride ld */
-static void
-floats2(const sm_json *a, float *v, int ld)
+void
+s2s_floats2(const sm_json *a, float *v, int ld)
 {
 	for (size_t r = 0; r < a->count; r++)
 		for (size_t c = 0; c < a->items[r]->count; c++)
@@ -63,7 +64,7 @@ encode_cases(const sm_s2s *m, const sm_json *cs, const char *name)
 
 	for (int b = 0; b < B; b++)
 	{
-		src[b] = ints(at(cs->items[b], "source"), &len[b]);
+		src[b] = s2s_ints(at(cs->items[b], "source"), &len[b]);
 		S = len[b] > S ? len[b] : S;
 	}
 	out = calloc((size_t) B * S * H, sizeof(float));
@@ -76,11 +77,11 @@ encode_cases(const sm_s2s *m, const sm_json *cs, const char *name)
 		const sm_json *cell = at(cs->items[b], "cell");
 		double		e;
 
-		floats2(at(cs->items[b], "outputs"), ref, H);
+		s2s_floats2(at(cs->items[b], "outputs"), ref, H);
 		e = sm_test_normwise(out + (size_t) b * S * H, ref, len[b], H, H);
 		worst = e > worst ? e : worst;
 		CHECK_MSG(e < 1e-5, "%s encoder outputs of source %d: %.2e", name, b, e);
-		floats2(at(cs->items[b], "hidden"), ref, H);
+		s2s_floats2(at(cs->items[b], "hidden"), ref, H);
 		for (int k = 0; k < L; k++)
 		{
 			e = sm_test_normwise(h + ((size_t) k * B + b) * H, ref + (size_t) k * H, 1, H, H);
@@ -88,7 +89,7 @@ encode_cases(const sm_s2s *m, const sm_json *cs, const char *name)
 		}
 		if (cell->type == SM_JSON_ARRAY)
 		{
-			floats2(cell, ref, H);
+			s2s_floats2(cell, ref, H);
 			for (int k = 0; k < L; k++)
 			{
 				e = sm_test_normwise(c + ((size_t) k * B + b) * H, ref + (size_t) k * H, 1, H, H);
@@ -107,12 +108,12 @@ encode_cases(const sm_s2s *m, const sm_json *cs, const char *name)
 	free(ref);
 }
 
-static void
-teacher_cases(const sm_s2s *m, const sm_json *cs, const char *name)
+void
+s2s_teacher_cases(const sm_decoder *dec, const sm_json *cs, const char *name)
 {
 	int			B = (int) cs->count,
 				T = 0,
-				V = m->V;
+				V = dec->vocab;
 	int32_t   **src = malloc(sizeof(int32_t *) * B),
 			  **tgt = malloc(sizeof(int32_t *) * B);
 	int		   *sl = malloc(sizeof(int) * B),
@@ -121,14 +122,13 @@ teacher_cases(const sm_s2s *m, const sm_json *cs, const char *name)
 				worst = 0;
 	float	   *steps,
 			   *ref;
-	sm_decoder	d;
+	sm_decoder	d = *dec;
 	sm_error	err;
 
-	sm_s2s_decoder(m, &d);
 	for (int b = 0; b < B; b++)
 	{
-		src[b] = ints(at(cs->items[b], "source"), &sl[b]);
-		tgt[b] = ints(at(cs->items[b], "target"), &tl[b]);
+		src[b] = s2s_ints(at(cs->items[b], "source"), &sl[b]);
+		tgt[b] = s2s_ints(at(cs->items[b], "target"), &tl[b]);
 		T = tl[b] > T ? tl[b] : T;
 	}
 	steps = calloc((size_t) B * T * V, sizeof(float));
@@ -140,7 +140,7 @@ teacher_cases(const sm_s2s *m, const sm_json *cs, const char *name)
 		double		e,
 					want = at(cs->items[b], "sum")->number;
 
-		floats2(at(cs->items[b], "logprobs"), ref, V);
+		s2s_floats2(at(cs->items[b], "logprobs"), ref, V);
 		e = sm_test_normwise(steps + (size_t) b * T * V, ref, tl[b], V, V);
 		worst = e > worst ? e : worst;
 		CHECK_MSG(e < 1e-5, "%s teacher-forced log-probabilities of pair %d: %.2e", name, b, e);
@@ -163,9 +163,9 @@ teacher_cases(const sm_s2s *m, const sm_json *cs, const char *name)
 }
 
 static sm_beam_opts
-opts_of(const sm_s2s *m, const sm_json *o)
+opts_of(int max_new_default, const sm_json *o)
 {
-	sm_beam_opts r = {.num_beams = 1, .max_new = m->max_length, .length_penalty = 1.0,
+	sm_beam_opts r = {.num_beams = 1, .max_new = max_new_default, .length_penalty = 1.0,
 	.early_stopping = false, .no_repeat_ngram = 0};
 	const sm_json *v;
 
@@ -183,25 +183,25 @@ opts_of(const sm_s2s *m, const sm_json *o)
 }
 
 /* each case alone, then every case of the same options in one batch */
-static void
-decode_cases(const sm_s2s *m, const sm_json *cs, const char *name, const char *what)
+void
+s2s_decode_cases(const sm_decoder *dec, int max_new_default, const sm_json *cs, const char *name,
+				 const char *what)
 {
 	int			B = (int) cs->count,
 				ok = 0,
 				ok_batched = 0;
-	sm_decoder	d;
+	sm_decoder	d = *dec;
 	sm_error	err;
 
-	sm_s2s_decoder(m, &d);
 	for (int b = 0; b < B; b++)
 	{
 		const sm_json *c = cs->items[b];
-		sm_beam_opts o = opts_of(m, at(c, "options"));
+		sm_beam_opts o = opts_of(max_new_default, at(c, "options"));
 		int			sl,
 					wl,
 					n_out = -1;
-		int32_t    *src = ints(at(c, "source"), &sl),
-				   *want = ints(at(c, "tokens"), &wl),
+		int32_t    *src = s2s_ints(at(c, "source"), &sl),
+				   *want = s2s_ints(at(c, "tokens"), &wl),
 				   *out = calloc((size_t) o.max_new * B, sizeof(int32_t));
 		const int32_t *srcs[1] = {src};
 		bool		same;
@@ -220,11 +220,11 @@ decode_cases(const sm_s2s *m, const sm_json *cs, const char *name, const char *w
 
 			for (int k = b; k < B; k++)
 			{
-				sm_beam_opts ok2 = opts_of(m, at(cs->items[k], "options"));
+				sm_beam_opts ok2 = opts_of(max_new_default, at(cs->items[k], "options"));
 
 				if (memcmp(&ok2, &o, sizeof(o)) != 0)
 					continue;
-				bs[n] = ints(at(cs->items[k], "source"), &bl[n]);
+				bs[n] = s2s_ints(at(cs->items[k], "source"), &bl[n]);
 				idx[n++] = k;
 			}
 			if (n > 1)
@@ -236,7 +236,7 @@ decode_cases(const sm_s2s *m, const sm_json *cs, const char *name, const char *w
 				for (int i = 0; i < n; i++)
 				{
 					int			l;
-					int32_t    *w = ints(at(cs->items[idx[i]], "tokens"), &l);
+					int32_t    *w = s2s_ints(at(cs->items[idx[i]], "tokens"), &l);
 
 					all = all && ol[i] == l && memcmp(out + (size_t) i * o.max_new, w, sizeof(int32_t) * l) == 0;
 					free(w);
@@ -391,10 +391,13 @@ test_seq2seq(void)
 			CHECK_MSG(m != NULL, "model %s loads", name);
 			if (m == NULL)
 				continue;
+			sm_decoder	d;
+
+			sm_s2s_decoder(m, &d);
 			encode_cases(m, at(c, "encode"), name);
-			teacher_cases(m, at(c, "teacher"), name);
-			decode_cases(m, at(c, "greedy"), name, "greedy");
-			decode_cases(m, at(c, "beam"), name, "beam");
+			s2s_teacher_cases(&d, at(c, "teacher"), name);
+			s2s_decode_cases(&d, m->max_length, at(c, "greedy"), name, "greedy");
+			s2s_decode_cases(&d, m->max_length, at(c, "beam"), name, "beam");
 			if (!errors_done)
 			{
 				test_errors(m);

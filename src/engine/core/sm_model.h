@@ -59,7 +59,8 @@ typedef enum sm_family
 	SM_FAMILY_LINEAR,			/* sm_linear: one dense layer (nn/sm_linear.h) */
 	SM_FAMILY_RECURRENT,		/* sm_rnn: rnn, lstm, gru (nn/sm_rnn.h) */
 	SM_FAMILY_TRANSFORMER,		/* sm_tfm: transformer, gpt2, bert (nn/sm_tfm.h) */
-	SM_FAMILY_SEQ2SEQ			/* sm_s2s: rnn_seq2seq (nn/sm_seq2seq.h) */
+	SM_FAMILY_SEQ2SEQ,			/* sm_s2s: rnn_seq2seq (nn/sm_seq2seq.h) */
+	SM_FAMILY_TFM_SEQ2SEQ		/* sm_tfm_s2s: transformer_seq2seq (nn/sm_tfm_s2s.h) */
 } sm_family;
 
 typedef struct sm_arch

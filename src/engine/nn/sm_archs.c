@@ -11,6 +11,7 @@
 #include "sm_rnn.h"
 #include "sm_seq2seq.h"
 #include "sm_tfm.h"
+#include "sm_tfm_s2s.h"
 
 static const sm_arch *const archs[] = {
 	&sm_arch_linear,
@@ -21,6 +22,7 @@ static const sm_arch *const archs[] = {
 	&sm_arch_gpt2,
 	&sm_arch_bert,
 	&sm_arch_rnn_seq2seq,
+	&sm_arch_transformer_seq2seq,
 };
 
 #define N_ARCHS (sizeof(archs) / sizeof(archs[0]))

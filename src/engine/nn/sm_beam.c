@@ -421,7 +421,7 @@ sm_decode(const sm_decoder *d, const int32_t *const *src, const int *src_len, in
 		return rc;
 	if (B == 0)
 		return SM_OK;
-	if ((rc = d->start(d->model, src, src_len, B, o->num_beams, &st, err)) != SM_OK)
+	if ((rc = d->start(d->model, src, src_len, B, o->num_beams, o->max_new, &st, err)) != SM_OK)
 		return rc;
 	rc = o->num_beams == 1 ? greedy(d, st, B, o, out, out_len, score, err)
 		: beam(d, st, B, o, out, out_len, score, err);
@@ -458,7 +458,7 @@ sm_decode_logprob(const sm_decoder *d, const int32_t *const *src, const int *src
 		sm_free(tok);
 		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
 	}
-	if ((rc = d->start(d->model, src, src_len, B, 1, &st, err)) != SM_OK)
+	if ((rc = d->start(d->model, src, src_len, B, 1, T, &st, err)) != SM_OK)
 		goto out;
 	for (int t = 0; t < T; t++)
 	{

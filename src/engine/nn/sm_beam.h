@@ -48,6 +48,8 @@
  * encoder runs once per source); step() feeds one token per row and gives
  * each row's next-token log-probabilities; reorder() makes row i a copy of
  * row from[i] (i < rows, the new row count, at most the current one).
+ * steps: how many times step() will be called at most (a decoder that keeps
+ * every step's keys sizes its cache by it).
  */
 typedef struct sm_decoder
 {
@@ -56,7 +58,7 @@ typedef struct sm_decoder
 	int32_t		eos_id;			/* -1: none */
 	const void *model;
 	sm_status	(*start) (const void *model, const int32_t *const *src, const int *src_len, int B,
-						  int beams, void **state, sm_error *err);
+						  int beams, int steps, void **state, sm_error *err);
 	/* tokens [N] -> logprobs [N, V] */
 	sm_status	(*step) (void *state, const int32_t *tokens, float *logprobs, sm_error *err);
 	void		(*reorder) (void *state, const int *from, int rows);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/sm_arena.h"
+#include "sm_encdec.h"
 
 /* ---------------------------------------------------------------- config */
 
@@ -314,40 +315,16 @@ sm_s2s_of(const sm_model *model)
 
 /* ---------------------------------------------------------------- inputs */
 
-static sm_status
-check_ids(const int32_t *const *ids, const int *len, int B, int V, const char *what,
-		  const char *vocab_key, sm_error *err)
-{
-	for (int b = 0; b < B; b++)
-	{
-		char		which[32] = "";
-
-		if (B > 1)
-			snprintf(which, sizeof(which), " %d", b + 1);
-		if (len[b] < 1)
-			return sm_fail(err, SM_ERR_INVALID, "%s%s is empty", what, which);
-		for (int t = 0; t < len[b]; t++)
-			if (ids[b][t] < 0 || ids[b][t] >= V)
-			{
-				sm_fail(err, SM_ERR_INVALID, "%s%s has token id %d at position [%d], outside the vocabulary",
-						what, which, (int) ids[b][t], t + 1);
-				sm_detail(err, "Token ids must be between 0 and %d (%s is %d).", V - 1, vocab_key, V);
-				return err->code;
-			}
-	}
-	return SM_OK;
-}
-
 sm_status
 sm_s2s_check_source(const sm_s2s *m, const int32_t *const *src, const int *len, int B, sm_error *err)
 {
-	return check_ids(src, len, B, m->Vs, "source", "source_vocab_size", err);
+	return sm_encdec_check_ids(src, len, B, m->Vs, INT32_MAX, "source", "source_vocab_size", err);
 }
 
 sm_status
 sm_s2s_check_target(const sm_s2s *m, const int32_t *const *tgt, const int *len, int B, sm_error *err)
 {
-	return check_ids(tgt, len, B, m->V, "target", "target_vocab_size", err);
+	return sm_encdec_check_ids(tgt, len, B, m->V, INT32_MAX, "target", "target_vocab_size", err);
 }
 
 /* ---------------------------------------------------------------- the decoding state */
@@ -620,13 +597,14 @@ run_encoder(const sm_s2s *m, s2s_state *st, const int32_t *const *src, sm_error 
 
 static sm_status
 s2s_start(const void *model, const int32_t *const *src, const int *len, int B, int beams,
-		  void **state, sm_error *err)
+		  int steps, void **state, sm_error *err)
 {
 	const sm_s2s *m = model;
 	s2s_state  *st;
 	int			S = 0;
 	sm_status	rc;
 
+	(void) steps;				/* the recurrent state keeps nothing per step */
 	*state = NULL;
 	for (int b = 0; b < B; b++)
 		S = len[b] > S ? len[b] : S;
@@ -868,7 +846,7 @@ sm_s2s_encode(const sm_s2s *m, const int32_t *const *src, const int *len, int B,
 	sm_status	rc;
 
 	if ((rc = sm_s2s_check_source(m, src, len, B, err)) != SM_OK ||
-		(rc = s2s_start(m, src, len, B, 1, (void **) &st, err)) != SM_OK)
+		(rc = s2s_start(m, src, len, B, 1, 1, (void **) &st, err)) != SM_OK)
 		return rc;
 	memcpy(outputs, st->keys, sizeof(float) * (size_t) B * st->S * m->H);
 	memcpy(h, st->h, sizeof(float) * (size_t) m->L * B * m->H);

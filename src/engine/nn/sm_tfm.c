@@ -150,6 +150,16 @@ sm_tfm_dense(const sm_model *model, int out, int in, bool in_major, const char *
 sm_status
 sm_tfm_new(sm_model *model, const sm_tfm_dims *dims, sm_tfm **out, sm_error *err)
 {
+	sm_status	rc = sm_tfm_alloc(dims, out, err);
+
+	if (rc == SM_OK)
+		model->impl = *out;
+	return rc;
+}
+
+sm_status
+sm_tfm_alloc(const sm_tfm_dims *dims, sm_tfm **out, sm_error *err)
+{
 	int			n_layers = (int) dims->layers;
 
 	sm_tfm	   *m = sm_alloc0(sizeof(sm_tfm));
@@ -168,7 +178,6 @@ sm_tfm_new(sm_model *model, const sm_tfm_dims *dims, sm_tfm **out, sm_error *err
 	m->eps = (float) dims->eps;
 	m->act = dims->act;
 	m->emb_scale = 1.0f;
-	model->impl = m;
 	*out = m;
 	return SM_OK;
 }
@@ -260,9 +269,8 @@ sm_tfm_text_config(const sm_config *cfg, sm_tfm *m, sm_tfm_pool default_pool, sm
 	return SM_OK;
 }
 
-/* every dense weight of m, and the language-model head, packed for the seam */
-static sm_status
-pack_weights(sm_tfm *m, sm_error *err)
+sm_status
+sm_tfm_pack(sm_tfm *m, sm_error *err)
 {
 	sm_dense   *all[3] = {&m->in_proj, &m->pooler, &m->head};
 	sm_status	rc;
@@ -297,7 +305,7 @@ sm_tfm_finish(const sm_config *cfg, sm_tfm *m, sm_tfm_pool default_pool, sm_erro
 {
 	sm_status	rc = sm_tfm_text_config(cfg, m, default_pool, err);
 
-	return rc != SM_OK ? rc : pack_weights(m, err);
+	return rc != SM_OK ? rc : sm_tfm_pack(m, err);
 }
 
 sm_status
@@ -332,8 +340,13 @@ sm_tfm_sinusoidal(sm_tfm *m, sm_error *err)
 void
 sm_tfm_release(sm_model *model)
 {
-	sm_tfm	   *m = model->impl;
+	sm_tfm_free(model->impl);
+	model->impl = NULL;
+}
 
+void
+sm_tfm_free(sm_tfm *m)
+{
 	if (m == NULL)
 		return;
 	if (m->labels)
@@ -357,7 +370,6 @@ sm_tfm_release(sm_model *model)
 	sm_free(m->pos_owned);
 	sm_seqhead_free(&m->sh);
 	sm_free(m);
-	model->impl = NULL;
 }
 
 /* ---------------------------------------------------------------- workspaces */

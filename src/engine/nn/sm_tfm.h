@@ -246,6 +246,12 @@ typedef struct sm_tfm_dims
 
 /* a zeroed sm_tfm with these sizes, set as model->impl */
 sm_status	sm_tfm_new(sm_model *model, const sm_tfm_dims *dims, sm_tfm **out, sm_error *err);
+/* the same, not attached to a model (an encoder-decoder's encoder) */
+sm_status	sm_tfm_alloc(const sm_tfm_dims *dims, sm_tfm **out, sm_error *err);
+/* every dense weight of m, and the language-model head, packed for the seam */
+sm_status	sm_tfm_pack(sm_tfm *m, sm_error *err);
+/* free a transformer and what it owns (sm_tfm_release: a model's) */
+void		sm_tfm_free(sm_tfm *m);
 /* the sinusoidal table for m->max_len positions of width m->d */
 sm_status	sm_tfm_sinusoidal(sm_tfm *m, sm_error *err);
 void		sm_tfm_release(sm_model *model);

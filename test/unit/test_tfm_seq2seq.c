@@ -1,0 +1,197 @@
+/*
+ * test_tfm_seq2seq.c -- arch transformer_seq2seq against PyTorch
+ * (test/fixtures/seq2seq/tfm_seq2seq_cases.json, written by
+ * gen_tfm_seq2seq_fixtures.py): the encoder's memory of sources of
+ * different lengths encoded together, every teacher-forced step's
+ * log-probabilities (1e-5 normwise), greedy and beam outputs (ids equal),
+ * alone and batched; then limits, bad configs and cancellation.  The
+ * fixtures are required: a missing file fails.
+ */
+#include <stdlib.h>
+
+#include "sm_test.h"
+#include "sm_tests.h"
+#include "test_seq2seq.h"
+
+#include "nn/sm_encdec.h"
+#include "nn/sm_tfm_s2s.h"
+
+#define FIXTURES "test/fixtures/seq2seq/"
+
+static const sm_json *
+at(const sm_json *o, const char *k)
+{
+	return sm_json_get(o, k);
+}
+
+/* all sources in one call: each one's memory rows equal torch's of it alone */
+static void
+memory_cases(const sm_tfm_s2s *m, const sm_json *cs, const char *name)
+{
+	int			B = (int) cs->count,
+				S = 0,
+				d = m->d;
+	int32_t   **src = malloc(sizeof(int32_t *) * B);
+	int		   *len = malloc(sizeof(int) * B);
+	float	   *mem,
+			   *ref;
+	double		worst = 0;
+	sm_error	err;
+
+	for (int b = 0; b < B; b++)
+	{
+		src[b] = s2s_ints(at(cs->items[b], "source"), &len[b]);
+		S += len[b];
+	}
+	mem = calloc((size_t) S * d, sizeof(float));
+	ref = calloc((size_t) S * d, sizeof(float));
+	CHECK_MSG(sm_tfm_s2s_encode(m, (const int32_t *const *) src, len, B, mem, &err) == SM_OK, "%s", err.message);
+	for (int b = 0, r = 0; b < B; r += len[b], b++)
+	{
+		double		e;
+
+		s2s_floats2(at(cs->items[b], "memory"), ref, d);
+		e = sm_test_normwise(mem + (size_t) r * d, ref, len[b], d, d);
+		worst = e > worst ? e : worst;
+		CHECK_MSG(e < 1e-5, "%s memory of source %d: %.2e", name, b, e);
+	}
+	printf("  %-24s encoder memory max normwise deviation %.2e\n", name, worst);
+	for (int b = 0; b < B; b++)
+		free(src[b]);
+	free(src);
+	free(len);
+	free(mem);
+	free(ref);
+}
+
+static int	abort_after = -1;
+
+static bool
+abort_countdown(void)
+{
+	return abort_after >= 0 && abort_after-- == 0;
+}
+
+static void *
+plain_alloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void
+test_limits(const sm_model *model)
+{
+	sm_encdec	e;
+	sm_error	err;
+	int32_t		src[64],
+				out[64];
+	const int32_t *srcs[1] = {src};
+	int			len = 3,
+				n;
+	sm_beam_opts o = {.num_beams = 2, .max_new = 5, .length_penalty = 1.0};
+
+	CHECK(sm_encdec_of(model, &e));
+	for (int i = 0; i < 64; i++)
+		src[i] = i % e.source_vocab;
+	/* the positions bound sources and targets */
+	len = e.max_source + 1;
+	CHECK(sm_encdec_check_source(&e, srcs, &len, 1, &err) == SM_ERR_LIMIT);
+	CHECK_ERR(err, SM_ERR_LIMIT, "more than the model's maximum");
+	len = 3;
+	o.max_new = e.max_target + 1;
+	CHECK(sm_decode(&e.decoder, srcs, &len, 1, &o, out, &n, NULL, &err) == SM_ERR_LIMIT);
+	CHECK_ERR(err, SM_ERR_LIMIT, "the target would have");
+	o.max_new = 5;
+	src[1] = e.source_vocab;
+	CHECK(sm_encdec_check_source(&e, srcs, &len, 1, &err) == SM_ERR_INVALID);
+	CHECK_ERR(err, SM_ERR_INVALID, "source has token id");
+	src[1] = 1;
+	/* cancellation: in the encoder, and while decoding */
+	{
+		sm_hooks	hooks = {plain_alloc, free, abort_countdown, NULL};
+
+		sm_set_hooks(&hooks);
+		abort_after = 0;
+		CHECK(sm_decode(&e.decoder, srcs, &len, 1, &o, out, &n, NULL, &err) == SM_ERR_ABORTED);
+		abort_after = 8;
+		CHECK(sm_decode(&e.decoder, srcs, &len, 1, &o, out, &n, NULL, &err) == SM_ERR_ABORTED);
+		abort_after = -1;
+		sm_set_hooks(NULL);
+	}
+}
+
+static void
+test_config_errors(void)
+{
+	static const char *const bad[][2] = {
+		{"{\"src_vocab_size\": 5, \"tgt_vocab_size\": 5, \"d_model\": 8, \"nhead\": 2, \"bos_token_id\": 1, \"colour\": 1}", "colour"},
+		{"{\"src_vocab_size\": 5, \"tgt_vocab_size\": 5, \"d_model\": 8, \"nhead\": 3, \"bos_token_id\": 1}",
+		 "d_model must be a multiple of nhead"},
+		{"{\"src_vocab_size\": 5, \"tgt_vocab_size\": 5, \"d_model\": 8, \"nhead\": 2}",
+		 "\"decoder_start_token_id\" or \"bos_token_id\""},
+		{"{\"src_vocab_size\": 5, \"tgt_vocab_size\": 5, \"d_model\": 8, \"nhead\": 2, \"bos_token_id\": 5}",
+		 "bos_token_id"},
+		{"{\"src_vocab_size\": 5, \"tgt_vocab_size\": 5, \"d_model\": 8, \"nhead\": 2, \"bos_token_id\": 1, \"activation\": \"tanh\"}",
+		 "config key \"activation\" must be \"relu\" or \"gelu\""},
+		{"{\"src_vocab_size\": 5, \"tgt_vocab_size\": 6, \"d_model\": 8, \"nhead\": 2, \"bos_token_id\": 1, \"target_embedding_prefix\": \"src_tok_emb.embedding.\"}",
+		 "a shared embedding needs src_vocab_size equal to tgt_vocab_size"},
+		{"{\"src_vocab_size\": 5, \"tgt_vocab_size\": 5, \"d_model\": 8, \"nhead\": 2, \"bos_token_id\": 1, \"max_len\": 8, \"max_new_tokens\": 9}",
+		 "max_new_tokens"},
+		{"{\"tgt_vocab_size\": 5, \"d_model\": 8, \"nhead\": 2, \"bos_token_id\": 1}", "src_vocab_size"},
+	};
+	sm_error	err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		CHECK(sm_model_check("transformer_seq2seq", bad[i][0], strlen(bad[i][0]), NULL, 0, &err) == SM_ERR_INVALID);
+		CHECK_MSG(strstr(err.message, bad[i][1]) != NULL, "config %zu: %s", i, err.message);
+	}
+}
+
+void
+test_tfm_seq2seq(void)
+{
+	size_t		n;
+	char	   *text = sm_test_read_file(FIXTURES "tfm_seq2seq_cases.json", &n);
+	sm_json    *doc = NULL;
+	sm_error	err;
+
+	CHECK_MSG(text != NULL, "cannot read " FIXTURES "tfm_seq2seq_cases.json: the fixtures are required");
+	if (text == NULL)
+		return;
+	CHECK(sm_json_parse(text, n, &doc, &err) == SM_OK);
+	free(text);
+	if (doc == NULL)
+		return;
+	{
+		const sm_json *models = at(doc, "models"),
+				   *cases = at(doc, "cases");
+
+		for (size_t i = 0; i < models->count; i++)
+		{
+			const char *name = at(models->items[i], "name")->string;
+			char		path[512];
+			sm_model   *model;
+			const sm_tfm_s2s *m;
+			const sm_json *c = at(cases, name);
+			sm_decoder	d;
+
+			snprintf(path, sizeof(path), FIXTURES "%s", at(models->items[i], "file")->string);
+			model = sm_test_load_model("transformer_seq2seq", path, at(models->items[i], "config")->string);
+			m = model ? sm_tfm_s2s_of(model) : NULL;
+			CHECK_MSG(m != NULL, "model %s loads", name);
+			if (m == NULL)
+				continue;
+			sm_tfm_s2s_decoder(m, &d);
+			memory_cases(m, at(c, "encode"), name);
+			s2s_teacher_cases(&d, at(c, "teacher"), name);
+			s2s_decode_cases(&d, m->max_new_default, at(c, "greedy"), name, "greedy");
+			s2s_decode_cases(&d, m->max_new_default, at(c, "beam"), name, "beam");
+			if (i == 0)
+				test_limits(model);
+			sm_model_free(model);
+		}
+	}
+	sm_json_free(doc);
+	test_config_errors();
+}
