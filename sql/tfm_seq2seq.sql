@@ -4,7 +4,8 @@
 -- search) gives torch's token ids exactly, seq2seq_logprob_ids its
 -- teacher-forced log-likelihood within 1e-5; post-norm, pre-norm with gelu
 -- and computed positions, a shared embedding with a tied generator; then the
--- errors of this arch, with their SQLSTATEs.
+-- errors of this arch, with their SQLSTATEs; then Hugging Face's Marian and
+-- BART the same way.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set s2sdir :abs_srcdir '/test/fixtures/seq2seq/'
 \set f :s2sdir 'tfm_seq2seq_models.sql'
@@ -60,5 +61,46 @@ SELECT seqmodel.import_safetensors('ts_bad', 'transformer_seq2seq', '{"src_vocab
 \echo :LAST_ERROR_SQLSTATE
 \set VERBOSITY terse
 
-SELECT seqmodel.drop_model(name) FROM seqmodel.models WHERE arch = 'transformer_seq2seq' ORDER BY name;
-DROP TABLE fixture_ts_models, fixture_ts_io;
+-- Hugging Face Marian and BART (test/fixtures/gen_hf_seq2seq_fixtures.py:
+-- the models written from transformers' equations, config.json as saved,
+-- names with the "model." prefix): tied and separate vocabularies, Marian's
+-- sinusoidal positions stored and computed, BART's learned positions with
+-- their offset, bad_words_ids, forced_bos_token_id, forced_eos_token_id
+\set f :s2sdir 'hf_seq2seq_models.sql'
+\i :f
+\set f :s2sdir 'hf_seq2seq_io.sql'
+\i :f
+SELECT count(*) AS models, sum(seqmodel.import_safetensors(model, arch, config, pg_read_binary_file(:'s2sdir' || file))) > 0 AS imported
+  FROM fixture_hf_models;
+SELECT name, arch, parameters FROM seqmodel.models WHERE arch IN ('marian', 'bart') ORDER BY name;
+SELECT model, count(*) AS cases,
+       count(*) FILTER (WHERE abs(seqmodel.seq2seq_logprob_ids(model, source, target) - expected) <= 1e-5 * abs(expected)) AS logprob_equal
+  FROM fixture_hf_io WHERE fn = 'logprob' GROUP BY model ORDER BY model;
+SELECT model, fn, count(*) AS cases,
+       count(*) FILTER (WHERE seqmodel.translate_ids(model, source, options) = expected_ids) AS equal_to_pytorch
+  FROM fixture_hf_io WHERE fn IN ('greedy', 'beam') GROUP BY model, fn ORDER BY model, fn;
+-- BART's forced_bos_token_id: every output starts with bos 0
+SELECT bool_and((seqmodel.translate_ids('hf_bart', source, options))[1] = 0) AS starts_with_bos
+  FROM fixture_hf_io WHERE model = 'hf_bart' AND fn IN ('greedy', 'beam');
+-- Marian's bad_words_ids [[pad]]: pad is never generated
+SELECT bool_and(NOT 28 = ANY (seqmodel.translate_ids('hf_marian', source, options))) AS no_pad
+  FROM fixture_hf_io WHERE model = 'hf_marian' AND fn IN ('greedy', 'beam');
+\set VERBOSITY default
+SELECT seqmodel.import_safetensors('hf_bad', 'bart', '{"model_type": "marian", "vocab_size": 31, "d_model": 16}',
+                                   pg_read_binary_file(:'s2sdir' || 'hf_bart.safetensors'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_safetensors('hf_bad', 'bart', '{"vocab_size": 31, "d_model": 16, "normalize_before": true}',
+                                   pg_read_binary_file(:'s2sdir' || 'hf_bart.safetensors'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_safetensors('hf_bad', 'marian', config, pg_read_binary_file(:'s2sdir' || 'hf_bart.safetensors'))
+  FROM fixture_hf_models WHERE model = 'hf_marian';
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_safetensors('hf_bad', 'marian', config || '{"bad_words_ids": [[28, 27]]}', pg_read_binary_file(:'s2sdir' || file))
+  FROM fixture_hf_models WHERE model = 'hf_marian';
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.translate_ids('hf_marian', '{1, 2}', '{"max_new_tokens": 49}');   -- past max_position_embeddings 48
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+
+SELECT seqmodel.drop_model(name) FROM seqmodel.models WHERE arch IN ('transformer_seq2seq', 'marian', 'bart') ORDER BY name;
+DROP TABLE fixture_ts_models, fixture_ts_io, fixture_hf_models, fixture_hf_io;

@@ -168,11 +168,12 @@ test_activ(void)
 	CHECK(worst_sig < 4e-7);
 	CHECK(worst_tanh < 4e-7);
 
-	/* GELU (exact and tanh form) over [-12, 12]: relative error where the
+	/* GELU (exact and tanh form) and SiLU over [-12, 12]: relative error where the
 	 * value matters, absolute (scaled by |x|) in the far negative tail */
 	{
 		double		worst_gelu = 0,
-					worst_gelu_tanh = 0;
+					worst_gelu_tanh = 0,
+					worst_silu = 0;
 
 		for (int i = 0; i < N; i++)
 		{
@@ -190,6 +191,15 @@ test_activ(void)
 			worst_gelu = fmax(worst_gelu, fabs(y[i] - ref) / fmax(fabs(ref), 1e-3 * fabs(v) + 1e-30));
 		}
 		memcpy(y, x, sizeof(float) * N);
+		sm_bias_act(y, NULL, 1, N, SM_ACT_SILU);
+		for (int i = 0; i < N; i++)
+		{
+			double		v = x[i],
+						ref = v / (1.0 + exp(-v));
+
+			worst_silu = fmax(worst_silu, fabs(y[i] - ref) / fmax(fabs(ref), 1e-3 * fabs(v) + 1e-30));
+		}
+		memcpy(y, x, sizeof(float) * N);
 		sm_bias_act(y, NULL, 1, N, SM_ACT_GELU_TANH);
 		for (int i = 0; i < N; i++)
 		{
@@ -198,9 +208,10 @@ test_activ(void)
 
 			worst_gelu_tanh = fmax(worst_gelu_tanh, fabs(y[i] - ref) / fmax(fabs(ref), 1e-3 * fabs(v) + 1e-30));
 		}
-		printf("gelu: max rel err %.2g, tanh form %.2g\n", worst_gelu, worst_gelu_tanh);
+		printf("gelu: max rel err %.2g, tanh form %.2g; silu %.2g\n", worst_gelu, worst_gelu_tanh, worst_silu);
 		CHECK(worst_gelu < 2e-6);
 		CHECK(worst_gelu_tanh < 2e-6);
+		CHECK(worst_silu < 2e-6);
 	}
 	/* softmax sums to 1 and matches the double computation */
 	{

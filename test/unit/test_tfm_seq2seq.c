@@ -139,6 +139,15 @@ test_config_errors(void)
 		 "max_new_tokens"},
 		{"{\"tgt_vocab_size\": 5, \"d_model\": 8, \"nhead\": 2, \"bos_token_id\": 1}", "src_vocab_size"},
 	};
+	static const char *const hf_bad[][4] = {
+		{"marian", "{\"model_type\": \"bart\", \"vocab_size\": 9, \"d_model\": 8}", "config has model_type \"bart\", not \"marian\"", "i"},
+		{"bart", "{\"vocab_size\": 9, \"d_model\": 8, \"encoder_attention_heads\": 3}", "d_model must be a multiple of encoder_attention_heads", "i"},
+		{"bart", "{\"vocab_size\": 9, \"d_model\": 8, \"normalize_before\": true}", "config key \"normalize_before\": true is not supported", "u"},
+		{"marian", "{\"vocab_size\": 9, \"d_model\": 8, \"decoder_attention_heads\": 2, \"encoder_attention_heads\": 2, \"activation_function\": \"tanh\"}", "activation_function", "u"},
+		{"marian", "{\"vocab_size\": 9, \"d_model\": 8, \"encoder_attention_heads\": 2, \"decoder_attention_heads\": 2, \"pad_token_id\": 8, \"bad_words_ids\": [[8, 7]]}", "only single tokens are supported", "u"},
+		{"marian", "{\"vocab_size\": 9, \"d_model\": 8, \"encoder_attention_heads\": 2, \"decoder_attention_heads\": 2}", "config needs \"decoder_start_token_id\"", "i"},
+		{"marian", "{\"vocab_size\": 9, \"decoder_vocab_size\": 7, \"d_model\": 8, \"encoder_attention_heads\": 2, \"decoder_attention_heads\": 2, \"pad_token_id\": 6}", "differs from vocab_size 9 with shared embeddings", "i"},
+	};
 	sm_error	err;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -146,17 +155,26 @@ test_config_errors(void)
 		CHECK(sm_model_check("transformer_seq2seq", bad[i][0], strlen(bad[i][0]), NULL, 0, &err) == SM_ERR_INVALID);
 		CHECK_MSG(strstr(err.message, bad[i][1]) != NULL, "config %zu: %s", i, err.message);
 	}
+	for (size_t i = 0; i < sizeof(hf_bad) / sizeof(hf_bad[0]); i++)
+	{
+		sm_status	want = hf_bad[i][3][0] == 'u' ? SM_ERR_UNSUPPORTED : SM_ERR_INVALID;
+
+		CHECK_MSG(sm_model_check(hf_bad[i][0], hf_bad[i][1], strlen(hf_bad[i][1]), NULL, 0, &err) == want,
+				  "hf config %zu: %s", i, err.message);
+		CHECK_MSG(strstr(err.message, hf_bad[i][2]) != NULL, "hf config %zu: %s", i, err.message);
+	}
 }
 
-void
-test_tfm_seq2seq(void)
+/* every model of a cases file (tfm_seq2seq_cases.json: torch.nn.Transformer; hf_seq2seq_cases.json: Marian, BART) */
+static void
+run_cases(const char *file, bool limits)
 {
 	size_t		n;
-	char	   *text = sm_test_read_file(FIXTURES "tfm_seq2seq_cases.json", &n);
+	char	   *text = sm_test_read_file(file, &n);
 	sm_json    *doc = NULL;
 	sm_error	err;
 
-	CHECK_MSG(text != NULL, "cannot read " FIXTURES "tfm_seq2seq_cases.json: the fixtures are required");
+	CHECK_MSG(text != NULL, "cannot read %s: the fixtures are required", file);
 	if (text == NULL)
 		return;
 	CHECK(sm_json_parse(text, n, &doc, &err) == SM_OK);
@@ -176,8 +194,11 @@ test_tfm_seq2seq(void)
 			const sm_json *c = at(cases, name);
 			sm_decoder	d;
 
+			const sm_json *arch = at(models->items[i], "arch");
+
 			snprintf(path, sizeof(path), FIXTURES "%s", at(models->items[i], "file")->string);
-			model = sm_test_load_model("transformer_seq2seq", path, at(models->items[i], "config")->string);
+			model = sm_test_load_model(arch ? arch->string : "transformer_seq2seq", path,
+									   at(models->items[i], "config")->string);
 			m = model ? sm_tfm_s2s_of(model) : NULL;
 			CHECK_MSG(m != NULL, "model %s loads", name);
 			if (m == NULL)
@@ -187,11 +208,18 @@ test_tfm_seq2seq(void)
 			s2s_teacher_cases(&d, at(c, "teacher"), name);
 			s2s_decode_cases(&d, m->max_new_default, at(c, "greedy"), name, "greedy");
 			s2s_decode_cases(&d, m->max_new_default, at(c, "beam"), name, "beam");
-			if (i == 0)
+			if (i == 0 && limits)
 				test_limits(model);
 			sm_model_free(model);
 		}
 	}
 	sm_json_free(doc);
+}
+
+void
+test_tfm_seq2seq(void)
+{
+	run_cases(FIXTURES "tfm_seq2seq_cases.json", true);
+	run_cases(FIXTURES "hf_seq2seq_cases.json", false);
 	test_config_errors();
 }

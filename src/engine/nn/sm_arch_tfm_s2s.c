@@ -312,6 +312,7 @@ ts_build(sm_model *model, sm_error *err)
 	m->eos_id = (int32_t) c.eos;
 	m->pad_id = (int32_t) c.pad;
 	m->max_new_default = (int) c.max_new;
+	m->forced_bos = m->forced_eos = -1;
 	if ((m->layers = sm_alloc0(sizeof(sm_tfm_dec_layer) * (size_t) m->n_layers)) == NULL)
 		return sm_fail(err, SM_ERR_NOMEM, "out of memory");
 
@@ -338,9 +339,13 @@ ts_build(sm_model *model, sm_error *err)
 #define SUB(fmt) (snprintf(name, sizeof(name), "%sdecoder.layers.%d." fmt, c.tp, i), name)
 		attention(model, m->d, SUB("self_attn."), &L->sa_qkv, &L->sa_o);
 		attention(model, m->d, SUB("multihead_attn."), &cross, &L->ca_o);
-		/* the cross in_proj's rows: q [0, d) reads the decoder, k and v [d, 3d) the memory */
-		L->ca_q = (sm_dense) {.w = cross.w, .b = cross.b, .in = m->d, .out = m->d};
-		L->ca_kv = (sm_dense) {.w = cross.w + (size_t) m->d * m->d, .b = cross.b + m->d, .in = m->d, .out = 2 * m->d};
+		/* the cross in_proj's rows: q [0, d) reads the decoder, k [d, 2d) and v [2d, 3d) the memory */
+		for (int j = 0; j < 3; j++)
+		{
+			sm_dense   *p = j == 0 ? &L->ca_q : j == 1 ? &L->ca_k : &L->ca_v;
+
+			*p = (sm_dense) {.w = cross.w + (size_t) j * m->d * m->d, .b = cross.b + j * m->d, .in = m->d, .out = m->d};
+		}
 		L->ff1 = sm_tfm_dense(model, m->ffn, m->d, false, SUB("linear1."));
 		L->ff2 = sm_tfm_dense(model, m->d, m->ffn, false, SUB("linear2."));
 		L->ln1_g = sm_model_weight(model, "%sweight", SUB("norm1."));

@@ -23,6 +23,8 @@ static const sm_arch *const archs[] = {
 	&sm_arch_bert,
 	&sm_arch_rnn_seq2seq,
 	&sm_arch_transformer_seq2seq,
+	&sm_arch_marian,
+	&sm_arch_bart,
 };
 
 #define N_ARCHS (sizeof(archs) / sizeof(archs[0]))

@@ -60,6 +60,33 @@ ban_ngrams(const int32_t *hyp, int c, int n, float *lp)
 			lp[hyp[i + n - 1]] = -INFINITY;
 }
 
+/*
+ * The logits processors of generate(), on one row's log-probabilities at
+ * step t (t tokens generated so far), in Hugging Face's order:
+ * no_repeat_ngram_size, bad words (-inf), then forced_bos_token_id at the
+ * first step and forced_eos_token_id at the last one max_new allows (every
+ * other token -inf, the forced one 0).
+ */
+static void
+process(const sm_decoder *d, const sm_beam_opts *o, int t, const int32_t *hyp, float *lp)
+{
+	int32_t		forced = -1;
+
+	ban_ngrams(hyp, t + 1, o->no_repeat_ngram, lp);
+	for (int i = 0; i < d->n_banned; i++)
+		lp[d->banned[i]] = -INFINITY;
+	if (t == 0 && d->forced_bos >= 0)
+		forced = d->forced_bos;
+	else if (t == o->max_new - 1 && d->forced_eos >= 0)
+		forced = d->forced_eos;
+	if (forced >= 0)
+	{
+		for (int v = 0; v < d->vocab; v++)
+			lp[v] = -INFINITY;
+		lp[forced] = 0.0f;
+	}
+}
+
 static sm_status
 check_finite(const float *lp, int V, sm_error *err)
 {
@@ -121,7 +148,7 @@ greedy(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out
 
 			if ((rc = check_finite(row, V, err)) != SM_OK)
 				goto done;
-			ban_ngrams(hyp + (size_t) b * W, t + 1, o->no_repeat_ngram, row);
+			process(d, o, t, hyp + (size_t) b * W, row);
 			for (int v = 1; v < V; v++)
 				if (row[v] > row[best])
 					best = v;
@@ -334,7 +361,7 @@ beam(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out, 
 			{
 				if ((rc = check_finite(blp + (size_t) j * V, V, err)) != SM_OK)
 					goto done;
-				ban_ngrams(hyp + (size_t) (ai * K + j) * W, t + 1, o->no_repeat_ngram, blp + (size_t) j * V);
+				process(d, o, t, hyp + (size_t) (ai * K + j) * W, blp + (size_t) j * V);
 			}
 			n_c = top_candidates(blp, bs + (size_t) ai * K, K, V, c);
 			for (int rank = 0; rank < n_c && nxt < K; rank++)

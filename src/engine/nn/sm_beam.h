@@ -28,6 +28,9 @@
  *     answer is the best hypothesis, without start token and eos.
  *   no_repeat_ngram_size n: a token is banned when it would complete an
  *     n-gram already in the hypothesis (start token included).
+ *   then the model's processors: banned ids -inf; forced_bos at the first
+ *     step and forced_eos at the last one max_new allows make every other
+ *     id -inf and the forced one 0 (HF's ForcedBOS/EOSTokenLogitsProcessor).
  * Sums are kept in double precision.  Polls sm_should_abort() every step.
  *
  * Dims: B sources, K beams, N rows (sources x beams), V vocabulary,
@@ -56,6 +59,11 @@ typedef struct sm_decoder
 	int			vocab;			/* V */
 	int32_t		start_id;		/* the first decoder input */
 	int32_t		eos_id;			/* -1: none */
+	/* generate()'s logits processors from the model's config (greedy and beam; not scoring) */
+	const int32_t *banned;		/* ids never generated (bad_words_ids of one token), or NULL */
+	int			n_banned;
+	int32_t		forced_bos,		/* forced_bos_token_id: the first token generated, or -1 */
+				forced_eos;		/* forced_eos_token_id: the last one max_new allows, or -1 */
 	const void *model;
 	sm_status	(*start) (const void *model, const int32_t *const *src, const int *src_len, int B,
 						  int beams, int steps, void **state, sm_error *err);

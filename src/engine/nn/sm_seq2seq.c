@@ -831,6 +831,9 @@ sm_s2s_decoder(const sm_s2s *m, sm_decoder *d)
 	d->vocab = m->V;
 	d->start_id = m->sos;
 	d->eos_id = m->eos;
+	d->banned = NULL;
+	d->n_banned = 0;
+	d->forced_bos = d->forced_eos = -1;
 	d->model = m;
 	d->start = s2s_start;
 	d->step = s2s_step;

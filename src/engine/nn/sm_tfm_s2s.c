@@ -37,6 +37,11 @@ dense(const sm_dense *L, const float *in, int ldin, int n, float beta, float *ou
 
 /* ---------------------------------------------------------------- life cycle */
 
+/* a decoder layer's dense layers */
+#define N_DENSE 11
+#define DENSES(L) {&(L)->sa_qkv, &(L)->sa_q, &(L)->sa_k, &(L)->sa_v, &(L)->sa_o, &(L)->ca_q, \
+	&(L)->ca_k, &(L)->ca_v, &(L)->ca_o, &(L)->ff1, &(L)->ff2}
+
 sm_status
 sm_tfm_s2s_pack(sm_tfm_s2s *m, sm_error *err)
 {
@@ -47,11 +52,11 @@ sm_tfm_s2s_pack(sm_tfm_s2s *m, sm_error *err)
 	for (int li = 0; li < m->n_layers; li++)
 	{
 		sm_tfm_dec_layer *L = &m->layers[li];
-		sm_dense   *all[7] = {&L->sa_qkv, &L->sa_o, &L->ca_q, &L->ca_kv, &L->ca_o, &L->ff1, &L->ff2};
+		sm_dense   *all[N_DENSE] = DENSES(L);
 
-		for (int i = 0; i < 7; i++)
-			if ((rc = sm_packed_init(&all[i]->pk, all[i]->w, all[i]->out, all[i]->in,
-									 all[i]->in_major, err)) != SM_OK)
+		for (int i = 0; i < N_DENSE; i++)
+			if (all[i]->w && (rc = sm_packed_init(&all[i]->pk, all[i]->w, all[i]->out, all[i]->in,
+												  all[i]->in_major, err)) != SM_OK)
 				return rc;
 	}
 	return sm_packed_init(&m->lm.pk, m->lm.w, m->lm.out, m->lm.in, false, err);
@@ -73,15 +78,16 @@ sm_tfm_s2s_free(sm_tfm_s2s *m)
 		for (int li = 0; li < m->n_layers; li++)
 		{
 			sm_tfm_dec_layer *L = &m->layers[li];
-			sm_dense   *all[7] = {&L->sa_qkv, &L->sa_o, &L->ca_q, &L->ca_kv, &L->ca_o, &L->ff1, &L->ff2};
+			sm_dense   *all[N_DENSE] = DENSES(L);
 
-			for (int i = 0; i < 7; i++)
+			for (int i = 0; i < N_DENSE; i++)
 				sm_packed_free(&all[i]->pk);
 		}
 	sm_packed_free(&m->lm.pk);
 	sm_free(m->layers);
 	sm_free(m->pos_owned);
 	sm_free(m->lm_bias_owned);
+	sm_free(m->banned);
 	sm_free(m);
 }
 
@@ -185,13 +191,18 @@ run_encoder(const sm_tfm_s2s *m, ts_state *st, sm_error *err)
 		return rc;
 	for (int li = 0; li < m->n_layers; li++)
 	{
-		const sm_dense *kv = &m->layers[li].ca_kv;
+		const sm_dense *kv[2] = {&m->layers[li].ca_k, &m->layers[li].ca_v};
 		float	   *out = st->mem_kv + (size_t) li * st->S * 2 * d;
 
 		if (sm_should_abort())
 			return sm_fail(err, SM_ERR_ABORTED, "canceled");
-		dense(kv, st->memory, d, st->S, 0.0f, out, 2 * d);
-		sm_op_bias_act(out, kv->b, (size_t) st->S, 2 * d, SM_ACT_IDENTITY);
+		/* rows of [keys | values] */
+		for (int j = 0; j < 2; j++)
+		{
+			dense(kv[j], st->memory, d, st->S, 0.0f, out + j * d, 2 * d);
+			for (int r = 0; r < st->S && kv[j]->b; r++)
+				sm_op_bias_act(out + (size_t) r * 2 * d + j * d, kv[j]->b, 1, d, SM_ACT_IDENTITY);
+		}
 	}
 	return SM_OK;
 }
@@ -413,8 +424,22 @@ ts_step(void *state, const int32_t *tokens, float *lp, sm_error *err)
 		if (m->norm_first)
 			sm_op_add_layernorm(st->x, NULL, L->ln1_g, L->ln1_b, m->eps, (size_t) N, d, st->h);
 		in = m->norm_first ? st->h : st->x;
-		dense(&L->sa_qkv, in, d, N, 0.0f, st->qkv, 3 * d);
-		sm_op_bias_act(st->qkv, L->sa_qkv.b, (size_t) N, 3 * d, SM_ACT_IDENTITY);
+		if (L->sa_qkv.w)
+		{
+			dense(&L->sa_qkv, in, d, N, 0.0f, st->qkv, 3 * d);
+			sm_op_bias_act(st->qkv, L->sa_qkv.b, (size_t) N, 3 * d, SM_ACT_IDENTITY);
+		}
+		else
+		{
+			const sm_dense *p[3] = {&L->sa_q, &L->sa_k, &L->sa_v};
+
+			for (int j = 0; j < 3; j++)
+			{
+				dense(p[j], in, d, N, 0.0f, st->qkv + j * d, 3 * d);
+				for (int r = 0; r < N && p[j]->b; r++)
+					sm_op_bias_act(st->qkv + (size_t) r * 3 * d + j * d, p[j]->b, 1, d, SM_ACT_IDENTITY);
+			}
+		}
 		for (int r = 0; r < N; r++)
 		{
 			size_t		at = (size_t) st->slot[r] * per_slot + ((size_t) li * st->T + t) * d;
@@ -475,6 +500,10 @@ sm_tfm_s2s_decoder(const sm_tfm_s2s *m, sm_decoder *d)
 	d->vocab = m->V;
 	d->start_id = m->start_id;
 	d->eos_id = m->eos_id;
+	d->banned = m->banned;
+	d->n_banned = m->n_banned;
+	d->forced_bos = m->forced_bos;
+	d->forced_eos = m->forced_eos;
 	d->model = m;
 	d->start = ts_start;
 	d->step = ts_step;

@@ -1,8 +1,9 @@
 /*
  * sm_tfm_s2s.h -- transformer encoder-decoders: arch "transformer_seq2seq"
  * (torch.nn.Transformer inside the PyTorch tutorial's Seq2SeqTransformer,
- * sm_arch_tfm_s2s.c), and the one runnable form below that the Hugging
- * Face Marian / BART archs are to build too; sm_tfm_s2s.c runs it.
+ * sm_arch_tfm_s2s.c) and Hugging Face's "marian" and "bart"
+ * (sm_arch_hf_s2s.c) build the one runnable form below; sm_tfm_s2s.c runs
+ * it.
  *
  * Encoder: an sm_tfm (sm_tfm.h: source embedding * emb_scale + positions,
  * the encoder layers, the encoder's final norm), run once per source over
@@ -40,13 +41,19 @@
 #include "sm_tfm.h"
 
 extern const sm_arch sm_arch_transformer_seq2seq;
+extern const sm_arch sm_arch_marian;
+extern const sm_arch sm_arch_bart;
 
 typedef struct sm_tfm_dec_layer
 {
-	sm_dense	sa_qkv,			/* [3d, d] */
+	sm_dense	sa_qkv,			/* [3d, d] fused (torch's in_proj), or w NULL: */
+				sa_q,
+				sa_k,
+				sa_v,			/* [d, d] each (Hugging Face's q_proj, k_proj, v_proj) */
 				sa_o,			/* [d, d] */
-				ca_q,			/* [d, d]: the first d rows of the cross in_proj */
-				ca_kv,			/* [2d, d]: the other 2d rows (keys, then values) */
+				ca_q,			/* [d, d] (torch: the first d rows of the cross in_proj) */
+				ca_k,
+				ca_v,			/* [d, d] (torch: the next d rows, and the last) */
 				ca_o,
 				ff1,
 				ff2;
@@ -89,6 +96,10 @@ typedef struct sm_tfm_s2s
 	int32_t		start_id,		/* the decoder's first input */
 				eos_id,			/* -1: none */
 				pad_id;			/* -1: none */
+	int32_t    *banned;			/* ids never generated (HF's bad_words_ids), owned, or NULL */
+	int			n_banned;
+	int32_t		forced_bos,
+				forced_eos;		/* HF's forced_bos_token_id / forced_eos_token_id, or -1 */
 	int			max_new_default;	/* default max_new_tokens */
 } sm_tfm_s2s;
 

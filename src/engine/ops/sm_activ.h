@@ -45,7 +45,8 @@ typedef enum sm_act
 	SM_ACT_GELU,				/* x/2 (1 + erf(x / sqrt 2)), within 2e-6 relative (unit-tested) */
 	SM_ACT_GELU_TANH,			/* x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 	SM_ACT_TANH,
-	SM_ACT_IDENTITY
+	SM_ACT_IDENTITY,
+	SM_ACT_SILU					/* x sigmoid(x) (swish: Marian's activation) */
 } sm_act;
 
 /* x [rows, cols] = act(x + b) (b [cols] or NULL) */

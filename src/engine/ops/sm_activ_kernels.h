@@ -14,6 +14,7 @@
 #define vsel AV(vsel)
 #define vsigmoid AV(vsigmoid)
 #define vsigmoid_den AV(vsigmoid_den)
+#define vsilu AV(vsilu)
 #define vstore AV(vstore)
 #define vtanh AV(vtanh)
 #define vtanh_frac AV(vtanh_frac)
@@ -352,6 +353,13 @@ vgelu_tanh(v8f x)
 	return x * vsigmoid(u);
 }
 
+/* SiLU (swish): x sigmoid(x) */
+V8_INLINE v8f
+vsilu(v8f x)
+{
+	return x * vsigmoid(x);
+}
+
 V8_INLINE v8f
 vrelu(v8f x)
 {
@@ -391,6 +399,9 @@ AV(sm_bias_act)(float *x, const float *b, size_t rows, int cols, sm_act act)
 			break;
 		case SM_ACT_IDENTITY:
 			BIAS_ACT((v8f));
+			break;
+		case SM_ACT_SILU:
+			BIAS_ACT(vsilu);
 			break;
 	}
 }
