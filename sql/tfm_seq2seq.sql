@@ -32,8 +32,25 @@ SELECT bool_and(seqmodel.translate_ids(model, source) = expected_ids) AS default
 SELECT count(*) FILTER (WHERE seqmodel.translate_ids(model, source, options) = expected_ids) AS equal, count(*) AS cases
   FROM fixture_ts_io WHERE fn = 'beam';
 
+-- sampling: the same seed gives the same tokens, another seed others (for some of 20 sources)
+SELECT bool_and(seqmodel.translate_ids(model, source, '{"temperature": 1.5, "seed": 11}') =
+                seqmodel.translate_ids(model, source, '{"temperature": 1.5, "seed": 11}')) AS reproducible,
+       bool_or(seqmodel.translate_ids(model, source, '{"temperature": 1.5, "seed": 11}') <>
+               seqmodel.translate_ids(model, source, '{"temperature": 1.5, "seed": 12}')) AS seeds_differ,
+       bool_and(seqmodel.translate_ids(model, source, '{"temperature": 0.0001, "top_k": 3}') =
+                seqmodel.translate_ids(model, source)) AS cold_is_greedy
+  FROM fixture_ts_io WHERE fn IN ('greedy', 'beam');
+
 -- errors
 \set VERBOSITY default
+SELECT seqmodel.translate_ids('ts_post', '{1, 2}', '{"temperature": 1, "num_beams": 2}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.translate_ids('ts_post', '{1, 2}', '{"temperature": -0.5}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.translate_ids('ts_post', '{1, 2}', '{"top_k": -1}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.translate_ids('ts_post', '{1, 2}', '{"seed": "x"}');
+\echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.translate_ids('ts_post', '{}');                                   -- empty source
 \echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.translate_ids('ts_post', '{1, 23}');                              -- past src_vocab_size

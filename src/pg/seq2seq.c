@@ -17,7 +17,7 @@
 #include "nn/sm_beam.h"
 #include "nn/sm_encdec.h"
 
-#define OPTION_NAMES "num_beams, max_new_tokens, length_penalty, early_stopping and no_repeat_ngram_size"
+#define OPTION_NAMES "num_beams, max_new_tokens, length_penalty, early_stopping, no_repeat_ngram_size, temperature, top_k and seed"
 
 /* The encoder-decoder called `name`, or an error naming what it is instead. */
 static void
@@ -31,7 +31,7 @@ seq2seq_model(const char *name, const char *fn, sm_encdec *e)
 				 errmsg("seqmodel.%s needs an encoder-decoder model", fn),
 				 errdetail("Model \"%s\" has arch \"%s\", which has no decoder reading an encoded source.",
 						   name, model->arch->name),
-				 errhint("Use a model of arch rnn_seq2seq or transformer_seq2seq.")));
+				 errhint("Use a model of arch rnn_seq2seq, transformer_seq2seq, marian or bart.")));
 	sm_set_threads(sm_threads);
 }
 
@@ -74,6 +74,9 @@ read_options(Jsonb *options, const sm_encdec *e, sm_beam_opts *o)
 	o->length_penalty = 1.0;
 	o->early_stopping = false;
 	o->no_repeat_ngram = 0;
+	o->temperature = 0;
+	o->top_k = 0;
+	o->seed = 0;
 	SM_PG_CHECK(sm_json_parse(text, strlen(text), &j, &err), &err);
 	if (j->type != SM_JSON_OBJECT)
 	{
@@ -104,6 +107,21 @@ read_options(Jsonb *options, const sm_encdec *e, sm_beam_opts *o)
 					option_error(key, "a number",
 								 "A hypothesis scores its summed log-probabilities divided by its length to this power (1.0 by default).");
 				o->length_penalty = v->number;
+			}
+			else if (strcmp(key, "temperature") == 0)
+			{
+				if (v->type != SM_JSON_NUMBER)
+					option_error(key, "a number",
+								 "0 (the default) decodes greedily; more samples the next token from softmax(log-probabilities / temperature).");
+				o->temperature = v->number;
+			}
+			else if (strcmp(key, "top_k") == 0)
+				o->top_k = int_option(v, key, 0, INT32_MAX);
+			else if (strcmp(key, "seed") == 0)
+			{
+				if (v->type != SM_JSON_NUMBER || !v->is_integer)
+					option_error(key, "an integer", "The same seed, model and source give the same sample.");
+				o->seed = (uint64_t) v->integer;
 			}
 			else if (strcmp(key, "early_stopping") == 0)
 			{

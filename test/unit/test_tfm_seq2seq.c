@@ -106,6 +106,49 @@ test_limits(const sm_model *model)
 	CHECK(sm_encdec_check_source(&e, srcs, &len, 1, &err) == SM_ERR_INVALID);
 	CHECK_ERR(err, SM_ERR_INVALID, "source has token id");
 	src[1] = 1;
+	/* sampling: options checked; a source draws the same alone and batched; a cold temperature is greedy */
+	{
+		sm_beam_opts so = {.num_beams = 1, .max_new = 6, .length_penalty = 1.0, .temperature = 1.5, .seed = 7};
+		int32_t		a[6] = {3, 1, 4, 1, 5, 9},
+					b2[3] = {2, 6, 5},
+					o1[6],
+					ob[3 * 6],
+					og[6];
+		const int32_t *one[1] = {a},
+				   *three[3] = {b2, a, a};
+		int			la = 6,
+					l3[3] = {3, 6, 6},
+					n1,
+					nb[3],
+					ng;
+		bool		differs = false;
+
+		so.num_beams = 2;
+		CHECK(sm_decode(&e.decoder, one, &la, 1, &so, o1, &n1, NULL, &err) == SM_ERR_INVALID);
+		CHECK_ERR(err, SM_ERR_INVALID, "sampling (temperature 1.5) needs num_beams 1");
+		so.num_beams = 1;
+		so.temperature = -1;
+		CHECK(sm_decode(&e.decoder, one, &la, 1, &so, o1, &n1, NULL, &err) == SM_ERR_INVALID);
+		CHECK_ERR(err, SM_ERR_INVALID, "temperature must be a finite number >= 0");
+		so.temperature = 1.5;
+		CHECK(sm_decode(&e.decoder, one, &la, 1, &so, o1, &n1, NULL, &err) == SM_OK);
+		CHECK(sm_decode(&e.decoder, three, l3, 3, &so, ob, nb, NULL, &err) == SM_OK);
+		CHECK(nb[1] == n1 && memcmp(ob + 6, o1, sizeof(int32_t) * n1) == 0);
+		CHECK(nb[2] == n1 && memcmp(ob + 12, o1, sizeof(int32_t) * n1) == 0);
+		/* other seeds draw other tokens (some of 20 differ), a cold temperature is greedy */
+		for (uint64_t seed = 1; seed <= 20 && !differs; seed++)
+		{
+			so.seed = seed;
+			CHECK(sm_decode(&e.decoder, one, &la, 1, &so, ob, nb, NULL, &err) == SM_OK);
+			differs = nb[0] != n1 || memcmp(ob, o1, sizeof(int32_t) * n1) != 0;
+		}
+		CHECK(differs);
+		so.temperature = 1e-4;
+		CHECK(sm_decode(&e.decoder, one, &la, 1, &so, o1, &n1, NULL, &err) == SM_OK);
+		so.temperature = 0;
+		CHECK(sm_decode(&e.decoder, one, &la, 1, &so, og, &ng, NULL, &err) == SM_OK);
+		CHECK(n1 == ng && memcmp(o1, og, sizeof(int32_t) * ng) == 0);
+	}
 	/* cancellation: in the encoder, and while decoding */
 	{
 		sm_hooks	hooks = {plain_alloc, free, abort_countdown, NULL};

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/sm_arena.h"
+#include "sm_generate.h"
 
 #define INIT_SCORE (-1e9)		/* the initial score of beams 1.. (HF's -1e9) */
 
@@ -37,6 +38,20 @@ sm_beam_check_opts(const sm_beam_opts *o, sm_error *err)
 	{
 		sm_fail(err, SM_ERR_INVALID, "length_penalty must be a finite number, not %g", o->length_penalty);
 		sm_detail(err, "A hypothesis scores its summed log-probabilities divided by its length to this power.");
+		return err->code;
+	}
+	if (!isfinite(o->temperature) || o->temperature < 0)
+	{
+		sm_fail(err, SM_ERR_INVALID, "temperature must be a finite number >= 0, not %g", o->temperature);
+		sm_detail(err, "0 decodes greedily; more samples from the distribution sharpened or flattened by it.");
+		return err->code;
+	}
+	if (o->top_k < 0)
+		return sm_fail(err, SM_ERR_INVALID, "top_k must be >= 0, not %d", o->top_k);
+	if (o->temperature > 0 && o->num_beams > 1)
+	{
+		sm_fail(err, SM_ERR_INVALID, "sampling (temperature %g) needs num_beams 1, not %d", o->temperature, o->num_beams);
+		sm_detail(err, "Beam search keeps the most likely hypotheses; it does not sample.");
 		return err->code;
 	}
 	if (o->no_repeat_ngram < 0 || o->no_repeat_ngram > SM_MAX_NGRAM)
@@ -111,6 +126,9 @@ greedy(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out
 	int		   *act = NULL,
 			   *from = NULL;
 	double	   *sum = NULL;
+	uint64_t   *rng = NULL;
+	float	   *scratch = NULL;
+	sm_gen_opts g = {.temperature = o->temperature, .top_k = o->top_k};
 	int			rows = B;
 	sm_status	rc;
 
@@ -119,6 +137,8 @@ greedy(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out
 		if (pass == 1 && (rc = sm_arena_alloc(&a, "greedy decoding", err)) != SM_OK)
 			return rc;
 		lp = sm_arena_take(&a, (size_t) B * V, sizeof(float));
+		rng = sm_arena_take(&a, (size_t) B * 4, sizeof(uint64_t));
+		scratch = sm_arena_take(&a, (size_t) V, sizeof(float));
 		hyp = sm_arena_take(&a, (size_t) B * W, sizeof(int32_t));
 		tok = sm_arena_take(&a, (size_t) B, sizeof(int32_t));
 		act = sm_arena_take(&a, (size_t) B, sizeof(int));
@@ -131,6 +151,8 @@ greedy(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out
 		out_len[b] = 0;
 		act[b] = b;
 		sum[b] = 0;
+		/* every source its own stream from the seed: the same draws alone or in any batch */
+		sm_gen_seed(o->seed, rng + (size_t) b * 4);
 	}
 	for (int t = 0; t < o->max_new && rows > 0; t++)
 	{
@@ -149,9 +171,12 @@ greedy(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out
 			if ((rc = check_finite(row, V, err)) != SM_OK)
 				goto done;
 			process(d, o, t, hyp + (size_t) b * W, row);
-			for (int v = 1; v < V; v++)
-				if (row[v] > row[best])
-					best = v;
+			if (o->temperature > 0)
+				best = sm_gen_choose(row, V, &g, rng + (size_t) b * 4, scratch);
+			else
+				for (int v = 1; v < V; v++)
+					if (row[v] > row[best])
+						best = v;
 			sum[b] += row[best];
 			if (best == d->eos_id)
 				continue;

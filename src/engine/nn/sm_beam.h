@@ -80,6 +80,13 @@ typedef struct sm_beam_opts
 	double		length_penalty; /* finite; 1.0 in HF */
 	bool		early_stopping;
 	int			no_repeat_ngram;	/* 0: off */
+	/* sampling (num_beams 1 only): temperature 0 is greedy; else draw the
+	 * token from softmax(logprobs / temperature), over the top_k most likely
+	 * when top_k > 0 (sm_generate.h's sm_gen_choose), each source from its
+	 * own stream seeded by seed, so a source draws the same alone or batched */
+	double		temperature;
+	int			top_k;
+	uint64_t	seed;
 } sm_beam_opts;
 
 /* Options in range (SM_ERR_INVALID naming the option and its range). */
