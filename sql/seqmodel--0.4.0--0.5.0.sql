@@ -394,3 +394,56 @@ AS 'MODULE_PATHNAME', 'sm_shared_cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION seqmodel.shared_cache_stats() IS
 'the shared cache: whether it is on, its size and use in bytes, models held, builds, evictions, and fallbacks (a backend kept its own copy for want of room)';
+
+-------------------------------------------------------------------------------
+-- SentencePiece tokenizers, and separate source and target tokenizers
+-- (encoder-decoder models such as Marian keep two vocabularies)
+-------------------------------------------------------------------------------
+
+-- kinds: bpe (byte-level BPE, GPT-2), wordpiece (BERT), unigram
+-- (SentencePiece unigram), sentencepiece_bpe (SentencePiece's BPE: merges by
+-- piece score over characters, not byte-level)
+ALTER TABLE seqmodel.tokenizer DROP CONSTRAINT tokenizer_kind_check;
+ALTER TABLE seqmodel.tokenizer ADD CONSTRAINT tokenizer_kind_check
+    CHECK (kind IN ('bpe', 'wordpiece', 'unigram', 'sentencepiece_bpe'));
+-- the target side; all three NULL: the one tokenizer serves both sides.
+-- The row's RLS policies and its version triggers cover these columns too:
+-- a changed target tokenizer is a new model version.
+ALTER TABLE seqmodel.tokenizer
+    ADD COLUMN target_kind text CHECK (target_kind IN ('bpe', 'wordpiece', 'unigram', 'sentencepiece_bpe')),
+    ADD COLUMN target_vocab_size integer CHECK (target_vocab_size > 0),
+    ADD COLUMN target_definition text,
+    ADD CONSTRAINT tokenizer_target_check
+        CHECK ((target_kind IS NULL) = (target_definition IS NULL) AND (target_kind IS NULL) = (target_vocab_size IS NULL));
+COMMENT ON TABLE seqmodel.tokenizer IS 'the tokenizer of a model: kind (bpe: byte-level BPE, wordpiece, unigram: SentencePiece unigram, sentencepiece_bpe: SentencePiece BPE), vocabulary size, and its definition as a Hugging Face tokenizer.json; an encoder-decoder may have a separate target tokenizer (target_* columns, NULL: the one tokenizer serves both sides)';
+COMMENT ON COLUMN seqmodel.tokenizer.definition IS 'the (source) tokenizer as a Hugging Face tokenizer.json; one made from a SentencePiece .model has a member seqmodel_sentencepiece with what spm needs beyond that schema';
+COMMENT ON COLUMN seqmodel.tokenizer.target_kind IS 'kind of the separate target tokenizer of an encoder-decoder, or NULL';
+COMMENT ON COLUMN seqmodel.tokenizer.target_vocab_size IS 'vocabulary size of the separate target tokenizer, or NULL';
+COMMENT ON COLUMN seqmodel.tokenizer.target_definition IS 'the separate target tokenizer as a tokenizer.json, or NULL (the one tokenizer serves both sides)';
+
+DROP FUNCTION seqmodel.import_tokenizer(text, text);
+CREATE FUNCTION seqmodel.import_tokenizer(model text, tokenizer_json text, target_tokenizer_json text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'sm_import_tokenizer'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION seqmodel.import_tokenizer(text, text, text) IS
+'store a Hugging Face tokenizer.json (byte-level BPE, WordPiece, or one made from a SentencePiece model) as the tokenizer of a token model or an encoder-decoder, replacing any it had; target_tokenizer_json: a separate target tokenizer (encoder-decoders only; NULL: one for both sides); returns the (source) vocabulary size; NULL if model or tokenizer_json is NULL';
+
+CREATE FUNCTION seqmodel.import_tokenizer_sentencepiece(model text, source_spm bytea, target_spm bytea DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'sm_import_tokenizer_sentencepiece'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION seqmodel.import_tokenizer_sentencepiece(text, bytea, bytea) IS
+'store SentencePiece tokenizers (.model files, unigram or BPE) as the tokenizer of a model, stored as tokenizer.json, replacing any it had; target_spm: a separate target tokenizer (encoder-decoders such as Marian; NULL: source_spm serves both sides); returns the source vocabulary size; NULL if model or source_spm is NULL';
+
+CREATE FUNCTION seqmodel.tokenize_target(model text, input text) RETURNS integer[]
+AS 'MODULE_PATHNAME', 'sm_tokenize_target'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.tokenize_target(text, text) IS
+'the token ids of a text under the target side''s tokenizer of an encoder-decoder (its separate target tokenizer, else its one tokenizer), with the special tokens it adds (SentencePiece: </s>)';
+
+CREATE FUNCTION seqmodel.detokenize_target(model text, ids integer[]) RETURNS text
+AS 'MODULE_PATHNAME', 'sm_detokenize_target'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.detokenize_target(text, integer[]) IS
+'target token ids (translate_ids'' output) back to text under the target side''s tokenizer, special tokens left out';

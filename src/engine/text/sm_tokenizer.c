@@ -624,7 +624,9 @@ sm_tokenizer_load(const char *json, size_t len, sm_tokenizer **out, sm_error *er
 		t->kind = SM_TOK_WORDPIECE;
 	else
 	{
-		rc = unsupported(err, "model", mtype, "BPE and WordPiece");
+		rc = unsupported(err, "model", mtype, strcmp(mtype, "Unigram") == 0 ?
+						 "BPE and WordPiece; Unigram only as written from a SentencePiece .model (with its member seqmodel_sentencepiece)" :
+						 "BPE and WordPiece");
 		goto fail;
 	}
 	if ((rc = load_vocab(t, model, err)) != SM_OK)
