@@ -40,7 +40,7 @@ SELECT seqmodel.import_safetensors('spm_s2s', 'rnn_seq2seq',
 -- ---------------------------------------------------------------- one tokenizer for both sides
 SELECT seqmodel.import_tokenizer_sentencepiece('spm_s2s', pg_read_binary_file(:'spmdir' || 'unigram_500.model')) AS vocab;
 SELECT kind, vocab_size, target_kind, target_vocab_size, target_definition IS NULL AS no_target,
-       definition::jsonb #>> '{model,type}' AS hf_model, definition::jsonb #>> '{seqmodel_sentencepiece,model_type}' AS spm_model,
+       definition::jsonb #>> '{model,type}' AS hf_model, definition::jsonb #>> '{model,seqmodel_sentencepiece,model_type}' AS spm_model,
        definition::jsonb #>> '{pre_tokenizer,type}' AS pre_tokenizer, definition::jsonb #>> '{post_processor,single,1,SpecialToken,id}' AS appended
   FROM seqmodel.tokenizer WHERE model = 'spm_s2s';
 SELECT seqmodel.tokenize('spm_s2s', 'Hello world.') AS ids;
@@ -68,7 +68,7 @@ SELECT seqmodel.import_tokenizer_sentencepiece('spm_s2s', pg_read_binary_file(:'
                                                pg_read_binary_file(:'spmdir' || 'unigram_ud.model')) AS vocab;
 SELECT version > :v1 AS new_version FROM seqmodel.model WHERE name = 'spm_s2s';
 SELECT kind, vocab_size, target_kind, target_vocab_size,
-       target_definition::jsonb #>> '{seqmodel_sentencepiece,piece_types,user_defined}' AS target_user_defined
+       target_definition::jsonb #>> '{model,seqmodel_sentencepiece,piece_types,user_defined}' AS target_user_defined
   FROM seqmodel.tokenizer WHERE model = 'spm_s2s';
 SELECT count(*) FILTER (WHERE seqmodel.tokenize('spm_s2s', input) = ids || 2) AS exact, count(*) AS texts
   FROM spm_edge WHERE model = 'bpe_bf';
@@ -114,7 +114,7 @@ SELECT seqmodel.import_tokenizer_sentencepiece('spm_s2s', pg_read_binary_file(:'
 \echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.import_tokenizer_sentencepiece('no_such_model', pg_read_binary_file(:'spmdir' || 'unigram_500.model'));
 \echo :LAST_ERROR_SQLSTATE
-SELECT seqmodel.import_tokenizer('spm_s2s', '{"seqmodel_sentencepiece": {"model_type": "word"}}');
+SELECT seqmodel.import_tokenizer('spm_s2s', '{"model": {"seqmodel_sentencepiece": {"model_type": "word"}}}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.detokenize_target('spm_s2s', '{5, 2000}');
 \echo :LAST_ERROR_SQLSTATE

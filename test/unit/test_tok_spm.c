@@ -787,16 +787,16 @@ test_spm_json_errors(void)
 		const char *json;
 		const char *msg;
 	}			cases[] = {
-		{"{\"seqmodel_sentencepiece\":1}", "\"seqmodel_sentencepiece\" must be an object"},
-		{"{\"seqmodel_sentencepiece\":{\"model_type\":\"word\"}}", "\"seqmodel_sentencepiece.model_type\" must be"},
-		{"{\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\"},\"model\":{\"vocab\":{}}}", "\"model.vocab\" must be an array"},
-		{"{\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\"},\"model\":{\"vocab\":[[\"a\"]]}}", "\"model.vocab\" must be an array"},
-		{"{\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\"},\"model\":{\"vocab\":[[\"a\",0]]}}", "\"seqmodel_sentencepiece.piece_types\" must be an object"},
-		{"{\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\",\"piece_types\":{\"unknown\":[5]}},\"model\":{\"vocab\":[[\"a\",0]]}}", "must hold piece ids from 0 to 0"},
-		{"{\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\",\"piece_types\":{\"unknown\":[0]},\"add_dummy_prefix\":1},\"model\":{\"vocab\":[[\"a\",0]]}}", "\"seqmodel_sentencepiece.add_dummy_prefix\" must be a boolean"},
-		{"{\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\",\"piece_types\":{\"unknown\":[0]}},\"model\":{\"vocab\":[[\"a\",0]]},\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"a!==\"}}", "\"normalizer.precompiled_charsmap\" must be a base64 string"},
-		{"{\"seqmodel_sentencepiece\":{\"model_type\":\"bpe\",\"piece_types\":{\"unknown\":[0]}},\"model\":{\"vocab\":{\"a\":0}}}", "\"seqmodel_sentencepiece.scores\" must be"},
-		{"{\"seqmodel_sentencepiece\":{\"model_type\":\"bpe\"},\"model\":{\"vocab\":{\"a\":3}}}", "must map the pieces to the ids 0 to 0"},
+		{"{\"model\":{\"seqmodel_sentencepiece\":1}}", "\"model.seqmodel_sentencepiece\" must be an object"},
+		{"{\"model\":{\"seqmodel_sentencepiece\":{\"model_type\":\"word\"}}}", "\"model.seqmodel_sentencepiece.model_type\" must be"},
+		{"{\"model\":{\"vocab\":{},\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\"}}}", "\"model.vocab\" must be an array"},
+		{"{\"model\":{\"vocab\":[[\"a\"]],\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\"}}}", "\"model.vocab\" must be an array"},
+		{"{\"model\":{\"vocab\":[[\"a\",0]],\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\"}}}", "\"model.seqmodel_sentencepiece.piece_types\" must be an object"},
+		{"{\"model\":{\"vocab\":[[\"a\",0]],\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\",\"piece_types\":{\"unknown\":[5]}}}}", "must hold piece ids from 0 to 0"},
+		{"{\"model\":{\"vocab\":[[\"a\",0]],\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\",\"piece_types\":{\"unknown\":[0]},\"add_dummy_prefix\":1}}}", "\"model.seqmodel_sentencepiece.add_dummy_prefix\" must be a boolean"},
+		{"{\"model\":{\"vocab\":[[\"a\",0]],\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\",\"piece_types\":{\"unknown\":[0]}}},\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"a!==\"}}", "\"normalizer.precompiled_charsmap\" must be a base64 string"},
+		{"{\"model\":{\"vocab\":{\"a\":0},\"seqmodel_sentencepiece\":{\"model_type\":\"bpe\",\"piece_types\":{\"unknown\":[0]}}}}", "\"model.seqmodel_sentencepiece.scores\" must be"},
+		{"{\"model\":{\"vocab\":{\"a\":3},\"seqmodel_sentencepiece\":{\"model_type\":\"bpe\"}}}", "must map the pieces to the ids 0 to 0"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -813,8 +813,8 @@ test_spm_json_errors(void)
 	}
 	/* a good one, hand-written: loads and encodes */
 	{
-		const char *j = "{\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\",\"piece_types\":{\"unknown\":[0]}},"
-			"\"model\":{\"vocab\":[[\"<unk>\",0],[\"\\u2581a\",-1]]}}";
+		const char *j = "{\"model\":{\"seqmodel_sentencepiece\":{\"model_type\":\"unigram\",\"piece_types\":{\"unknown\":[0]}},"
+			"\"vocab\":[[\"<unk>\",0],[\"\\u2581a\",-1]]}}";
 		sm_tokenizer *t = NULL;
 		sm_error	err;
 		sm_tok_ids	e;

@@ -1880,7 +1880,7 @@ write_json(sm_buf *b, const sm_tokenizer *t, const spm_src *s)
 	sm_buf_append(b, "],\"normalizer\":", 15);
 	/* SpmConverter: Precompiled, then spaces collapsed and stripped when spm does */
 	{
-		int			nn = (s->charsmap ? 1 : 0) + (strip ? 2 : 0);
+		int			nn = (s->charsmap ? 1 : 0) + (strip ? 3 : 0);
 
 		if (nn == 0)
 			sm_buf_appendf(b, "null");
@@ -1896,8 +1896,10 @@ write_json(sm_buf *b, const sm_tokenizer *t, const spm_src *s)
 				sm_buf_appendf(b, "\"}");
 				f2 = false;
 			}
+			/* spm's remove_extra_whitespaces strips and collapses spaces only (HF's Strip would take every whitespace) */
 			if (strip)
-				sm_buf_appendf(b, "%s{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":true},"
+				sm_buf_appendf(b, "%s{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"^ +\"},\"content\":\"\"},"
+							   "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +$\"},\"content\":\"\"},"
 							   "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}\"},\"content\":\" \"}",
 							   f2 ? "" : ",");
 			sm_buf_appendf(b, "]}");
@@ -1938,7 +1940,7 @@ write_json(sm_buf *b, const sm_tokenizer *t, const spm_src *s)
 			json_str(b, s->piece[k], s->piece_len[k]);
 			sm_buf_appendf(b, ",%.9g]", (double) s->score[k]);
 		}
-		sm_buf_appendf(b, "],\"byte_fallback\":%s}", s->byte_fallback ? "true" : "false");
+		sm_buf_appendf(b, "],\"byte_fallback\":%s", s->byte_fallback ? "true" : "false");
 	}
 	else
 	{
@@ -1955,9 +1957,12 @@ write_json(sm_buf *b, const sm_tokenizer *t, const spm_src *s)
 		}
 		sm_buf_appendf(b, "},\"merges\":[");
 		json_bpe_merges(b, t, s);
-		sm_buf_appendf(b, "]}");
+		sm_buf_appendf(b, "]");
 	}
-	/* ours: what spm needs and HF's schema has no place for */
+	/*
+	 * Ours, inside the model (Hugging Face's loader ignores unknown members
+	 * there, not at the top): what spm needs and HF's schema has no place for.
+	 */
 	sm_buf_appendf(b, ",\"seqmodel_sentencepiece\":{\"model_type\":\"%s\",\"normalizer_name\":",
 				   s->model_type == SPM_UNIGRAM ? "unigram" : "bpe");
 	json_str(b, s->name, s->name_len);
@@ -1985,7 +1990,7 @@ write_json(sm_buf *b, const sm_tokenizer *t, const spm_src *s)
 			sm_buf_appendf(b, k ? ",%.9g" : "%.9g", (double) s->score[k]);
 		sm_buf_append(b, "]", 1);
 	}
-	sm_buf_append(b, "}}", 2);
+	sm_buf_append(b, "}}}", 3);
 }
 
 sm_status
@@ -2029,7 +2034,7 @@ jbool(const sm_json *o, const char *key, bool dflt, bool *out, sm_error *err)
 	}
 	if (v->type != SM_JSON_BOOL)
 	{
-		snprintf(name, sizeof(name), "seqmodel_sentencepiece.%s", key);
+		snprintf(name, sizeof(name), "model.seqmodel_sentencepiece.%s", key);
 		return jbad(err, name, "a boolean");
 	}
 	*out = v->boolean;
@@ -2066,7 +2071,7 @@ types_from_json(const sm_json *pt, const char *key, int type, spm_src *s, sm_err
 	const sm_json *a = sm_json_get(pt, key);
 	char		name[96];
 
-	snprintf(name, sizeof(name), "seqmodel_sentencepiece.piece_types.%s", key);
+	snprintf(name, sizeof(name), "model.seqmodel_sentencepiece.piece_types.%s", key);
 	if (a == NULL)
 		return SM_OK;
 	if (a->type != SM_JSON_ARRAY)
@@ -2086,7 +2091,7 @@ types_from_json(const sm_json *pt, const char *key, int type, spm_src *s, sm_err
 }
 
 /*
- * A tokenizer.json with "seqmodel_sentencepiece" (what
+ * A tokenizer.json whose model has "seqmodel_sentencepiece" (what
  * sm_tokenizer_json_from_sentencepiece writes): spm's semantics from its
  * model vocabulary, its Precompiled charsmap and our member.
  */
@@ -2104,10 +2109,10 @@ sm_tok_spm_load_json(sm_tokenizer *t, const sm_json *root, const sm_json *ext, s
 
 	src_init(&s);
 	if (ext->type != SM_JSON_OBJECT)
-		return jbad(err, "seqmodel_sentencepiece", "an object");
+		return jbad(err, "model.seqmodel_sentencepiece", "an object");
 	if ((v = sm_json_get(ext, "model_type")) == NULL || v->type != SM_JSON_STRING ||
 		(strcmp(v->string, "unigram") != 0 && strcmp(v->string, "bpe") != 0))
-		return jbad(err, "seqmodel_sentencepiece.model_type", "\"unigram\" or \"bpe\"");
+		return jbad(err, "model.seqmodel_sentencepiece.model_type", "\"unigram\" or \"bpe\"");
 	s.model_type = strcmp(v->string, "bpe") == 0 ? SPM_BPE : SPM_UNIGRAM;
 	if (model == NULL || model->type != SM_JSON_OBJECT ||
 		(vocab = sm_json_get(model, "vocab")) == NULL ||
@@ -2171,14 +2176,14 @@ sm_tok_spm_load_json(sm_tokenizer *t, const sm_json *root, const sm_json *ext, s
 
 		if (sc == NULL || sc->type != SM_JSON_ARRAY || sc->count != vocab->count)
 		{
-			rc = jbad(err, "seqmodel_sentencepiece.scores", "an array of one score per piece");
+			rc = jbad(err, "model.seqmodel_sentencepiece.scores", "an array of one score per piece");
 			goto done;
 		}
 		for (size_t k = 0; k < sc->count; k++)
 		{
 			if (sc->items[k]->type != SM_JSON_NUMBER)
 			{
-				rc = jbad(err, "seqmodel_sentencepiece.scores", "an array of one score per piece");
+				rc = jbad(err, "model.seqmodel_sentencepiece.scores", "an array of one score per piece");
 				goto done;
 			}
 			s.score[k] = (float) sc->items[k]->number;
@@ -2186,7 +2191,7 @@ sm_tok_spm_load_json(sm_tokenizer *t, const sm_json *root, const sm_json *ext, s
 	}
 	if ((pt = sm_json_get(ext, "piece_types")) == NULL || pt->type != SM_JSON_OBJECT)
 	{
-		rc = jbad(err, "seqmodel_sentencepiece.piece_types", "an object");
+		rc = jbad(err, "model.seqmodel_sentencepiece.piece_types", "an object");
 		goto done;
 	}
 	if ((rc = types_from_json(pt, "unknown", SPM_UNKNOWN, &s, err)) != SM_OK ||
@@ -2203,7 +2208,7 @@ sm_tok_spm_load_json(sm_tokenizer *t, const sm_json *root, const sm_json *ext, s
 	{
 		if (v->type != SM_JSON_STRING)
 		{
-			rc = jbad(err, "seqmodel_sentencepiece.unk_surface", "a string");
+			rc = jbad(err, "model.seqmodel_sentencepiece.unk_surface", "a string");
 			goto done;
 		}
 		s.unk_surface = v->string;
@@ -2213,7 +2218,7 @@ sm_tok_spm_load_json(sm_tokenizer *t, const sm_json *root, const sm_json *ext, s
 	{
 		if (v->type != SM_JSON_STRING)
 		{
-			rc = jbad(err, "seqmodel_sentencepiece.eos_piece", "a string");
+			rc = jbad(err, "model.seqmodel_sentencepiece.eos_piece", "a string");
 			goto done;
 		}
 		s.eos_piece = v->string;

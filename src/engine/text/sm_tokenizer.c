@@ -603,7 +603,7 @@ sm_tokenizer_load(const char *json, size_t len, sm_tokenizer **out, sm_error *er
 		goto fail;
 	}
 	/* ours, written from a SentencePiece .model: spm's semantics (sm_tok_spm.c) */
-	if ((v = sm_json_get(root, "seqmodel_sentencepiece")) != NULL)
+	if ((v = sm_json_get(sm_json_get(root, "model"), "seqmodel_sentencepiece")) != NULL)
 	{
 		if ((rc = sm_tok_spm_load_json(t, root, v, err)) != SM_OK)
 			goto fail;

@@ -104,9 +104,9 @@ sm_status	sm_tokenizer_json_from_wordpiece(const char *vocab_txt, size_t len, bo
  *
  * sm_tokenizer_json_from_sentencepiece writes the tokenizer.json the
  * database stores (Hugging Face's SpmConverter shape: Unigram or BPE model,
- * Precompiled/Strip/Replace normalizer, Metaspace pre-tokenizer and decoder,
- * TemplateProcessing "$A </s>"), plus a member "seqmodel_sentencepiece"
- * with what that schema cannot say (piece types, the BPE scores, the
+ * Precompiled/Replace normalizer, Metaspace pre-tokenizer and decoder,
+ * TemplateProcessing "$A </s>"), plus a member "seqmodel_sentencepiece" in
+ * the model (HF ignores it there) with what that schema cannot say (piece types, the BPE scores, the
  * normalizer flags, unk_surface); sm_tokenizer_load of that file gives the
  * same tokenizer as sm_tokenizer_load_sentencepiece of the .model.
  */
