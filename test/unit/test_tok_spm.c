@@ -830,11 +830,120 @@ test_spm_json_errors(void)
 	}
 }
 
+/* ---------------------------------------------------------------- hooks: cancellation, no memory */
+
+static long spm_budget;
+static long spm_live;
+
+static void *
+spm_alloc(size_t n)
+{
+	if (spm_budget-- <= 0)
+		return NULL;
+	spm_live++;
+	return malloc(n);
+}
+
+static void
+spm_free_hook(void *p)
+{
+	if (p != NULL)
+		spm_live--;
+	free(p);
+}
+
+static bool
+spm_abort_yes(void)
+{
+	return true;
+}
+
+static bool
+spm_abort_no(void)
+{
+	return false;
+}
+
+static void
+test_spm_hooks(void)
+{
+	char	   *data;
+	size_t		len;
+	sm_tokenizer *t = NULL;
+	sm_error	err;
+	sm_hooks	h = {spm_alloc, spm_free_hook, spm_abort_no, NULL};
+	int			nomem = 0,
+				bad = 0,
+				leaks = 0;
+	bool		loaded = false;
+
+	data = sm_test_read_file(SPM_DIR "bpe_bf.model", &len);
+	CHECK(data != NULL);
+	if (data == NULL)
+		return;
+	/* a long text is canceled when should_abort says so (unigram and BPE) */
+	for (int k = 0; k < 2; k++)
+	{
+		sm_tokenizer *m = NULL;
+		char		path[256];
+		size_t		ml;
+		char	   *md;
+		size_t		n = 300000;
+		char	   *txt = malloc(n);
+		sm_tok_ids	e;
+		sm_hooks	a = {NULL, NULL, spm_abort_yes, NULL};
+
+		snprintf(path, sizeof(path), SPM_DIR "%s.model", k ? "bpe_1k" : "unigram_4k");
+		md = sm_test_read_file(path, &ml);
+		memset(err.message, 0, sizeof(err.message));
+		CHECK(md != NULL && sm_tokenizer_load_sentencepiece(md, ml, &m, &err) == SM_OK);
+		for (size_t i = 0; i < n; i++)
+			txt[i] = "abc de"[i % 6];
+		sm_tok_ids_init(&e);
+		a.alloc = malloc;
+		a.free = free;
+		sm_set_hooks(&a);
+		if (m != NULL)
+			CHECK(sm_tokenizer_encode(m, txt, n, NULL, 0, false, 0, false, &e, &err) == SM_ERR_ABORTED);
+		sm_set_hooks(NULL);
+		sm_tok_ids_free(&e);
+		sm_tokenizer_free(m);
+		free(md);
+		free(txt);
+	}
+	/* every allocation failure while loading: SM_ERR_NOMEM, nothing leaked */
+	sm_set_hooks(&h);
+	for (long budget = 0; budget < 100000 && !loaded; budget++)
+	{
+		sm_status	st;
+
+		spm_budget = budget;
+		spm_live = 0;
+		t = NULL;
+		st = sm_tokenizer_load_sentencepiece(data, len, &t, &err);
+		if (st == SM_OK)
+			loaded = true;
+		else if (st == SM_ERR_NOMEM && t == NULL)
+			nomem++;
+		else
+			bad++;
+		sm_tokenizer_free(t);
+		if (spm_live != 0)
+			leaks++;
+	}
+	sm_set_hooks(NULL);
+	CHECK_MSG(loaded && nomem > 10, "loaded %d after %d allocation failures", (int) loaded, nomem);
+	CHECK_MSG(bad == 0, "%d allocation failures gave another status", bad);
+	CHECK_MSG(leaks == 0, "%d allocation failures leaked", leaks);
+	free(data);
+}
+
 void
 test_tok_spm(void)
 {
 	test_spm_small();
 	test_spm_malformed();
 	test_spm_json_errors();
+	test_spm_hooks();
 	test_spm_fixtures();
 }

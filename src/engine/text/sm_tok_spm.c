@@ -387,11 +387,11 @@ parse_trainer(const pb_reader *outer, const pb_field *fld, spm_src *s, sm_error 
 	const char *w = "TrainerSpec";
 
 	while (pb_next(&r, &f, w, &rc, err))
+	{
+		/* the strings that go into the tokenizer.json */
 		if (f.wire == 2 && (f.num == 44 || f.num == 47) && !json_safe((const char *) f.data, f.len))
 			return sm_fail(err, SM_ERR_INVALID, "invalid SentencePiece model: TrainerSpec.%s is not valid UTF-8 or contains a NUL byte",
 						   f.num == 44 ? "unk_surface" : "eos_piece");
-		else
-	{
 		switch (f.num)
 		{
 			case 3:				/* model_type */
@@ -1290,6 +1290,15 @@ unigram_encode(const struct sm_tok_spm *m, const uint8_t *s, size_t size, spm_se
 	while (at < size)
 	{
 		const float till = best[at];
+
+		/* a long text: poll for cancellation every 64 KiB */
+		if ((at & 0xFFFF) < 4 && at >= 4 && sm_should_abort())
+		{
+			sm_free(best);
+			sm_free(from);
+			sm_free(ids);
+			return sm_fail(err, SM_ERR_ABORTED, "tokenization canceled");
+		}
 		bool		single = false;
 		size_t		mblen = (size_t) one_char_len(s[at]);
 		int64_t		node = 0;
@@ -1533,7 +1542,8 @@ bpe_encode(const sm_tokenizer *t, const uint8_t *s, size_t size, spm_segs *out, 
 {
 	const struct sm_tok_spm *m = t->spm;
 	bpe_state	st = {0};
-	size_t		n = 0;
+	size_t		n = 0,
+				polls = 0;
 	sm_status	rc = SM_OK;
 
 	st.m = m;
@@ -1577,7 +1587,14 @@ bpe_encode(const sm_tokenizer *t, const uint8_t *s, size_t size, spm_segs *out, 
 		bpe_maybe_add(&st, (int32_t) i - 1, (int32_t) i);
 	while (st.nheap > 0 && !st.nomem)
 	{
-		const bpe_pair *top = &st.pairs[heap_pop(&st)];
+		const bpe_pair *top;
+
+		if ((++polls & 0xFFFF) == 0 && sm_should_abort())
+		{
+			rc = sm_fail(err, SM_ERR_ABORTED, "tokenization canceled");
+			goto done;
+		}
+		top = &st.pairs[heap_pop(&st)];
 		bpe_sym    *l = &st.sym[top->left],
 				   *r = &st.sym[top->right];
 
