@@ -18,7 +18,7 @@ GLUE_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/pg/*.c)))
 OBJS = $(ENGINE_OBJS) $(GLUE_OBJS)
 
 # regression tests, in order (sql/<name>.sql, expected/<name>.out)
-REGRESS = setup import predict errors cache catalog compute cpu_unsupported device client_import rnn forecast forecast_errors forecast_time forecast_covariates backtest tfm state text seq2seq tfm_seq2seq roles cancel work_mem demo_co2 demo_langid demo_gapminder shared_cache upgrade
+REGRESS = setup import predict errors cache catalog compute cpu_unsupported device client_import rnn forecast forecast_errors forecast_time forecast_covariates backtest tfm state text tokenizer_spm seq2seq tfm_seq2seq roles cancel work_mem demo_co2 demo_langid demo_gapminder shared_cache upgrade
 
 PG_CPPFLAGS = -Isrc/engine
 SHLIB_LINK = -lopenblas -lm
@@ -81,8 +81,8 @@ $(FUZZ_BIN): $(wildcard test/fuzz/*.c test/fuzz/*.h) test/unit/test_files.c $(EN
 	$(CC) $(FUZZ_CFLAGS) -Isrc/engine -Itest/fuzz -o $@ test/fuzz/fuzz_main.c test/fuzz/fuzz_targets.c \
 		test/unit/test_files.c $(ENGINE_SRCS) -lopenblas -lm -lpthread
 
-FUZZ_SHORT = safetensors:20000 config:20000 json:20000 tokenizer:10000 text:50000
-FUZZ_LONG = safetensors:200000 config:200000 json:200000 tokenizer:200000 text:1000000
+FUZZ_SHORT = safetensors:20000 config:20000 json:20000 tokenizer:10000 text:50000 spm:1500 spm_text:20000
+FUZZ_LONG = safetensors:200000 config:200000 json:200000 tokenizer:200000 text:1000000 spm:50000 spm_text:500000
 .PHONY: fuzz-short fuzz
 fuzz-short: $(FUZZ_BIN)
 	@for t in $(FUZZ_SHORT); do $(FUZZ_BIN) $${t%%:*} $${t##*:} || exit 1; done

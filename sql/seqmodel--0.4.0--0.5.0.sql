@@ -394,3 +394,85 @@ AS 'MODULE_PATHNAME', 'sm_shared_cache_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION seqmodel.shared_cache_stats() IS
 'the shared cache: whether it is on, its size and use in bytes, models held, builds, evictions, and fallbacks (a backend kept its own copy for want of room)';
+
+-------------------------------------------------------------------------------
+-- SentencePiece tokenizers, and separate source and target tokenizers
+-- (encoder-decoder models such as Marian keep two vocabularies)
+-------------------------------------------------------------------------------
+
+-- kinds: bpe (byte-level BPE, GPT-2), wordpiece (BERT), unigram
+-- (SentencePiece unigram), sentencepiece_bpe (SentencePiece's BPE: merges by
+-- piece score over characters, not byte-level)
+ALTER TABLE seqmodel.tokenizer DROP CONSTRAINT tokenizer_kind_check;
+ALTER TABLE seqmodel.tokenizer ADD CONSTRAINT tokenizer_kind_check
+    CHECK (kind IN ('bpe', 'wordpiece', 'unigram', 'sentencepiece_bpe'));
+-- the target side; all three NULL: the one tokenizer serves both sides.
+-- The row's RLS policies and its version triggers cover these columns too:
+-- a changed target tokenizer is a new model version.
+ALTER TABLE seqmodel.tokenizer
+    ADD COLUMN target_kind text CHECK (target_kind IN ('bpe', 'wordpiece', 'unigram', 'sentencepiece_bpe')),
+    ADD COLUMN target_vocab_size integer CHECK (target_vocab_size > 0),
+    ADD COLUMN target_definition text,
+    ADD CONSTRAINT tokenizer_target_check
+        CHECK ((target_kind IS NULL) = (target_definition IS NULL) AND (target_kind IS NULL) = (target_vocab_size IS NULL));
+COMMENT ON TABLE seqmodel.tokenizer IS 'the tokenizer of a model: kind (bpe: byte-level BPE, wordpiece, unigram: SentencePiece unigram, sentencepiece_bpe: SentencePiece BPE), vocabulary size, and its definition as a Hugging Face tokenizer.json; an encoder-decoder may have a separate target tokenizer (target_* columns, NULL: the one tokenizer serves both sides)';
+COMMENT ON COLUMN seqmodel.tokenizer.definition IS 'the (source) tokenizer as a Hugging Face tokenizer.json; one made from a SentencePiece .model has a member seqmodel_sentencepiece with what spm needs beyond that schema';
+COMMENT ON COLUMN seqmodel.tokenizer.target_kind IS 'kind of the separate target tokenizer of an encoder-decoder, or NULL';
+COMMENT ON COLUMN seqmodel.tokenizer.target_vocab_size IS 'vocabulary size of the separate target tokenizer, or NULL';
+COMMENT ON COLUMN seqmodel.tokenizer.target_definition IS 'the separate target tokenizer as a tokenizer.json, or NULL (the one tokenizer serves both sides)';
+
+DROP FUNCTION seqmodel.import_tokenizer(text, text);
+CREATE FUNCTION seqmodel.import_tokenizer(model text, tokenizer_json text, target_tokenizer_json text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'sm_import_tokenizer'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION seqmodel.import_tokenizer(text, text, text) IS
+'store a Hugging Face tokenizer.json (byte-level BPE, WordPiece, or one made from a SentencePiece model) as the tokenizer of a token model or an encoder-decoder, replacing any it had; target_tokenizer_json: a separate target tokenizer (encoder-decoders only; NULL: one for both sides); returns the (source) vocabulary size; NULL if model or tokenizer_json is NULL';
+
+CREATE FUNCTION seqmodel.import_tokenizer_sentencepiece(model text, source_spm bytea, target_spm bytea DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'sm_import_tokenizer_sentencepiece'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION seqmodel.import_tokenizer_sentencepiece(text, bytea, bytea) IS
+'store SentencePiece tokenizers (.model files, unigram or BPE) as the tokenizer of a model, stored as tokenizer.json, replacing any it had; target_spm: a separate target tokenizer (encoder-decoders such as Marian; NULL: source_spm serves both sides); returns the source vocabulary size; NULL if model or source_spm is NULL';
+
+CREATE FUNCTION seqmodel.tokenize_target(model text, input text) RETURNS integer[]
+AS 'MODULE_PATHNAME', 'sm_tokenize_target'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.tokenize_target(text, text) IS
+'the token ids of a text under the target side''s tokenizer of an encoder-decoder (its separate target tokenizer, else its one tokenizer), with the special tokens it adds (SentencePiece: </s>)';
+
+CREATE FUNCTION seqmodel.detokenize_target(model text, ids integer[]) RETURNS text
+AS 'MODULE_PATHNAME', 'sm_detokenize_target'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.detokenize_target(text, integer[]) IS
+'target token ids (translate_ids'' output) back to text under the target side''s tokenizer, special tokens left out';
+
+-------------------------------------------------------------------------------
+-- Translation: text in, text out, for every encoder-decoder (rnn_seq2seq,
+-- transformer_seq2seq, marian, bart), through the model's source and target
+-- tokenizers
+-------------------------------------------------------------------------------
+
+COMMENT ON FUNCTION seqmodel.translate_ids(text, integer[], jsonb) IS
+'decode a source sequence of token ids with an encoder-decoder model (archs rnn_seq2seq, transformer_seq2seq, marian, bart): greedy, sampled, or beam search as Hugging Face''s generate defines them; options num_beams (1: greedy), max_new_tokens (default from the config), length_penalty, early_stopping, no_repeat_ngram_size, temperature, top_k, seed; returns the target ids without the start token and eos';
+
+CREATE FUNCTION seqmodel.translate(model text, source text, options jsonb DEFAULT '{}')
+RETURNS text
+AS 'MODULE_PATHNAME', 'sm_translate'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.translate(text, text, jsonb) IS
+'translate (transform, summarise) a text with an encoder-decoder model: the source through its source tokenizer, decoded as translate_ids does (the same options), the target ids back to text by its target tokenizer without special tokens';
+
+CREATE FUNCTION seqmodel.logprob(model text, source text, target text) RETURNS double precision
+AS 'MODULE_PATHNAME', 'sm_logprob_target'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.logprob(text, text, text) IS
+'log-likelihood of a target text given a source text under an encoder-decoder (teacher forcing; the target''s tokens as its tokenizer makes them, its end included): for reranking and evaluating translations';
+
+CREATE FUNCTION seqmodel.translate_query(model text, query text, options jsonb DEFAULT '{}')
+RETURNS TABLE (key text, translation text)
+AS 'MODULE_PATHNAME', 'sm_translate_query'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE ROWS 1000;  -- it runs a query of its own
+COMMENT ON FUNCTION seqmodel.translate_query(text, text, jsonb) IS
+'translate every (key, source text) row of a query, up to 64 sources (and their beams) decoded together; the options of translate; a NOTICE reports progress when seqmodel.progress is on';

@@ -53,6 +53,7 @@ typedef struct cache_entry
 	MemoryContext ctx;			/* holds the engine model */
 	sm_model   *model;
 	struct sm_tokenizer *tok;	/* loaded at its first use, in ctx, or NULL */
+	const struct sm_tokenizer *target_tok;	/* the target side: its own (in ctx) or tok; NULL until used */
 	Size		bytes;			/* memory held by ctx */
 	int64		hits;
 	TimestampTz loaded_at;
@@ -419,15 +420,41 @@ sm_cache_version(const char *name)
 	return e->version;
 }
 
+/*
+ * Load a tokenizer.json into the entry's context, so it goes with the model
+ * (a new version of either reloads both), its bytes counted as the model's.
+ * A failed parse leaves at most garbage in that context until the entry goes.
+ */
+static sm_tokenizer *
+entry_load_tokenizer(cache_entry *e, const char *json)
+{
+	Size		before = MemoryContextMemAllocated(e->ctx, true);
+	MemoryContext old = MemoryContextSwitchTo(e->ctx);
+	sm_tokenizer *tok = NULL;
+	sm_error	err;
+	sm_status	rc;
+
+	rc = sm_tokenizer_load(json, strlen(json), &tok, &err);
+	MemoryContextSwitchTo(old);
+	if (rc != SM_OK)
+	{
+		SPI_finish();
+		sm_pg_raise(&err);
+	}
+	{
+		Size		grown = MemoryContextMemAllocated(e->ctx, true) - before;
+
+		e->bytes += grown;
+		cache_bytes += grown;
+	}
+	return tok;
+}
+
 const sm_tokenizer *
 sm_cache_tokenizer(const char *name, bool count_hit)
 {
 	cache_entry *e;
 	char	   *json;
-	Size		before;
-	sm_error	err;
-	sm_status	rc;
-	MemoryContext old;
 
 	e = entry_get(name, count_hit);
 	if (e->tok != NULL)
@@ -442,28 +469,25 @@ sm_cache_tokenizer(const char *name, bool count_hit)
 				 errmsg("model \"%s\" has no tokenizer", name),
 				 errhint("Import its tokenizer.json with seqmodel.import_tokenizer().")));
 	}
-	/*
-	 * The tokenizer lives in the model's context, so it goes with the model
-	 * (a new version of either reloads both).  A failed parse leaves at most
-	 * garbage in that context until the entry goes.
-	 */
-	before = MemoryContextMemAllocated(e->ctx, true);
-	old = MemoryContextSwitchTo(e->ctx);
-	rc = sm_tokenizer_load(json, strlen(json), &e->tok, &err);
-	MemoryContextSwitchTo(old);
+	e->tok = entry_load_tokenizer(e, json);
 	SPI_finish();
-	if (rc != SM_OK)
-	{
-		e->tok = NULL;
-		sm_pg_raise(&err);
-	}
-	{
-		Size		grown = MemoryContextMemAllocated(e->ctx, true) - before;
-
-		e->bytes += grown;
-		cache_bytes += grown;
-	}
 	return e->tok;
+}
+
+const sm_tokenizer *
+sm_cache_target_tokenizer(const char *name)
+{
+	const sm_tokenizer *source = sm_cache_tokenizer(name, false);	/* errors when there is none */
+	cache_entry *e = entry_get(name, false);
+	char	   *json;
+
+	if (e->target_tok != NULL)
+		return e->target_tok;
+	SPI_connect();
+	json = sm_catalog_target_tokenizer(name);
+	e->target_tok = json == NULL ? source : entry_load_tokenizer(e, json);
+	SPI_finish();
+	return e->target_tok;
 }
 
 PG_FUNCTION_INFO_V1(sm_cache_info);

@@ -214,6 +214,18 @@ sm_catalog_tokenizer(const char *name)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
+char *
+sm_catalog_target_tokenizer(const char *name)
+{
+	static SPIPlanPtr plan = NULL;
+
+	if (sm_catalog_exec_by_name(&plan,
+								"SELECT target_definition FROM seqmodel.tokenizer WHERE model OPERATOR(pg_catalog.=) $1",
+								name, true, SPI_OK_SELECT) == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);	/* NULL when NULL */
+}
+
 int64
 sm_catalog_version(const char *name)
 {

@@ -283,6 +283,11 @@ sm_score_query(PG_FUNCTION_ARGS)
 		r->task = TASK_EMBED;
 	else if (strcmp(task, "logprob") == 0)
 		r->task = TASK_LOGPROB;
+	else if (strcmp(task, "translate") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("score_query task \"translate\" would return text, not real[]"),
+				 errhint("Use seqmodel.translate_query(model, query, options), which returns (key, translation) rows.")));
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -5,23 +5,21 @@
  * or by beam search (nn/sm_beam.h), and seqmodel.seq2seq_logprob_ids(model,
  * source, target) scores a target under teacher forcing.
  */
-#include "sm_pg.h"
+#include "sm_seq2seq_pg.h"
 
 #include <math.h>
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
-#include "utils/jsonb.h"
 
 #include "core/sm_json.h"
 #include "nn/sm_beam.h"
-#include "nn/sm_encdec.h"
 
 #define OPTION_NAMES "num_beams, max_new_tokens, length_penalty, early_stopping, no_repeat_ngram_size, temperature, top_k and seed"
 
 /* The encoder-decoder called `name`, or an error naming what it is instead. */
-static void
-seq2seq_model(const char *name, const char *fn, sm_encdec *e)
+void
+sm_pg_encdec(const char *name, const char *fn, sm_encdec *e)
 {
 	const sm_model *model = sm_cache_get(name);
 
@@ -62,8 +60,8 @@ int_option(const sm_json *v, const char *key, int min, int max)
 }
 
 /* options jsonb -> beam options, defaults from the model */
-static void
-read_options(Jsonb *options, const sm_encdec *e, sm_beam_opts *o)
+void
+sm_pg_beam_options(Jsonb *options, const sm_encdec *e, sm_beam_opts *o)
 {
 	char	   *text = JsonbToCString(NULL, &options->root, VARSIZE(options));
 	sm_json    *j;
@@ -161,8 +159,8 @@ sm_translate_ids(PG_FUNCTION_ARGS)
 	Datum	   *items;
 	sm_error	err;
 
-	seq2seq_model(name, "translate_ids", &e);
-	read_options(PG_GETARG_JSONB_P(2), &e, &o);
+	sm_pg_encdec(name, "translate_ids", &e);
+	sm_pg_beam_options(PG_GETARG_JSONB_P(2), &e, &o);
 	SM_PG_CHECK(sm_encdec_check_source(&e, srcs, &n, 1, &err), &err);
 	out = palloc(sizeof(int32) * o.max_new);
 	SM_PG_CHECK(sm_decode(&e.decoder, srcs, &n, 1, &o, out, &n_out, NULL, &err), &err);
@@ -188,7 +186,7 @@ sm_seq2seq_logprob_ids(PG_FUNCTION_ARGS)
 	double		lp;
 	sm_error	err;
 
-	seq2seq_model(name, "seq2seq_logprob_ids", &e);
+	sm_pg_encdec(name, "seq2seq_logprob_ids", &e);
 	SM_PG_CHECK(sm_encdec_check_source(&e, srcs, &n, 1, &err), &err);
 	SM_PG_CHECK(sm_encdec_check_target(&e, tgts, &nt, 1, &err), &err);
 	SM_PG_CHECK(sm_decode_logprob(&e.decoder, srcs, &n, tgts, &nt, 1, &lp, NULL, &err), &err);

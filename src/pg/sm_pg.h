@@ -100,6 +100,9 @@ bool		sm_catalog_model_row(const char *name, sm_model_row *row);
 /* The tokenizer.json of a model's tokenizer (in the SPI context), or NULL
  * when it has none (SPI connected). */
 char	   *sm_catalog_tokenizer(const char *name);
+/* ... and of its separate target tokenizer (encoder-decoder models), or
+ * NULL when the one tokenizer serves both sides or there is none. */
+char	   *sm_catalog_target_tokenizer(const char *name);
 /* The model's version, or -1 if it does not exist (SPI connected). */
 int64		sm_catalog_version(const char *name);
 /* float32 bytes the model will need once loaded (SPI connected). */
@@ -167,6 +170,10 @@ void		sm_cache_forget(const char *name);
  * just fetched the model itself with sm_cache_get). */
 struct sm_tokenizer;
 const struct sm_tokenizer *sm_cache_tokenizer(const char *name, bool count_hit);
+/* The target-side tokenizer of an encoder-decoder model (its separate target
+ * tokenizer, or the one tokenizer when it has none), kept in the same entry;
+ * not counted as a use (callers fetch the model or its source side too). */
+const struct sm_tokenizer *sm_cache_target_tokenizer(const char *name);
 
 /* arrays.c */
 /* A 1-D or 2-D real[] as a row-major matrix (1-D: one row); errors on

@@ -12,6 +12,7 @@
  * truncates: it shows the whole text's tokens.
  */
 #include "sm_text.h"
+#include "sm_seq2seq_pg.h"
 
 #include <math.h>
 
@@ -22,6 +23,7 @@
 #include "utils/memutils.h"
 
 #include "nn/sm_generate.h"
+#include "nn/sm_encdec.h"
 
 /* ------------------------------------------------------------ the model */
 
@@ -108,48 +110,113 @@ run_one(const sm_text_model *tm, const sm_tok_ids *e, sm_tfm_out what, float *ou
 
 /* ------------------------------------------------------------ tokenizers */
 
-/* store a tokenizer.json for a model (after checking it loads and fits) */
-static int
-store_tokenizer(const char *name, const char *json, size_t len)
+/* the catalog's name of a tokenizer's kind (seqmodel.tokenizer.kind) */
+static const char *
+kind_name(const sm_tokenizer *tok)
 {
-	static SPIPlanPtr upsert = NULL;
-	Oid			types[4] = {TEXTOID, TEXTOID, INT4OID, TEXTOID};
-	Datum		values[4];
-	const sm_model *model = sm_cache_get(name);
-	const sm_tfm *m = sm_tfm_of(model);
+	switch (sm_tokenizer_kind(tok))
+	{
+		case SM_TOK_BPE:
+			return "bpe";
+		case SM_TOK_WORDPIECE:
+			return "wordpiece";
+		case SM_TOK_UNIGRAM:
+			return "unigram";
+		case SM_TOK_SPM_BPE:
+			return "sentencepiece_bpe";
+	}
+	return "bpe";				/* not reached */
+}
+
+/* a tokenizer.json loaded to check it, and its vocabulary checked against the model's side */
+static sm_tokenizer *
+checked_tokenizer(const char *name, const char *json, size_t len, int room, const char *side,
+				  const char *vocab_key)
+{
 	sm_tokenizer *tok;
 	sm_error	err;
+	int			V;
+
+	SM_PG_CHECK(sm_tokenizer_load(json, len, &tok, &err), &err);
+	V = sm_tokenizer_vocab_size(tok);
+	if (V > room)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the %stokenizer's ids go up to %d but model \"%s\" has a %svocabulary of %d",
+						*side ? side : "", V - 1, name, *side ? side : "", room),
+				 errdetail("Every token id must be below the model's %s.", vocab_key)));
+	return tok;
+}
+
+/*
+ * Store a model's tokenizer.json -- and, for an encoder-decoder, an optional
+ * separate target tokenizer.json (NULL: the one tokenizer serves both sides)
+ * -- after checking that they load and fit the model's vocabularies;
+ * returns the (source) vocabulary size.
+ */
+static int
+store_tokenizers(const char *name, const char *json, size_t len, const char *tjson, size_t tlen)
+{
+	static SPIPlanPtr upsert = NULL;
+	Oid			types[7] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', 'n', 'n', 'n'};
+	const sm_model *model = sm_cache_get(name);
+	const sm_tfm *m = sm_tfm_of(model);
+	sm_encdec	ed;
+	const sm_encdec *s2s = sm_encdec_of(model, &ed) ? &ed : NULL;
+	sm_tokenizer *tok;
 	int			V;
 	int			rc;
 
 	/* a tokenizer is part of its model: only those who may replace it may change it */
 	sm_catalog_require_owner(name, "import its tokenizer");
-	if (m == NULL || m->vocab == 0)
+	if (tjson != NULL && s2s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" has one vocabulary", name),
+				 errdetail("A separate target tokenizer belongs to an encoder-decoder model (arch rnn_seq2seq, transformer_seq2seq, marian or bart); model \"%s\" has arch \"%s\".",
+						   name, model->arch->name),
+				 errhint("Import one tokenizer for both sides.")));
+	if (s2s == NULL && (m == NULL || m->vocab == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("model \"%s\" does not read tokens", name),
-				 errdetail("It has arch \"%s\"%s; a tokenizer belongs to a token model: arch gpt2, bert, or transformer with vocab_size.",
+				 errdetail("It has arch \"%s\"%s; a tokenizer belongs to a token model: arch gpt2, bert, transformer with vocab_size, or an encoder-decoder.",
 						   model->arch->name, m ? " with numeric input" : "")));
-	SM_PG_CHECK(sm_tokenizer_load(json, len, &tok, &err), &err);
+	if (s2s == NULL)
+		tok = checked_tokenizer(name, json, len, m->vocab, "", "vocab_size");
+	else
+	{
+		tok = checked_tokenizer(name, json, len, s2s->source_vocab, "source ", s2s->source_vocab_key);
+		/* the one tokenizer also makes the target ids */
+		if (tjson == NULL)
+			sm_tokenizer_free(checked_tokenizer(name, json, len, s2s->target_vocab, "target ", s2s->target_vocab_key));
+	}
 	V = sm_tokenizer_vocab_size(tok);
-	if (V > m->vocab)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the tokenizer's ids go up to %d but model \"%s\" has a vocabulary of %d",
-						V - 1, name, m->vocab),
-				 errdetail("Every token id must be below the model's vocab_size.")));
 	values[0] = CStringGetTextDatum(name);
-	values[1] = CStringGetTextDatum(sm_tokenizer_kind(tok) == SM_TOK_BPE ? "bpe" : "wordpiece");
+	values[1] = CStringGetTextDatum(kind_name(tok));
 	values[2] = Int32GetDatum(V);
 	values[3] = PointerGetDatum(cstring_to_text_with_len(json, (int) len));
 	sm_tokenizer_free(tok);
+	if (tjson != NULL)
+	{
+		tok = checked_tokenizer(name, tjson, tlen, s2s->target_vocab, "target ", s2s->target_vocab_key);
+		values[4] = CStringGetTextDatum(kind_name(tok));
+		values[5] = Int32GetDatum(sm_tokenizer_vocab_size(tok));
+		values[6] = PointerGetDatum(cstring_to_text_with_len(tjson, (int) tlen));
+		nulls[4] = nulls[5] = nulls[6] = ' ';
+		sm_tokenizer_free(tok);
+	}
 	SPI_connect();
 	sm_catalog_plan(&upsert,
-					"INSERT INTO seqmodel.tokenizer (model, kind, vocab_size, definition) VALUES ($1, $2, $3, $4)"
+					"INSERT INTO seqmodel.tokenizer (model, kind, vocab_size, definition, target_kind, target_vocab_size, target_definition)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7)"
 					" ON CONFLICT (model) DO UPDATE SET kind = excluded.kind, vocab_size = excluded.vocab_size,"
-					" definition = excluded.definition",
-					4, types);
-	rc = SPI_execute_plan(upsert, values, NULL, false, 0);
+					" definition = excluded.definition, target_kind = excluded.target_kind,"
+					" target_vocab_size = excluded.target_vocab_size, target_definition = excluded.target_definition",
+					7, types);
+	rc = SPI_execute_plan(upsert, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not store the tokenizer of model \"%s\": %s", name, SPI_result_code_string(rc));
 	SPI_finish();
@@ -157,15 +224,69 @@ store_tokenizer(const char *name, const char *json, size_t len)
 	return V;
 }
 
+static int
+store_tokenizer(const char *name, const char *json, size_t len)
+{
+	return store_tokenizers(name, json, len, NULL, 0);
+}
+
 PG_FUNCTION_INFO_V1(sm_import_tokenizer);
-/* seqmodel.import_tokenizer(model, tokenizer_json) */
+/* seqmodel.import_tokenizer(model, tokenizer_json, target_tokenizer_json DEFAULT NULL) */
 Datum
 sm_import_tokenizer(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	text	   *json = PG_GETARG_TEXT_PP(1);
+	char	   *name;
+	text	   *json;
+	text	   *target = PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_TEXT_PP(2) : NULL;
 
-	PG_RETURN_INT32(store_tokenizer(name, VARDATA_ANY(json), VARSIZE_ANY_EXHDR(json)));
+	/* STRICT in the first two arguments; the target may be NULL */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	json = PG_GETARG_TEXT_PP(1);
+	PG_RETURN_INT32(store_tokenizers(name, VARDATA_ANY(json), VARSIZE_ANY_EXHDR(json),
+									 target ? VARDATA_ANY(target) : NULL,
+									 target ? VARSIZE_ANY_EXHDR(target) : 0));
+}
+
+/* a SentencePiece .model as the tokenizer.json we store */
+static void
+spm_json(bytea *spm, const char *side, sm_buf *json)
+{
+	sm_error	err;
+	sm_status	rc;
+
+	sm_buf_init(json);
+	rc = sm_tokenizer_json_from_sentencepiece(VARDATA_ANY(spm), VARSIZE_ANY_EXHDR(spm), json, &err);
+	if (rc != SM_OK)
+	{
+		/* say which of the two files it was */
+		if (*side)
+			sm_hint(&err, "The %s model was rejected.", side);
+		sm_pg_raise(&err);
+	}
+	if (json->failed)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+}
+
+PG_FUNCTION_INFO_V1(sm_import_tokenizer_sentencepiece);
+/* seqmodel.import_tokenizer_sentencepiece(model, source_spm, target_spm DEFAULT NULL) */
+Datum
+sm_import_tokenizer_sentencepiece(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	sm_buf		src,
+				tgt;
+	bool		has_target = !PG_ARGISNULL(2);
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	spm_json(PG_GETARG_BYTEA_PP(1), has_target ? "source" : "", &src);
+	if (has_target)
+		spm_json(PG_GETARG_BYTEA_PP(2), "target", &tgt);
+	PG_RETURN_INT32(store_tokenizers(name, src.data, src.len, has_target ? tgt.data : NULL,
+									 has_target ? tgt.len : 0));
 }
 
 PG_FUNCTION_INFO_V1(sm_import_tokenizer_bpe);
@@ -217,12 +338,12 @@ int_array(const int32 *v, int n)
 	return construct_array(d, n, INT4OID, sizeof(int32), true, TYPALIGN_INT);
 }
 
-/* the tokens of a text (or a pair), untruncated */
+/* the tokens of a text (or a pair), untruncated; target: with the target side's tokenizer */
 static sm_tok_ids *
-tokenize_args(FunctionCallInfo fcinfo, bool pair)
+tokenize_side(FunctionCallInfo fcinfo, bool pair, bool target)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_tokenizer *tok = sm_cache_tokenizer(name, true);
+	const sm_tokenizer *tok = target ? sm_cache_target_tokenizer(name) : sm_cache_tokenizer(name, true);
 	text	   *a = PG_GETARG_TEXT_PP(1);
 	text	   *b = pair ? PG_GETARG_TEXT_PP(2) : NULL;
 	sm_tok_ids *e = palloc(sizeof(sm_tok_ids));
@@ -233,6 +354,12 @@ tokenize_args(FunctionCallInfo fcinfo, bool pair)
 									b ? VARDATA_ANY(b) : NULL, b ? VARSIZE_ANY_EXHDR(b) : 0,
 									true, 0, false, e, &err), &err);
 	return e;
+}
+
+static sm_tok_ids *
+tokenize_args(FunctionCallInfo fcinfo, bool pair)
+{
+	return tokenize_side(fcinfo, pair, false);
 }
 
 PG_FUNCTION_INFO_V1(sm_tokenize);
@@ -265,13 +392,22 @@ sm_token_type_ids(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(int_array(e->type_ids, e->n));
 }
 
-PG_FUNCTION_INFO_V1(sm_detokenize);
-/* seqmodel.detokenize(model, ids) */
+PG_FUNCTION_INFO_V1(sm_tokenize_target);
+/* seqmodel.tokenize_target(model, input): the target side of an encoder-decoder */
 Datum
-sm_detokenize(PG_FUNCTION_ARGS)
+sm_tokenize_target(PG_FUNCTION_ARGS)
+{
+	sm_tok_ids *e = tokenize_side(fcinfo, false, true);
+
+	PG_RETURN_ARRAYTYPE_P(int_array(e->ids, e->n));
+}
+
+/* ids back to text with the source or the target side's tokenizer */
+static Datum
+detokenize_side(FunctionCallInfo fcinfo, bool target)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	const sm_tokenizer *tok = sm_cache_tokenizer(name, true);
+	const sm_tokenizer *tok = target ? sm_cache_target_tokenizer(name) : sm_cache_tokenizer(name, true);
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
 	int			n = 0;
 	int32	   *ids = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) == 0 ? NULL
@@ -284,6 +420,22 @@ sm_detokenize(PG_FUNCTION_ARGS)
 	if (out.failed)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.len ? out.data : "", (int) out.len));
+}
+
+PG_FUNCTION_INFO_V1(sm_detokenize);
+/* seqmodel.detokenize(model, ids) */
+Datum
+sm_detokenize(PG_FUNCTION_ARGS)
+{
+	return detokenize_side(fcinfo, false);
+}
+
+PG_FUNCTION_INFO_V1(sm_detokenize_target);
+/* seqmodel.detokenize_target(model, ids): the target side of an encoder-decoder */
+Datum
+sm_detokenize_target(PG_FUNCTION_ARGS)
+{
+	return detokenize_side(fcinfo, true);
 }
 
 /* ------------------------------------------------------------ text functions */
@@ -452,6 +604,20 @@ sm_generate_text(PG_FUNCTION_ARGS)
 	o.top_k = PG_GETARG_INT32(4);
 	o.seed = PG_ARGISNULL(5) ? pg_prng_uint64(&pg_global_prng_state) : (uint64) PG_GETARG_INT64(5);
 	SM_PG_CHECK(sm_gen_check_opts(&o, &err), &err);
+	/* an encoder-decoder continues nothing: it decodes the prompt as its source */
+	{
+		sm_encdec	ed;
+
+		if (sm_encdec_of(sm_cache_get(name), &ed))
+		{
+			sm_beam_opts bo = {.num_beams = 1, .max_new = o.max_new, .length_penalty = 1.0,
+			.temperature = o.temperature, .top_k = o.top_k, .seed = o.seed};
+
+			if (o.max_new == 0)
+				PG_RETURN_TEXT_P(cstring_to_text(""));
+			PG_RETURN_TEXT_P(sm_pg_translate_text(name, "generate", prompt, NULL, &bo));
+		}
+	}
 	sm_text_model_get(name, "generate", SM_NEED_DECODER, &tm);
 	o.eos_id = tm.m->eos_id >= 0 ? tm.m->eos_id : sm_tokenizer_token_id(tm.tok, "<|endoftext|>");
 	if (o.max_new > tm.m->max_len)

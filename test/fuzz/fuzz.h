@@ -10,6 +10,11 @@ int			fuzz_config(const uint8_t *data, size_t size);
 int			fuzz_json(const uint8_t *data, size_t size);
 int			fuzz_tokenizer(const uint8_t *data, size_t size);
 int			fuzz_text(const uint8_t *data, size_t size);
+int			fuzz_spm(const uint8_t *data, size_t size);
+int			fuzz_spm_text(const uint8_t *data, size_t size);
+/* spm_text needs the SentencePiece fixtures: the .model files of test/fixtures/tok/spm */
+void		fuzz_spm_text_init(const char *fixtures_dir);
+void		fuzz_spm_text_done(void);
 /* text needs the real tokenizers: test/fixtures/tok/{gpt2,bert}/tokenizer.json */
 void		fuzz_text_init(const char *fixtures_dir);
 void		fuzz_text_done(void);

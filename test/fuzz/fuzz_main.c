@@ -312,7 +312,7 @@ main(int argc, char **argv)
 
 	if (argc < 3)
 	{
-		fprintf(stderr, "usage: %s safetensors|config|json|tokenizer|text ITERATIONS [SEED] | -replay FILE\n", argv[0]);
+		fprintf(stderr, "usage: %s safetensors|config|json|tokenizer|text|spm|spm_text ITERATIONS [SEED] | -replay FILE\n", argv[0]);
 		return 2;
 	}
 	target = argv[1];
@@ -363,6 +363,20 @@ main(int argc, char **argv)
 		fuzz_text_init(fixtures);
 		seed_corpus(fixtures, 2000);
 	}
+	else if (strcmp(target, "spm") == 0)
+	{
+		char		dir[4096];
+
+		fn = fuzz_spm;
+		snprintf(dir, sizeof(dir), "%s/tok/spm", fixtures);
+		seed_dir(dir, ".model", FUZZ_MAX_INPUT, 0, false);
+	}
+	else if (strcmp(target, "spm_text") == 0)
+	{
+		fn = fuzz_spm_text;
+		fuzz_spm_text_init(fixtures);
+		seed_corpus(fixtures, 2000);
+	}
 	if (fn == NULL)
 	{
 		fprintf(stderr, "unknown target \"%s\"\n", target);
@@ -411,6 +425,8 @@ main(int argc, char **argv)
 		   (double) (clock() - t0) / CLOCKS_PER_SEC);
 	if (strcmp(target, "text") == 0)
 		fuzz_text_done();
+	if (strcmp(target, "spm_text") == 0)
+		fuzz_spm_text_done();
 	for (int i = 0; i < n_seeds; i++)
 		free(seeds[i].data);
 	free(seeds);

@@ -290,3 +290,132 @@ fuzz_text(const uint8_t *data, size_t size)
 	}
 	return 1;
 }
+
+/* ---------------------------------------------------------------- SentencePiece */
+
+/* both encodings of one text must give the same ids (the .model and its tokenizer.json) */
+static void
+same_ids(const sm_tokenizer *a, const sm_tokenizer *b, const char *text, size_t len)
+{
+	sm_tok_ids	x,
+				y;
+	sm_error	err;
+	sm_status	ra,
+				rb;
+
+	sm_tok_ids_init(&x);
+	sm_tok_ids_init(&y);
+	ra = sm_tokenizer_encode(a, text, len, NULL, 0, true, 0, false, &x, &err);
+	check_error(ra, &err, "spm/encode");
+	rb = sm_tokenizer_encode(b, text, len, NULL, 0, true, 0, false, &y, &err);
+	check_error(rb, &err, "spm/encode json");
+	if (ra != rb || x.n != y.n || (x.n > 0 && memcmp(x.ids, y.ids, (size_t) x.n * sizeof(int32_t)) != 0))
+	{
+		fprintf(stderr, "fuzz spm: the .model and its tokenizer.json encode \"%.*s\" differently\n",
+				(int) (len < 80 ? len : 80), text);
+		abort();
+	}
+	sm_tok_ids_free(&x);
+	sm_tok_ids_free(&y);
+}
+
+/*
+ * A SentencePiece .model: parsed and built; when it loads, the sample texts
+ * encoded and decoded, every piece decoded, and its tokenizer.json written,
+ * loaded back and checked to encode the samples alike.
+ */
+int
+fuzz_spm(const uint8_t *data, size_t size)
+{
+	sm_tokenizer *t = NULL,
+			   *j = NULL;
+	sm_error	err;
+	sm_buf		json;
+	sm_status	rc = sm_tokenizer_load_sentencepiece(data, size, &t, &err);
+
+	check_error(rc, &err, "spm");
+	if (rc != SM_OK)
+		return 0;
+	for (size_t i = 0; i < sizeof(sample_texts) / sizeof(sample_texts[0]); i++)
+		exercise(t, sample_texts[i], strlen(sample_texts[i]), NULL, 0, i % 2 == 0, i % 3 == 0 ? 4 : 0, i % 3 == 0);
+	{
+		int			n = sm_tokenizer_vocab_size(t);
+		sm_buf		out;
+
+		for (int32_t id = 0; id < n && id < 4096; id++)
+		{
+			sm_buf_init(&out);
+			rc = sm_tokenizer_decode(t, &id, 1, false, &out, &err);
+			check_error(rc, &err, "spm/decode");
+			sm_buf_free(&out);
+		}
+	}
+	sm_buf_init(&json);
+	rc = sm_tokenizer_json_from_sentencepiece(data, size, &json, &err);
+	check_error(rc, &err, "spm/json");
+	if (rc == SM_OK)
+	{
+		rc = sm_tokenizer_load(json.data, json.len, &j, &err);
+		check_error(rc, &err, "spm/json load");
+		if (rc != SM_OK)
+		{
+			fprintf(stderr, "fuzz spm: a model loads but its tokenizer.json does not: %s\n", err.message);
+			abort();
+		}
+		for (size_t i = 0; i < sizeof(sample_texts) / sizeof(sample_texts[0]); i++)
+			same_ids(t, j, sample_texts[i], strlen(sample_texts[i]));
+		sm_tokenizer_free(j);
+	}
+	sm_buf_free(&json);
+	sm_tokenizer_free(t);
+	return 1;
+}
+
+static const char *const spm_models[] = {"unigram_4k", "bpe_bf", "unigram_ud", "unigram_cf"};
+static sm_tokenizer *spm_tok[4];
+
+void
+fuzz_spm_text_init(const char *fixtures)
+{
+	for (int k = 0; k < 4; k++)
+	{
+		char		path[4096];
+		size_t		len;
+		char	   *d;
+		sm_error	err;
+
+		snprintf(path, sizeof(path), "%s/tok/spm/%s.model", fixtures, spm_models[k]);
+		d = sm_test_read_file(path, &len);
+		if (d == NULL || sm_tokenizer_load_sentencepiece(d, len, &spm_tok[k], &err) != SM_OK)
+		{
+			fprintf(stderr, "fuzz: cannot load the SentencePiece model %s\n", path);
+			exit(2);
+		}
+		free(d);
+	}
+}
+
+void
+fuzz_spm_text_done(void)
+{
+	for (int k = 0; k < 4; k++)
+		sm_tokenizer_free(spm_tok[k]);
+}
+
+/* one flags byte + text: the real unigram and BPE models (normalizer, Viterbi, merges, byte fallback) */
+int
+fuzz_spm_text(const uint8_t *data, size_t size)
+{
+	uint8_t		flags;
+	const char *text;
+	size_t		len;
+
+	if (size < 1)
+		return 0;
+	flags = data[0];
+	text = (const char *) data + 1;
+	len = size - 1;
+	for (int k = 0; k < 4; k++)
+		exercise(spm_tok[k], text, len, NULL, 0, flags & 1, flags & 2 ? 8 : 0, flags & 4);
+	return 1;
+}

@@ -16,6 +16,7 @@ void		test_generate(void);
 void		test_seq2seq(void);
 void		test_tfm_seq2seq(void);
 void		test_tokenizer(void);
+void		test_tok_spm(void);
 void		test_device(void);
 void		test_metrics(void);
 

@@ -25,6 +25,7 @@ main(void)
 	test_gemm();
 	test_gemm_avx512();
 	test_tokenizer();
+	test_tok_spm();
 	test_metrics();
 	{
 		static const char *const sets[] = {"auto", "avx512", "avx2", "generic", "blas"};

@@ -116,6 +116,7 @@ typedef struct sm_tok_template
 struct sm_tokenizer
 {
 	sm_tok_kind kind;
+	struct sm_tok_spm *spm;		/* SentencePiece (sm_tok_spm.c), or NULL */
 
 	/* every string (vocabulary, added tokens, prefixes) lives in one pool */
 	char	   *pool;
@@ -294,6 +295,14 @@ sm_status	sm_tok_wordpiece_word(const sm_tokenizer *t, const uint8_t *s, size_t 
 								  sm_tok_scratch *sc, sm_tok_ids *e, int32_t type_id, sm_error *err);
 void		sm_tok_wordpiece_decode(const sm_tokenizer *t, const int32_t *ids, int n,
 									bool skip_special, sm_buf *out);
+
+/* sm_tok_spm.c: SentencePiece; the whole raw text at once (spm has no added tokens) */
+sm_status	sm_tok_spm_load_json(sm_tokenizer *t, const sm_json *root, const sm_json *ext, sm_error *err);
+void		sm_tok_spm_free(sm_tokenizer *t);
+sm_status	sm_tok_spm_encode(const sm_tokenizer *t, const uint8_t *text, size_t len, sm_tok_ids *e,
+							  int32_t type_id, sm_error *err);
+void		sm_tok_spm_decode(const sm_tokenizer *t, const int32_t *ids, int n, bool skip_special,
+							  sm_buf *out);
 
 /* the model (BPE or WordPiece) on one word */
 static inline sm_status

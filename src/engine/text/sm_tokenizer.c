@@ -602,6 +602,15 @@ sm_tokenizer_load(const char *json, size_t len, sm_tokenizer **out, sm_error *er
 		sm_detail(err, "Supported is version \"1.0\".");
 		goto fail;
 	}
+	/* ours, written from a SentencePiece .model: spm's semantics (sm_tok_spm.c) */
+	if ((v = sm_json_get(sm_json_get(root, "model"), "seqmodel_sentencepiece")) != NULL)
+	{
+		if ((rc = sm_tok_spm_load_json(t, root, v, err)) != SM_OK)
+			goto fail;
+		sm_json_free(root);
+		*out = t;
+		return SM_OK;
+	}
 	if ((rc = component_type(root, "model", &model, &mtype, err)) != SM_OK)
 		goto fail;
 	if (model == NULL)
@@ -615,7 +624,9 @@ sm_tokenizer_load(const char *json, size_t len, sm_tokenizer **out, sm_error *er
 		t->kind = SM_TOK_WORDPIECE;
 	else
 	{
-		rc = unsupported(err, "model", mtype, "BPE and WordPiece");
+		rc = unsupported(err, "model", mtype, strcmp(mtype, "Unigram") == 0 ?
+						 "BPE and WordPiece; Unigram only as written from a SentencePiece .model (with its member seqmodel_sentencepiece)" :
+						 "BPE and WordPiece");
 		goto fail;
 	}
 	if ((rc = load_vocab(t, model, err)) != SM_OK)
@@ -646,6 +657,7 @@ sm_tokenizer_free(sm_tokenizer *t)
 {
 	if (t == NULL)
 		return;
+	sm_tok_spm_free(t);			/* first: its vocab_off aliases id_off */
 	sm_tok_bpe_free(t);
 	sm_tok_map_free(&t->vocab);
 	sm_free(t->pool);
@@ -884,6 +896,8 @@ encode_text(const sm_tokenizer *t, const uint8_t *s, size_t len, sm_tok_scratch 
 	int32_t		id;
 	sm_status	rc;
 
+	if (t->spm != NULL)
+		return sm_tok_spm_encode(t, s, len, e, type_id, err);
 	if (!t->has_raw_added)
 		return encode_raw_piece(t, s, len, sc, e, type_id, err);
 	while (next_added(t, s, len, pos, pos, false, &ms, &me, &id))
@@ -1049,7 +1063,9 @@ sm_tokenizer_decode(const sm_tokenizer *t, const int32_t *ids, int n, bool skip_
 			sm_detail(err, "The tokenizer's ids run from 0 to %d.", t->nids - 1);
 			return err->code;
 		}
-	switch (t->decoder)
+	if (t->spm != NULL)
+		sm_tok_spm_decode(t, ids, n, skip_special, out);
+	else switch (t->decoder)
 	{
 		case SM_TOK_DEC_BYTELEVEL:
 			sm_tok_bytelevel_decode(t, ids, n, skip_special, out);

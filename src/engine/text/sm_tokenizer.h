@@ -42,7 +42,9 @@ typedef struct sm_tokenizer sm_tokenizer;
 typedef enum sm_tok_kind
 {
 	SM_TOK_BPE,					/* byte-level BPE */
-	SM_TOK_WORDPIECE
+	SM_TOK_WORDPIECE,
+	SM_TOK_UNIGRAM,				/* SentencePiece unigram */
+	SM_TOK_SPM_BPE				/* SentencePiece BPE (score-ordered merges) */
 } sm_tok_kind;
 
 /*
@@ -87,6 +89,31 @@ sm_status	sm_tokenizer_json_from_bpe(const char *vocab_json, size_t vocab_len,
  */
 sm_status	sm_tokenizer_json_from_wordpiece(const char *vocab_txt, size_t len, bool lowercase,
 											 sm_buf *out, sm_error *err);
+
+/*
+ * SentencePiece (sm_tok_spm.c): a .model file (a serialized protobuf
+ * ModelProto; any bytes: malformed input is SM_ERR_INVALID naming what is
+ * wrong) of type UNIGRAM or BPE (WORD, CHAR: SM_ERR_UNSUPPORTED), with its
+ * pieces (NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE), byte
+ * fallback and normalizer (precompiled_charsmap, add_dummy_prefix,
+ * remove_extra_whitespaces, escape_whitespaces; treat_whitespace_as_suffix
+ * and denormalization rules: SM_ERR_UNSUPPORTED).  Encoding gives exactly
+ * sentencepiece 0.1.97's encode(text) and decoding its decode(ids); with
+ * add_special the eos piece (a CONTROL piece named by trainer_spec.eos_piece,
+ * "</s>") is appended, as Marian's and T5's tokenizers do.
+ *
+ * sm_tokenizer_json_from_sentencepiece writes the tokenizer.json the
+ * database stores (Hugging Face's SpmConverter shape: Unigram or BPE model,
+ * Precompiled/Replace normalizer, Metaspace pre-tokenizer and decoder,
+ * TemplateProcessing "$A </s>"), plus a member "seqmodel_sentencepiece" in
+ * the model (HF ignores it there) with what that schema cannot say (piece types, the BPE scores, the
+ * normalizer flags, unk_surface); sm_tokenizer_load of that file gives the
+ * same tokenizer as sm_tokenizer_load_sentencepiece of the .model.
+ */
+sm_status	sm_tokenizer_load_sentencepiece(const void *data, size_t len, sm_tokenizer **out,
+											sm_error *err);
+sm_status	sm_tokenizer_json_from_sentencepiece(const void *data, size_t len, sm_buf *out,
+												 sm_error *err);
 
 sm_tok_kind sm_tokenizer_kind(const sm_tokenizer *t);
 /* highest id of the vocabulary and the added tokens, plus one */
