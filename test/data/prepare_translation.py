@@ -40,9 +40,8 @@ text alone.
 Writes, next to this file, translate_{train,valid,test}.tsv: "id TAB
 source TAB target" lines, no header, ids 1.. in (hash, source) order
 within each split.  No field holds a tab or newline (step 3); the files
-are read by Python's split("\\t") and by PostgreSQL's COPY (text format,
-where a backslash is an escape: the demo doubles them, see
-demo_translate.sql; this script writes the raw text).
+are read by Python's split("\\t") and by PostgreSQL's COPY ... WITH (FORMAT
+csv, DELIMITER E'\\t', QUOTE E'\\x01'): no quoting, a backslash is text.
 
     /usr/bin/python3 test/data/prepare_translation.py
 
@@ -199,6 +198,7 @@ def path_of(name):
 def write_tsv(rows, path):
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for i, (s, t) in enumerate(rows, 1):
+            assert "\x01" not in s + t     # the demo's COPY quote character
             f.write("%d\t%s\t%s\n" % (i, s, t))
 
 
