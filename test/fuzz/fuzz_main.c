@@ -142,6 +142,48 @@ seed_tokenizers(void)
 	}
 }
 
+/*
+ * tokenizer.json files written from SentencePiece models: a small unigram
+ * .model made here (control, user-defined and unused pieces, a one-unit
+ * charsmap) and the BPE fixture with byte fallback (tok/spm/bpe_bf.model)
+ */
+static void
+seed_spm_tokenizers(const char *fixtures)
+{
+	static const char small[] =
+		"\x0a\x0e\x0a\x05\x3c\x75\x6e\x6b\x3e\x15\x00\x00\x00\x00\x18\x02"
+		"\x0a\x0c\x0a\x03\x3c\x73\x3e\x15\x00\x00\x00\x00\x18\x03\x0a\x0d"
+		"\x0a\x04\x3c\x2f\x73\x3e\x15\x00\x00\x00\x00\x18\x03\x0a\x0e\x0a"
+		"\x05\x3c\x73\x65\x70\x3e\x15\x00\x00\x00\x00\x18\x04\x0a\x0b\x0a"
+		"\x04\xe2\x96\x81\x61\x15\x00\x00\x80\xbf\x0a\x08\x0a\x01\x61\x15"
+		"\x00\x00\x00\xc0\x0a\x08\x0a\x01\x62\x15\x00\x00\x40\xc0\x0a\x0a"
+		"\x0a\x03\xe2\x96\x81\x15\x00\x00\x80\xc0\x0a\x09\x0a\x02\x61\x62"
+		"\x15\x00\x00\xc0\xbf\x0a\x0b\x0a\x02\x78\x78\x15\x00\x00\xa0\xc0"
+		"\x18\x05\x12\x02\x18\x01\x1a\x14\x0a\x04\x74\x69\x6e\x79\x12\x0a"
+		"\x04\x00\x00\x00\x00\x00\x00\x00\x78\x00\x20\x01";
+	char		path[4096];
+	size_t		len;
+	char	   *model;
+	sm_buf		out;
+	sm_error	err;
+
+	sm_buf_init(&out);
+	if (sm_tokenizer_json_from_sentencepiece(small, sizeof(small) - 1, &out, &err) == SM_OK)
+		add_seed(out.data, out.len);
+	else
+		fprintf(stderr, "fuzz: the small SentencePiece seed does not load: %s\n", err.message);
+	sm_buf_free(&out);
+	snprintf(path, sizeof(path), "%s/tok/spm/bpe_bf.model", fixtures);
+	if ((model = sm_test_read_file(path, &len)) != NULL)
+	{
+		sm_buf_init(&out);
+		if (sm_tokenizer_json_from_sentencepiece(model, len, &out, &err) == SM_OK)
+			add_seed(out.data, out.len);
+		sm_buf_free(&out);
+		free(model);
+	}
+}
+
 static void
 seed_corpus(const char *fixtures, int lines)
 {
@@ -356,6 +398,7 @@ main(int argc, char **argv)
 	{
 		fn = fuzz_tokenizer;
 		seed_tokenizers();
+		seed_spm_tokenizers(fixtures);
 	}
 	else if (strcmp(target, "text") == 0)
 	{
