@@ -476,3 +476,11 @@ AS 'MODULE_PATHNAME', 'sm_translate_query'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE ROWS 1000;  -- it runs a query of its own
 COMMENT ON FUNCTION seqmodel.translate_query(text, text, jsonb) IS
 'translate every (key, source text) row of a query, up to 64 sources (and their beams) decoded together; the options of translate; a NOTICE reports progress when seqmodel.progress is on';
+
+-- generation over the decoder interface: decoder-only models get beam search
+-- (and the other decoding options of translate); an encoder-decoder translates
+CREATE FUNCTION seqmodel.generate(model text, prompt text, options jsonb DEFAULT '{}') RETURNS text
+AS 'MODULE_PATHNAME', 'sm_generate_options'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION seqmodel.generate(text, text, jsonb) IS
+'continue a prompt with a decoder (or translate it with an encoder-decoder) under the decoding options of translate: num_beams, max_new_tokens (default 50), length_penalty, early_stopping, no_repeat_ngram_size (the prompt counts), temperature, top_k, seed; returns the continuation';

@@ -179,6 +179,17 @@ SELECT seqmodel.generate('gpt2_text', 'Once upon a time', 8, 1.0, 0, 42)
        seqmodel.generate('gpt2_text', NULL, 4) IS NULL AS null_prompt;
 -- the context (64 positions) bounds the continuation
 SELECT length(seqmodel.generate('gpt2_text', 'Once upon a time', 1000)) > 0 AS stopped_at_context;
+-- generate(model, prompt, options): the decoder interface's options (beam search for a
+-- decoder); greedy equals the positional form, a beam's text scores at least greedy's.
+-- (A bare literal third argument could be max_tokens or options: name it, or cast to jsonb.)
+SELECT seqmodel.generate('gpt2_text', 'Once upon a time', options => '{"max_new_tokens": 6}')
+     = seqmodel.generate('gpt2_text', 'Once upon a time', 6) AS options_greedy_same,
+       seqmodel.generate('gpt2_text', 'Once upon a time', options => '{"max_new_tokens": 6, "temperature": 1.0, "seed": 42}')
+     = seqmodel.generate('gpt2_text', 'Once upon a time', 6, 1.0, 0, 42) AS options_sampled_same,
+       seqmodel.logprob('gpt2_text', 'Once upon a time' || seqmodel.generate('gpt2_text', 'Once upon a time', options => '{"max_new_tokens": 6, "num_beams": 4, "early_stopping": true}'))
+    >= seqmodel.logprob('gpt2_text', 'Once upon a time' || seqmodel.generate('gpt2_text', 'Once upon a time', 6)) - 1e-9 AS beam_not_worse,
+       length(seqmodel.generate('gpt2_text', 'Once upon a time', options => '{"num_beams": 3, "no_repeat_ngram_size": 2, "max_new_tokens": 8}')) > 0 AS ngram_ban;
+SELECT seqmodel.generate('gpt2_text', 'Once upon a time', options => '{"num_beams": 3, "max_new_tokens": 100}') IS NOT NULL AS stopped_at_context_beams;
 
 -- ---------------------------------------------------------------- score_query
 -- one call for a whole query, many rows per matrix product: equal to the per-row functions
@@ -262,6 +273,12 @@ SELECT seqmodel.generate('gpt2_text', 'Hello', 5, 'Infinity');
 SELECT seqmodel.generate('gpt2_text', 'Hello', 5, 1, -3);
 \echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.generate('gpt2_text', 'Hello', -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.generate('gpt2_text', 'Hello', options => '{"num_beams": 0}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.generate('gpt2_text', 'Hello', options => '{"temperature": 1, "num_beams": 2}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.generate('bert_text', 'Hello', options => '{}');
 \echo :LAST_ERROR_SQLSTATE
 -- ids out of range
 SELECT seqmodel.detokenize('gpt2_text', '{15496, 50257}');

@@ -60,6 +60,8 @@ typedef struct cache_entry
 	TimestampTz last_used;
 	double		load_ms;
 	int			pins;			/* callers using the model across other cache calls */
+	bool		peeked;			/* sm_cache_peek checked it for this statement: the use that
+								 * follows is its first, not a hit */
 	bool		doomed;			/* unlinked while pinned: free at the last unpin */
 	/* the statement, command and role for which the version was last checked */
 	Oid			checked_user;
@@ -354,7 +356,12 @@ entry_get(const char *name, bool count_hit)
 
 	e = entry_find(name);
 	if (e != NULL && checked_in_this_statement(e))
-		e->hits += count_hit;
+	{
+		if (e->peeked && count_hit)
+			e->peeked = false;
+		else
+			e->hits += count_hit;
+	}
 	else
 	{
 		sm_model_row row;
@@ -393,6 +400,7 @@ entry_get(const char *name, bool count_hit)
 		else
 			e->hits += count_hit;
 		SPI_finish();
+		e->peeked = false;
 		mark_checked(e);
 	}
 	dlist_move_head(&cache_lru, &e->lru);
@@ -408,6 +416,18 @@ sm_cache_get(const char *name)
 	/* every engine call gets its model here: the place to choose CPU or GPU */
 	sm_pg_device_select();
 	return m;
+}
+
+const sm_model *
+sm_cache_peek(const char *name)
+{
+	cache_entry *e = entry_find(name);
+	bool		first = e == NULL || !checked_in_this_statement(e);
+
+	e = entry_get(name, false);
+	/* the statement's first look: the use after it is not a hit either */
+	e->peeked = first;
+	return e->model;
 }
 
 int64

@@ -61,14 +61,14 @@ int_option(const sm_json *v, const char *key, int min, int max)
 
 /* options jsonb -> beam options, defaults from the model */
 void
-sm_pg_beam_options(Jsonb *options, const sm_encdec *e, sm_beam_opts *o)
+sm_pg_beam_options(Jsonb *options, int max_new_default, sm_beam_opts *o)
 {
 	char	   *text = JsonbToCString(NULL, &options->root, VARSIZE(options));
 	sm_json    *j;
 	sm_error	err;
 
 	o->num_beams = 1;
-	o->max_new = e->max_new_default;
+	o->max_new = max_new_default;
 	o->length_penalty = 1.0;
 	o->early_stopping = false;
 	o->no_repeat_ngram = 0;
@@ -160,7 +160,7 @@ sm_translate_ids(PG_FUNCTION_ARGS)
 	sm_error	err;
 
 	sm_pg_encdec(name, "translate_ids", &e);
-	sm_pg_beam_options(PG_GETARG_JSONB_P(2), &e, &o);
+	sm_pg_beam_options(PG_GETARG_JSONB_P(2), e.max_new_default, &o);
 	SM_PG_CHECK(sm_encdec_check_source(&e, srcs, &n, 1, &err), &err);
 	out = palloc(sizeof(int32) * o.max_new);
 	SM_PG_CHECK(sm_decode(&e.decoder, srcs, &n, 1, &o, out, &n_out, NULL, &err), &err);

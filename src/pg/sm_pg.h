@@ -152,6 +152,8 @@ Oid			sm_catalog_require_owner(const char *name, const char *action);
 /* cache.c */
 /* The loaded model of that name, current as of this statement. */
 const sm_model *sm_cache_get(const char *name);
+/* the same, not counted as a use (a caller that looks before it calls sm_cache_get) */
+const sm_model *sm_cache_peek(const char *name);
 /*
  * Keep a cached model alive while other cache calls may happen (a query run
  * by forecast_query can use other models): a pinned model is never evicted,

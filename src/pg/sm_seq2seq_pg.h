@@ -16,9 +16,10 @@
 void		sm_pg_encdec(const char *name, const char *fn, sm_encdec *e);
 
 /* Decoding options from jsonb (num_beams, max_new_tokens, length_penalty,
- * early_stopping, no_repeat_ngram_size, temperature, top_k, seed), the
- * model's defaults for the others; an unknown or bad option is 22023. */
-void		sm_pg_beam_options(Jsonb *options, const sm_encdec *e, sm_beam_opts *o);
+ * early_stopping, no_repeat_ngram_size, temperature, top_k, seed; the
+ * defaults: greedy, max_new_default tokens); an unknown or bad option is
+ * 22023. */
+void		sm_pg_beam_options(Jsonb *options, int max_new_default, sm_beam_opts *o);
 
 /* translate.c: the source text translated by model name, with the options
  * of a jsonb (translate), or given ones (generate on an encoder-decoder:

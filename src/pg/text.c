@@ -23,6 +23,10 @@
 #include "utils/memutils.h"
 
 #include "nn/sm_generate.h"
+#include "nn/sm_lm_decoder.h"
+
+/* generate(model, prompt, options)'s max_new_tokens when not given */
+#define SM_GENERATE_DEFAULT_NEW 50
 #include "nn/sm_encdec.h"
 
 /* ------------------------------------------------------------ the model */
@@ -576,6 +580,64 @@ sm_perplexity(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(exp(-lp / scored));
 }
 
+/*
+ * A prompt's ids, whole: one longer than the model's positions (new tokens
+ * need one) is an error, or under seqmodel.truncation = truncate loses its
+ * beginning, which is what a continuation needs; *start: the first kept.
+ */
+static void
+prompt_ids(const char *name, const sm_text_model *tm, text *prompt, sm_tok_ids *e, int *start)
+{
+	sm_error	err;
+
+	*start = 0;
+	if (VARSIZE_ANY_EXHDR(prompt) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("prompt is empty"),
+				 errdetail("Model \"%s\" needs at least one token to continue.", name)));
+	sm_tok_ids_init(e);
+	SM_PG_CHECK(sm_tokenizer_encode(tm->tok, VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), NULL, 0,
+									true, 0, false, e, &err), &err);
+	if (e->n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("prompt has no tokens")));
+	if (e->n >= tm->m->max_len)
+	{
+		if (sm_truncation != SM_TRUNCATION_TRUNCATE)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("prompt is %d tokens long but model \"%s\" takes at most %d, new tokens included",
+							e->n, name, tm->m->max_len),
+					 errdetail("seqmodel.truncation is \"error\"."),
+					 errhint("Shorten the prompt, or SET seqmodel.truncation = truncate to keep its last %d tokens.",
+							 tm->m->max_len - 1)));
+		*start = e->n - (tm->m->max_len - 1);
+	}
+}
+
+/* the decoder's end of text: the config's eos_token_id, else GPT-2's <|endoftext|> */
+static int32_t
+text_eos(const sm_text_model *tm)
+{
+	return tm->m->eos_id >= 0 ? tm->m->eos_id : sm_tokenizer_token_id(tm->tok, "<|endoftext|>");
+}
+
+/* generated ids as text, special tokens left out */
+static text *
+ids_text(const sm_text_model *tm, const int32 *ids, int n)
+{
+	sm_buf		txt;
+	sm_error	err;
+
+	sm_buf_init(&txt);
+	SM_PG_CHECK(sm_tokenizer_decode(tm->tok, ids, n, true, &txt, &err), &err);
+	if (txt.failed)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return cstring_to_text_with_len(txt.len ? txt.data : "", (int) txt.len);
+}
+
 PG_FUNCTION_INFO_V1(sm_generate_text);
 /* seqmodel.generate(model, prompt, max_tokens, temperature, top_k, seed) */
 Datum
@@ -590,7 +652,6 @@ sm_generate_text(PG_FUNCTION_ARGS)
 	int			n_out;
 	bool		full;
 	int			start = 0;
-	sm_buf		txt;
 	sm_error	err;
 
 	/* not STRICT (seed may be NULL): any other NULL gives NULL */
@@ -608,7 +669,7 @@ sm_generate_text(PG_FUNCTION_ARGS)
 	{
 		sm_encdec	ed;
 
-		if (sm_encdec_of(sm_cache_get(name), &ed))
+		if (sm_encdec_of(sm_cache_peek(name), &ed))
 		{
 			sm_beam_opts bo = {.num_beams = 1, .max_new = o.max_new, .length_penalty = 1.0,
 			.temperature = o.temperature, .top_k = o.top_k, .seed = o.seed};
@@ -619,44 +680,67 @@ sm_generate_text(PG_FUNCTION_ARGS)
 		}
 	}
 	sm_text_model_get(name, "generate", SM_NEED_DECODER, &tm);
-	o.eos_id = tm.m->eos_id >= 0 ? tm.m->eos_id : sm_tokenizer_token_id(tm.tok, "<|endoftext|>");
+	o.eos_id = text_eos(&tm);
 	if (o.max_new > tm.m->max_len)
 		o.max_new = tm.m->max_len;	/* the context could never hold more */
 
-	/* the prompt, whole: a long one loses its beginning under truncation */
-	if (VARSIZE_ANY_EXHDR(prompt) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("prompt is empty"),
-				 errdetail("Model \"%s\" needs at least one token to continue.", name)));
-	sm_tok_ids_init(&e);
-	SM_PG_CHECK(sm_tokenizer_encode(tm.tok, VARDATA_ANY(prompt), VARSIZE_ANY_EXHDR(prompt), NULL, 0,
-									true, 0, false, &e, &err), &err);
-	if (e.n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("prompt has no tokens")));
-	if (e.n >= tm.m->max_len)
-	{
-		if (sm_truncation != SM_TRUNCATION_TRUNCATE)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("prompt is %d tokens long but model \"%s\" takes at most %d, new tokens included",
-							e.n, name, tm.m->max_len),
-					 errdetail("seqmodel.truncation is \"error\"."),
-					 errhint("Shorten the prompt, or SET seqmodel.truncation = truncate to keep its last %d tokens.",
-							 tm.m->max_len - 1)));
-		start = e.n - (tm.m->max_len - 1);
-	}
+	prompt_ids(name, &tm, prompt, &e, &start);
 	out = palloc(sizeof(int32) * Max(o.max_new, 1));
 	SM_PG_CHECK(sm_generate(tm.m, e.ids + start, e.n - start, &o, out, &n_out, &full, &err), &err);
 	if (full)
 		ereport(NOTICE,
 				(errmsg("generation stopped after %d tokens: model \"%s\" holds at most %d", n_out, name,
 						tm.m->max_len)));
-	sm_buf_init(&txt);
-	SM_PG_CHECK(sm_tokenizer_decode(tm.tok, out, n_out, true, &txt, &err), &err);
-	if (txt.failed)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(txt.len ? txt.data : "", (int) txt.len));
+	PG_RETURN_TEXT_P(ids_text(&tm, out, n_out));
+}
+
+PG_FUNCTION_INFO_V1(sm_generate_options);
+/*
+ * seqmodel.generate(model, prompt, options): the decoding options of
+ * translate (num_beams, max_new_tokens, length_penalty, early_stopping,
+ * no_repeat_ngram_size, temperature, top_k, seed) for a decoder-only model
+ * through the decoder interface (nn/sm_lm_decoder.h), or an
+ * encoder-decoder's translation of the prompt.
+ */
+Datum
+sm_generate_options(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	text	   *prompt = PG_GETARG_TEXT_PP(1);
+	Jsonb	   *options = PG_GETARG_JSONB_P(2);
+	sm_text_model tm;
+	sm_tok_ids	e;
+	sm_beam_opts o;
+	sm_decoder	d;
+	sm_encdec	ed;
+	const int32_t *p;
+	int32	   *out;
+	int			n,
+				n_out = 0,
+				start,
+				room,
+				asked;
+	sm_error	err;
+
+	if (sm_encdec_of(sm_cache_peek(name), &ed))
+		PG_RETURN_TEXT_P(sm_pg_translate_text(name, "generate", prompt, options, NULL));
+	sm_text_model_get(name, "generate", SM_NEED_DECODER, &tm);
+	sm_pg_beam_options(options, SM_GENERATE_DEFAULT_NEW, &o);
+	prompt_ids(name, &tm, prompt, &e, &start);
+	p = e.ids + start;
+	n = e.n - start;
+	/* the last new token is never fed back: max_len - n + 1 can come */
+	room = tm.m->max_len - n + 1;
+	asked = o.max_new;
+	if (o.max_new > room)
+		o.max_new = room;
+	SM_PG_CHECK(sm_tfm_lm_decoder(tm.m, &d, &err), &err);
+	d.eos_id = text_eos(&tm);
+	out = palloc(sizeof(int32) * o.max_new);
+	SM_PG_CHECK(sm_decode(&d, &p, &n, 1, &o, out, &n_out, NULL, &err), &err);
+	if (asked > room && n_out == room)
+		ereport(NOTICE,
+				(errmsg("generation stopped after %d tokens: model \"%s\" holds at most %d", n_out, name,
+						tm.m->max_len)));
+	PG_RETURN_TEXT_P(ids_text(&tm, out, n_out));
 }

@@ -114,7 +114,7 @@ sm_pg_translate_text(const char *name, const char *fn, text *source, Jsonb *opti
 
 	tr_model_get(name, fn, &tm);
 	if (options)
-		sm_pg_beam_options(options, &tm.e, &o);
+		sm_pg_beam_options(options, tm.e.max_new_default, &o);
 	else
 	{
 		o = *given;
@@ -373,7 +373,7 @@ sm_translate_query(PG_FUNCTION_ARGS)
 	void	   *pin;
 
 	tr_model_get(name, "translate_query", &r->tm);
-	sm_pg_beam_options(PG_GETARG_JSONB_P(2), &r->tm.e, &r->o);
+	sm_pg_beam_options(PG_GETARG_JSONB_P(2), r->tm.e.max_new_default, &r->o);
 	InitMaterializedSRF(fcinfo, 0);
 	r->pub.receiveSlot = tq_receive;
 	r->pub.rStartup = tq_startup;

@@ -7,6 +7,7 @@
 #include "sm_test.h"
 #include "sm_tests.h"
 #include "nn/sm_generate.h"
+#include "nn/sm_lm_decoder.h"
 
 #include <stdlib.h>
 
@@ -107,6 +108,90 @@ test_generate(void)
 	CHECK(n_out == 22 && full);	/* 24 positions: 3 prompt + 21 fed back + 1 last */
 	o.max_new = 0;
 	CHECK(sm_generate(m, prompt, 3, &o, out, &n_out, &full, &err) == SM_OK && n_out == 0);
+
+	/* the same model through the decoder interface (sm_lm_decoder.h): greedy and sampled as
+	 * sm_generate, batched prompts alone and together, beams scored by the full forward */
+	{
+		sm_decoder	d;
+		sm_beam_opts bo = {.num_beams = 1, .max_new = 10, .length_penalty = 1.0};
+		int32_t		p2[5] = {7, 7, 30, 1, 12},
+					bout[3 * 10],
+					gout[10];
+		const int32_t *ps[3] = {prompt, p2, prompt};
+		int			pl[3] = {3, 5, 3},
+					bl[3],
+					gl;
+		double		sc[3];
+
+		CHECK(sm_tfm_lm_decoder(m, &d, &err) == SM_OK);
+		d.eos_id = -1;
+		CHECK(sm_decode(&d, ps, pl, 1, &bo, bout, bl, NULL, &err) == SM_OK);
+		CHECK(bl[0] == 10 && memcmp(bout, ref + 3, sizeof(int32_t) * 10) == 0);
+		CHECK(sm_decode(&d, ps, pl, 3, &bo, bout, bl, NULL, &err) == SM_OK);
+		CHECK(bl[0] == 10 && bl[2] == 10 && memcmp(bout, ref + 3, sizeof(int32_t) * 10) == 0 &&
+			  memcmp(bout + 20, ref + 3, sizeof(int32_t) * 10) == 0);
+		{
+			sm_gen_opts go = {.max_new = 10, .temperature = 0, .eos_id = -1};
+
+			CHECK(sm_generate(m, p2, 5, &go, gout, &gl, &full, &err) == SM_OK);
+			CHECK(bl[1] == gl && memcmp(bout + 10, gout, sizeof(int32_t) * gl) == 0);
+			/* sampling: the same draws as sm_generate's for the same seed */
+			go.temperature = bo.temperature = 1.3;
+			go.seed = bo.seed = 77;
+			CHECK(sm_generate(m, p2, 5, &go, gout, &gl, &full, &err) == SM_OK);
+			CHECK(sm_decode(&d, ps, pl, 3, &bo, bout, bl, NULL, &err) == SM_OK);
+			CHECK(bl[1] == gl && memcmp(bout + 10, gout, sizeof(int32_t) * gl) == 0);
+			bo.temperature = 0;
+		}
+		/* beams: every answer's score is its summed log-probabilities (full forwards) over its length */
+		bo.num_beams = 3;
+		bo.max_new = 6;
+		CHECK(sm_decode(&d, ps, pl, 3, &bo, bout, bl, sc, &err) == SM_OK);
+		for (int b = 0; b < 3; b++)
+		{
+			int32_t		seq[24];
+			int			n = pl[b] + bl[b];
+			float	   *lg = malloc(sizeof(float) * (size_t) n * m->vocab);
+			sm_tfm_batch fb = {.B = 1, .lengths = &n, .ids = seq};
+			double		sum = 0;
+
+			memcpy(seq, ps[b], sizeof(int32_t) * pl[b]);
+			memcpy(seq + pl[b], bout + b * 6, sizeof(int32_t) * bl[b]);
+			CHECK(sm_tfm_forward(m, &fb, SM_TFM_OUT_LOGITS, lg, NULL, &err) == SM_OK);
+			for (int t = pl[b]; t < n; t++)
+			{
+				const float *row = lg + (size_t) (t - 1) * m->vocab;
+
+				sum += row[seq[t]] - sm_logsumexp(row, m->vocab);
+			}
+			CHECK_MSG(bl[b] == 6 && fabs(sum / 6 - sc[b]) < 1e-5 * fabs(sc[b]),
+					  "beam %d: %d tokens, score %.9g, forward %.9g", b, bl[b], sc[b], sum / 6);
+			/* no better greedy path: the beam's score is at least greedy's */
+			free(lg);
+		}
+		/* no_repeat_ngram_size sees the prompt: no bigram of prompt + output twice */
+		bo.num_beams = 1;
+		bo.max_new = 12;
+		bo.no_repeat_ngram = 2;
+		CHECK(sm_decode(&d, ps + 1, pl + 1, 1, &bo, bout, bl, NULL, &err) == SM_OK);
+		{
+			int32_t		all[24];
+			int			n = 5 + bl[0],
+						rep = 0;
+
+			memcpy(all, p2, sizeof(p2));
+			memcpy(all + 5, bout, sizeof(int32_t) * bl[0]);
+			for (int i = 0; i + 1 < n; i++)
+				for (int j = i + 1; j + 1 < n; j++)
+					rep += all[i] == all[j] && all[i + 1] == all[j + 1] && j >= 4;
+			CHECK_MSG(rep == 0, "%d repeated bigrams", rep);
+		}
+		bo.no_repeat_ngram = 0;
+		/* a prompt and max_new past the positions */
+		bo.max_new = 23;
+		CHECK(sm_decode(&d, ps, pl, 1, &bo, bout, bl, NULL, &err) == SM_ERR_LIMIT);
+		CHECK_ERR(err, SM_ERR_LIMIT, "need 25 positions, more than the model's 24");
+	}
 
 	/* errors */
 	o.max_new = 3;

@@ -77,17 +77,19 @@ ban_ngrams(const int32_t *hyp, int c, int n, float *lp)
 
 /*
  * The logits processors of generate(), on one row's log-probabilities at
- * step t (t tokens generated so far), in Hugging Face's order:
+ * step t (t tokens generated so far; hyp [hyp_len] the row's tokens, its
+ * prompt or start token first), in Hugging Face's order:
  * no_repeat_ngram_size, bad words (-inf), then forced_bos_token_id at the
  * first step and forced_eos_token_id at the last one max_new allows (every
  * other token -inf, the forced one 0).
  */
 static void
-process(const sm_decoder *d, const sm_beam_opts *o, int t, const int32_t *hyp, float *lp)
+process(const sm_decoder *d, const sm_beam_opts *o, int t, const int32_t *hyp, int hyp_len,
+		float *lp)
 {
 	int32_t		forced = -1;
 
-	ban_ngrams(hyp, t + 1, o->no_repeat_ngram, lp);
+	ban_ngrams(hyp, hyp_len, o->no_repeat_ngram, lp);
 	for (int i = 0; i < d->n_banned; i++)
 		lp[d->banned[i]] = -INFINITY;
 	if (t == 0 && d->forced_bos >= 0)
@@ -113,12 +115,44 @@ check_finite(const float *lp, int V, sm_error *err)
 
 /* ---------------------------------------------------------------- greedy */
 
+/*
+ * What a hypothesis starts with: the decoder's start token, or (a decoder
+ * over prompts) the whole prompt, whose last token is the first step's
+ * input; prefix_len[b] tokens.  The n-gram ban sees the prefix too, as
+ * Hugging Face's sees input_ids.
+ */
+static int
+prefix_len(const sm_decoder *d, const int *src_len, int b)
+{
+	return d->prompt ? src_len[b] : 1;
+}
+
+static void
+put_prefix(const sm_decoder *d, const int32_t *const *src, const int *src_len, int b, int32_t *hyp)
+{
+	if (d->prompt)
+		memcpy(hyp, src[b], sizeof(int32_t) * (size_t) src_len[b]);
+	else
+		hyp[0] = d->start_id;
+}
+
+/* the hypothesis width: the longest prefix and max_new tokens */
+static int
+hyp_width(const sm_decoder *d, const int *src_len, int B, int max_new)
+{
+	int			p = 1;
+
+	for (int b = 0; d->prompt && b < B; b++)
+		p = src_len[b] > p ? src_len[b] : p;
+	return p + max_new;
+}
+
 static sm_status
-greedy(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out, int *out_len,
-	   double *score, sm_error *err)
+greedy(const sm_decoder *d, void *st, const int32_t *const *src, const int *src_len, int B,
+	   const sm_beam_opts *o, int32_t *out, int *out_len, double *score, sm_error *err)
 {
 	const int	V = d->vocab,
-				W = o->max_new + 1;
+				W = hyp_width(d, src_len, B, o->max_new);
 	sm_arena	a = {0};
 	float	   *lp = NULL;
 	int32_t    *hyp = NULL,
@@ -147,7 +181,7 @@ greedy(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out
 	}
 	for (int b = 0; b < B; b++)
 	{
-		hyp[(size_t) b * W] = d->start_id;
+		put_prefix(d, src, src_len, b, hyp + (size_t) b * W);
 		out_len[b] = 0;
 		act[b] = b;
 		sum[b] = 0;
@@ -159,18 +193,19 @@ greedy(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out
 		int			n = 0;
 
 		for (int i = 0; i < rows; i++)
-			tok[i] = hyp[(size_t) act[i] * W + t];
+			tok[i] = hyp[(size_t) act[i] * W + prefix_len(d, src_len, act[i]) - 1 + t];
 		if ((rc = d->step(st, tok, lp, err)) != SM_OK)
 			goto done;
 		for (int i = 0; i < rows; i++)
 		{
-			int			b = act[i];
+			int			b = act[i],
+						p = prefix_len(d, src_len, b);
 			float	   *row = lp + (size_t) i * V;
 			int32_t		best = 0;
 
 			if ((rc = check_finite(row, V, err)) != SM_OK)
 				goto done;
-			process(d, o, t, hyp + (size_t) b * W, row);
+			process(d, o, t, hyp + (size_t) b * W, p + t, row);
 			if (o->temperature > 0)
 				best = sm_gen_choose(row, V, &g, rng + (size_t) b * 4, scratch);
 			else
@@ -180,7 +215,7 @@ greedy(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out
 			sum[b] += row[best];
 			if (best == d->eos_id)
 				continue;
-			hyp[(size_t) b * W + t + 1] = best;
+			hyp[(size_t) b * W + p + t] = best;
 			out[(size_t) b * o->max_new + t] = best;
 			out_len[b] = t + 1;
 			from[n] = i;
@@ -305,12 +340,12 @@ top_candidates(const float *lp, const double *bscore, int K, int V, cand *c)
 }
 
 static sm_status
-beam(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out, int *out_len,
-	 double *score, sm_error *err)
+beam(const sm_decoder *d, void *st, const int32_t *const *src, const int *src_len, int B,
+	 const sm_beam_opts *o, int32_t *out, int *out_len, double *score, sm_error *err)
 {
 	const int	V = d->vocab,
 				K = o->num_beams,
-				W = o->max_new + 1,
+				W = hyp_width(d, src_len, B, o->max_new),
 				cap = B * K;
 	sm_arena	a = {0};
 	float	   *lp = NULL;
@@ -361,7 +396,7 @@ beam(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out, 
 		done[b] = false;
 		for (int j = 0; j < K; j++)
 		{
-			hyp[((size_t) b * K + j) * W] = d->start_id;
+			put_prefix(d, src, src_len, b, hyp + ((size_t) b * K + j) * W);
 			bs[b * K + j] = j == 0 ? 0.0 : INIT_SCORE;
 		}
 	}
@@ -371,12 +406,13 @@ beam(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out, 
 					nn = 0;			/* sources going on */
 
 		for (int i = 0; i < rows; i++)
-			tok[i] = hyp[(size_t) i * W + t];
+			tok[i] = hyp[(size_t) i * W + prefix_len(d, src_len, act[i / K]) - 1 + t];
 		if ((rc = d->step(st, tok, lp, err)) != SM_OK)
 			goto done;
 		for (int ai = 0; ai < na; ai++)
 		{
-			int			b = act[ai];
+			int			b = act[ai],
+						p = prefix_len(d, src_len, b);
 			hyp_heap   *h = &heaps[b];
 			float	   *blp = lp + (size_t) ai * K * V;
 			int			n_c,
@@ -386,7 +422,7 @@ beam(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out, 
 			{
 				if ((rc = check_finite(blp + (size_t) j * V, V, err)) != SM_OK)
 					goto done;
-				process(d, o, t, hyp + (size_t) (ai * K + j) * W, blp + (size_t) j * V);
+				process(d, o, t, hyp + (size_t) (ai * K + j) * W, p + t, blp + (size_t) j * V);
 			}
 			n_c = top_candidates(blp, bs + (size_t) ai * K, K, V, c);
 			for (int rank = 0; rank < n_c && nxt < K; rank++)
@@ -396,7 +432,7 @@ beam(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out, 
 				if (c[rank].tok == d->eos_id)
 				{
 					if (rank < K)
-						heap_add(h, K, W, hyp + (size_t) row * W + 1, t, c[rank].val, t + 1,
+						heap_add(h, K, W, hyp + (size_t) row * W + p, t, c[rank].val, t + 1,
 								 o->length_penalty);
 					continue;
 				}
@@ -421,8 +457,10 @@ beam(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out, 
 		/* the rows that go on, with their hypotheses and scores */
 		for (int i = 0; i < nn * K; i++)
 		{
-			memcpy(hyp2 + (size_t) i * W, hyp + (size_t) from[i] * W, sizeof(int32_t) * (size_t) (t + 1));
-			hyp2[(size_t) i * W + t + 1] = tok[i];
+			int			p = prefix_len(d, src_len, act[i / K]);
+
+			memcpy(hyp2 + (size_t) i * W, hyp + (size_t) from[i] * W, sizeof(int32_t) * (size_t) (p + t));
+			hyp2[(size_t) i * W + p + t] = tok[i];
 			bs[i] = bs2[i];
 		}
 		{
@@ -441,7 +479,8 @@ beam(const sm_decoder *d, void *st, int B, const sm_beam_opts *o, int32_t *out, 
 		{
 			int			row = ai * K + j;
 
-			heap_add(&heaps[act[ai]], K, W, hyp + (size_t) row * W + 1, t, bs[row], t, o->length_penalty);
+			heap_add(&heaps[act[ai]], K, W, hyp + (size_t) row * W + prefix_len(d, src_len, act[ai]), t,
+					 bs[row], t, o->length_penalty);
 		}
 	for (int b = 0; b < B; b++)
 	{
@@ -475,8 +514,8 @@ sm_decode(const sm_decoder *d, const int32_t *const *src, const int *src_len, in
 		return SM_OK;
 	if ((rc = d->start(d->model, src, src_len, B, o->num_beams, o->max_new, &st, err)) != SM_OK)
 		return rc;
-	rc = o->num_beams == 1 ? greedy(d, st, B, o, out, out_len, score, err)
-		: beam(d, st, B, o, out, out_len, score, err);
+	rc = o->num_beams == 1 ? greedy(d, st, src, src_len, B, o, out, out_len, score, err)
+		: beam(d, st, src, src_len, B, o, out, out_len, score, err);
 	d->end(st);
 	return rc;
 }

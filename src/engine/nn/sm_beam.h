@@ -57,7 +57,10 @@
 typedef struct sm_decoder
 {
 	int			vocab;			/* V */
-	int32_t		start_id;		/* the first decoder input */
+	int32_t		start_id;		/* the first decoder input (unless prompt) */
+	bool		prompt;			/* a decoder-only model: the source is the prompt, which
+								 * hypotheses start with (its last token is the first
+								 * step's input; no_repeat_ngram_size sees all of it) */
 	int32_t		eos_id;			/* -1: none */
 	/* generate()'s logits processors from the model's config (greedy and beam; not scoring) */
 	const int32_t *banned;		/* ids never generated (bad_words_ids of one token), or NULL */

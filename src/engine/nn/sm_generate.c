@@ -7,6 +7,7 @@
  * divide by the temperature, softmax in double, draw one uniform number.
  */
 #include "sm_generate.h"
+#include "sm_lm_decoder.h"
 
 #include <math.h>
 #include <string.h>
@@ -157,11 +158,10 @@ sm_status
 sm_generate(const sm_tfm *m, const int32_t *prompt, int n, const sm_gen_opts *o,
 			int32_t *out, int *n_out, bool *context_full, sm_error *err)
 {
-	sm_tfm_state *st = NULL;
-	float	   *logits,
-			   *scratch;
-	uint64_t	s[4];
-	int			cap;
+	sm_decoder	d;
+	sm_beam_opts bo = {.num_beams = 1, .length_penalty = 1.0, .temperature = o->temperature,
+	.top_k = o->top_k, .seed = o->seed};
+	int			room;
 	sm_status	rc;
 
 	*n_out = 0;
@@ -179,54 +179,21 @@ sm_generate(const sm_tfm *m, const int32_t *prompt, int n, const sm_gen_opts *o,
 	}
 	if (o->max_new == 0)
 		return SM_OK;
-	/* the last generated token is never fed back: the state holds n + max_new - 1 */
-	cap = (int64_t) n + o->max_new - 1 > m->max_len ? m->max_len : n + o->max_new - 1;
-	logits = sm_alloc_array((size_t) m->vocab, sizeof(float));
-	scratch = sm_alloc_array((size_t) m->vocab, sizeof(float));	/* top-k selection */
-	if (logits == NULL || scratch == NULL)
-	{
-		rc = sm_fail(err, SM_ERR_NOMEM, "out of memory");
-		goto done;
-	}
-	if ((rc = sm_tfm_state_new(m, cap, &st, err)) != SM_OK)
-		goto done;
-	sm_gen_seed(o->seed, s);
-	if ((rc = sm_tfm_decode(m, st, prompt, n, logits, err)) != SM_OK)
-		goto done;
-	for (;;)
-	{
-		int32_t		id;
-
-		for (int i = 0; i < m->vocab; i++)
-			if (!isfinite(logits[i]))
-			{
-				rc = sm_fail(err, SM_ERR_RANGE, "the model produced a non-finite logit for token %d", i);
-				goto done;
-			}
-		id = sm_gen_choose(logits, m->vocab, o, s, scratch);
-
-		if (id == o->eos_id)
-			break;
-		out[(*n_out)++] = id;
-		if (*n_out == o->max_new)
-			break;
-		if (sm_tfm_state_length(st) >= m->max_len)
-		{
-			*context_full = true;
-			break;
-		}
-		if (sm_should_abort())
-		{
-			rc = sm_fail(err, SM_ERR_ABORTED, "canceled");
-			goto done;
-		}
-		if ((rc = sm_tfm_decode(m, st, &id, 1, logits, err)) != SM_OK)
-			goto done;
-	}
-	rc = SM_OK;
-done:
-	sm_tfm_state_free(st);
-	sm_free(logits);
-	sm_free(scratch);
-	return rc;
+	/*
+	 * The decoder interface's greedy / sampled decoding (sm_beam.c over
+	 * sm_lm_decoder.c), whose prompt and new tokens must fit the positions:
+	 * the last generated token is never fed back, so max_len - n + 1 can
+	 * come; fewer asked for than that and all came is "context full".
+	 */
+	room = m->max_len - n + 1;
+	bo.max_new = o->max_new < room ? o->max_new : room;
+	if (bo.max_new > SM_MAX_NEW_TOKENS)
+		bo.max_new = SM_MAX_NEW_TOKENS;
+	if ((rc = sm_tfm_lm_decoder(m, &d, err)) != SM_OK)
+		return rc;
+	d.eos_id = o->eos_id;
+	if ((rc = sm_decode(&d, &prompt, &n, 1, &bo, out, n_out, NULL, err)) != SM_OK)
+		return rc;
+	*context_full = bo.max_new == room && room < o->max_new && *n_out == room;
+	return SM_OK;
 }

@@ -2,7 +2,8 @@
  * sm_generate.h -- text generation with a causal token model: the prompt
  * through the decoding state once, then one token at a time (each new token
  * costs one token's work plus attention over the keys held: sm_tfm_decode),
- * chosen greedily or by sampling.
+ * chosen greedily or by sampling -- the decoder interface's greedy decoding
+ * (sm_beam.h over sm_lm_decoder.h), which also has beam search.
  *
  * Sampling is reproducible: the same seed, model and prompt give the same
  * tokens on every machine (xoshiro256** seeded through splitmix64, draws

@@ -834,6 +834,7 @@ sm_s2s_decoder(const sm_s2s *m, sm_decoder *d)
 	d->banned = NULL;
 	d->n_banned = 0;
 	d->forced_bos = d->forced_eos = -1;
+	d->prompt = false;
 	d->model = m;
 	d->start = s2s_start;
 	d->step = s2s_step;

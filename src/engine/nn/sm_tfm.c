@@ -1077,6 +1077,23 @@ sm_tfm_state_length(const sm_tfm_state *st)
 }
 
 sm_status
+sm_tfm_state_copy(const sm_tfm *m, sm_tfm_state *dst, const sm_tfm_state *src, sm_error *err)
+{
+	if (src->len > dst->cap)
+		return sm_fail(err, SM_ERR_INTERNAL, "decoding state of %d tokens copied into one of %d", src->len,
+					   dst->cap);
+	for (int li = 0; li < m->n_layers; li++)
+	{
+		memcpy(dst->k + (size_t) li * dst->cap * m->d, src->k + (size_t) li * src->cap * m->d,
+			   sizeof(float) * (size_t) src->len * m->d);
+		memcpy(dst->v + (size_t) li * dst->cap * m->d, src->v + (size_t) li * src->cap * m->d,
+			   sizeof(float) * (size_t) src->len * m->d);
+	}
+	dst->len = src->len;
+	return SM_OK;
+}
+
+sm_status
 sm_tfm_decode(const sm_tfm *m, sm_tfm_state *st, const int32_t *ids, int n, float *logits,
 			  sm_error *err)
 {

@@ -209,6 +209,9 @@ sm_status	sm_tfm_state_new(const sm_tfm *m, int capacity, sm_tfm_state **out,
 void		sm_tfm_state_free(sm_tfm_state *st);
 /* Tokens held so far. */
 int			sm_tfm_state_length(const sm_tfm_state *st);
+/* dst holds what src holds (its capacity must suffice) */
+sm_status	sm_tfm_state_copy(const sm_tfm *m, sm_tfm_state *dst, const sm_tfm_state *src,
+							  sm_error *err);
 
 /*
  * Append n >= 1 tokens (a prompt, then one at a time) and write the logits

@@ -504,6 +504,7 @@ sm_tfm_s2s_decoder(const sm_tfm_s2s *m, sm_decoder *d)
 	d->n_banned = m->n_banned;
 	d->forced_bos = m->forced_bos;
 	d->forced_eos = m->forced_eos;
+	d->prompt = false;
 	d->model = m;
 	d->start = ts_start;
 	d->step = ts_step;
