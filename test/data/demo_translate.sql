@@ -60,8 +60,9 @@ SELECT m.model, m.arch,
            pg_read_binary_file(:'datadir' || m.model || '.safetensors')) AS parameters,
        m.what
   FROM translate_models m ORDER BY m.ord;
-SELECT seqmodel.import_tokenizer_sentencepiece(model, pg_read_binary_file(:'spm')) IS NOT NULL AS tokenizer_imported
-  FROM translate_models ORDER BY ord;
+SELECT count(*) AS tokenizers_imported
+  FROM (SELECT seqmodel.import_tokenizer_sentencepiece(model, pg_read_binary_file(:'spm'))
+          FROM translate_models) t;
 
 \echo '== one sentence, three ways'
 SELECT m.model,
@@ -79,7 +80,7 @@ SELECT e.id, e.model,
   FROM translate_expected e JOIN translate_pairs p USING (id);
 SELECT model, count(*) AS sentences FROM translate_sql GROUP BY model ORDER BY model;
 
-\echo '== side by side (the two shortest ids of each length bucket; beam search)'
+\echo '== side by side (the two lowest ids of each length bucket; beam search)'
 \x on
 WITH pick AS (
   SELECT id, bucket FROM (SELECT id, bucket, row_number() OVER (PARTITION BY bucket ORDER BY id) AS k

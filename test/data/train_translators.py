@@ -29,7 +29,7 @@ prepare_translation.py.
    rnn attention's padded keys, the transformer's key padding masks), so
    the model is the one an unpadded computation of one sentence gives.
 3. The kept weights are rounded to float16 (the three float32 files would
-   be 15 MB); translate_{rnn,attn,tfm}.safetensors hold the F16 state_dict
+   be 15 MB; the transformer's pos_embedding buffer stays float32); translate_{rnn,attn,tfm}.safetensors hold the F16 state_dict
    (sm_safetensors.py), translate_{rnn,attn,tfm}.json the seqmodel config.
    translate_reference.py computes the references from these files.
 
@@ -344,7 +344,10 @@ def train(kind, train_pairs, valid_pairs, log):
 
 
 def to_f16(sd):
-    return {k: v.detach().to(torch.float16) for k, v in sd.items()}
+    """The weights in F16; the transformer's positional-encoding buffer
+    stays F32 (64 KB: the tutorial's float32 sinusoids, exactly)."""
+    return {k: v.detach() if k.endswith("pos_embedding") else v.detach().to(torch.float16)
+            for k, v in sd.items()}
 
 
 def main():
