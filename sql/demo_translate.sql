@@ -8,9 +8,6 @@
 -- of at least 1e-4 in PyTorch is PyTorch's, and the teacher-forced
 -- log-likelihood of every reference translation is PyTorch's within 1e-4
 -- (relative).
--- (Not yet in the Makefile's REGRESS: it needs transformer_seq2seq,
--- import_tokenizer_sentencepiece and translate; expected/demo_translate.out
--- is to be produced when they land.)
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set demo :abs_srcdir '/test/data/demo_translate.sql'
 \i :demo
@@ -21,6 +18,9 @@ SELECT m.model,
            pg_read_file(:'datadir' || m.model || '.json')::jsonb,
            pg_read_binary_file(:'datadir' || m.model || '.safetensors')) AS parameters
   FROM translate_models m ORDER BY m.ord;
+SELECT count(*) AS tokenizers_imported
+  FROM (SELECT seqmodel.import_tokenizer_sentencepiece(model, pg_read_binary_file(:'spm'))
+          FROM translate_models) t;
 CREATE TEMP TABLE translate_ids AS
 SELECT e.id, e.model,
        seqmodel.translate_ids(e.model, e.source_ids,
@@ -41,7 +41,7 @@ SELECT i.model,
   FROM translate_ids i JOIN translate_expected e USING (id, model) JOIN translate_models m USING (model)
  GROUP BY i.model, m.ord ORDER BY m.ord;
 -- translate (text) is translate_ids on the tokenizer's ids, decoded
-SELECT s.model, bool_and(seqmodel.detokenize(s.model, i.beam_ids) = s.beam_text) AS text_is_decoded_ids
+SELECT s.model, bool_and(seqmodel.detokenize_target(s.model, i.beam_ids) = s.beam_text) AS text_is_decoded_ids
   FROM translate_sql s JOIN translate_ids i USING (id, model) JOIN translate_models m USING (model)
  GROUP BY s.model, m.ord ORDER BY m.ord;
 SELECT seqmodel.drop_model(model) FROM translate_models ORDER BY ord;

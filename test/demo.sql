@@ -49,3 +49,7 @@ SELECT seqmodel.export_safetensors('demo_linear') = decode(:'fixture', 'hex') AS
 \echo
 \echo == many real series: life expectancy of 185 countries (test/data), one LSTM trained by test/data/train_gapminder_lstm.py
 \i test/data/demo_gapminder.sql
+
+\echo
+\echo == translation: English -> German message catalogs (test/data), three translators trained by test/data/train_translators.py
+\i test/data/demo_translate.sql
