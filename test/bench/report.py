@@ -338,7 +338,7 @@ def translate(path):
             if key not in order:
                 order.append(key)
     order.sort(key=lambda k: (k[0] != "marian", k[0], k[3], k[1] != "greedy", k[2]))
-    hdr = (f"{'model':<8} {'mode':<6} {'batch':>5} {'thr':>3} {'seqmodel sent/s':>15} {'pytorch sent/s':>14}"
+    hdr = (f"{'model':<13} {'mode':<6} {'batch':>5} {'thr':>3} {'seqmodel sent/s':>15} {'pytorch sent/s':>14}"
            f" {'ratio':>6} {'tok/sent':>8} {'agree':>7} {'rounds':>6}  target")
     print(hdr)
     print("-" * (len(hdr) + 22))
@@ -368,7 +368,7 @@ def translate(path):
             ratios[key[3]].append(ratio)
             target = f">= {TRANSLATE_RATIO_MIN}x {'met' if ok else 'missed'}"
         n_rounds = f"{len(sm or [])}/{len(pt or [])}"
-        print(f"{key[0]:<8} {key[1]:<6} {key[2]:>5} {key[3]:>3} {fmt_ms(s):>15} {fmt_ms(p):>14}"
+        print(f"{key[0]:<13} {key[1]:<6} {key[2]:>5} {key[3]:>3} {fmt_ms(s):>15} {fmt_ms(p):>14}"
               f" {fmt_ratio(ratio):>6} {tok:>8} {agree:>7} {n_rounds:>6}  {target}")
     print("\nsent/s: median over rounds of each run's sentences / (sum of its timed decode calls); ratio ="
           " seqmodel / pytorch (> 1: seqmodel faster); tok/sent: tokens generated per sentence (eos"

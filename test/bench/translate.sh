@@ -8,7 +8,7 @@
 # assertion.
 #
 #   bash test/bench/translate.sh [ROUNDS]      (Debian 12 with python3-torch; ROUNDS default 1,
-#                                               about 9 minutes on the 2-core machine, loaded)
+#                                               about 10 minutes on the 2-core machine)
 #   OPENBLAS_CORETYPE=Prescott bash test/bench/translate.sh   (the environment is passed through)
 #
 # Models:
@@ -34,9 +34,12 @@
 # implementations alternate within each round (the order swaps from round to
 # round).  Figures are medians over the rounds.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck disable=SC2034  # bench: read by common.sh (die, bench_build)
 bench=translate                  # bench_translate.c, report.py translate
+# shellcheck source=test/bench/common.sh
 . test/bench/common.sh           # say, die, bench_build
+engine=0                         # set by bench_build
 
 root=$(pwd)
 rounds=${1:-1}
@@ -102,7 +105,7 @@ run_one() {
     count=$N1
     [ "$batch" = 1 ] || count=$batch
     case $impl in
-        seqmodel) [ $engine = 1 ] || return 0
+        seqmodel) [ "$engine" = 1 ] || return 0
                   line=$(OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$work/bench_translate" "${m_st[$name]}" \
                          "${m_cfg[$name]}" "${m_src[$name]}" "$n" "$mode" "$batch" "$count" "${m_new[$name]}" 2>>"$log") ;;
         pytorch)  line=$(OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n OMP_WAIT_POLICY=PASSIVE "$PY" -B \
