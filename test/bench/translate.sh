@@ -8,7 +8,7 @@
 # assertion.
 #
 #   bash test/bench/translate.sh [ROUNDS]      (Debian 12 with python3-torch; ROUNDS default 1,
-#                                               about 10 minutes on the 2-core machine)
+#                                               5.5 to 10.5 minutes on the 2-core machine)
 #   OPENBLAS_CORETYPE=Prescott bash test/bench/translate.sh   (the environment is passed through)
 #
 # Models:
