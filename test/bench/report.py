@@ -25,13 +25,23 @@ stored output;
   (the SQL outputs against PyTorch's) and "engine WORKLOAD THREADS MS" (tfm_sql.sh):
     SQL ms / engine ms <= 1.1 (the engine timed alongside, on the whole batch)
 
-Both: "engine WORKLOAD THREADS MS" lines of the SQL file (the engine timed just
+Suite translate (test/bench/translate.sh): the JSON lines of bench_translate
+(impl "seqmodel") and translate_torch.py ("pytorch"), one per (model, mode,
+batch, threads, round), with sentences/s and every output; one row per
+(model, mode, batch, threads): the median sentences/s of each over the
+rounds, ratio = seqmodel / PyTorch (> 1: seqmodel faster), the issue's target
+(ratio >= 1.5), and how many sentences' token ids agree between the two
+(the last round of each; with random weights a near-tie can flip a token).
+
+Both rnn and tfm: "engine WORKLOAD THREADS MS" lines of the SQL file (the engine timed just
 before the SQL statements) are preferred to the table's figures; "note TEXT"
 lines are printed.
 
 usage: report.py rnn|tfm RESULTS.jsonl [--sql SQL.txt]
+       report.py translate RESULTS.jsonl
 """
 import json
+import math
 import statistics
 import sys
 from collections import defaultdict
@@ -158,8 +168,10 @@ def main():
         i = args.index("--sql")
         sql_path = args[i + 1]
         del args[i:i + 2]
+    if len(args) == 2 and args[0] == "translate":
+        return translate(args[1])
     if len(args) != 2 or args[0] not in SUITES:
-        sys.exit("usage: report.py rnn|tfm RESULTS.jsonl [--sql SQL.txt]")
+        sys.exit("usage: report.py rnn|tfm RESULTS.jsonl [--sql SQL.txt] | translate RESULTS.jsonl")
     suite = SUITES[args[0]]
     runs, errs, flops, order = load(args[1])
     wl_order = suite["order"]
@@ -303,6 +315,70 @@ def sql_tfm(sql, sql_engine, sql_err, engine_ref):
                   f" {fmt_ratio(r):>10} {fmt_ms(er):>14}"
                   f" {fmt_ratio(s / er if er else None):>8}  {tgt}")
     return failed
+
+
+TRANSLATE_RATIO_MIN = 1.5
+
+
+def translate(path):
+    """The translate suite's table (see the docstring)."""
+    rate = defaultdict(list)    # (model, mode, batch, threads, impl) -> [sentences/s per round]
+    outs = {}                   # (model, mode, batch, threads, impl) -> (round, outputs, tokens)
+    order = []
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("{"):
+                continue
+            r = json.loads(line)
+            key = (r["model"], r["mode"], int(r["batch"]), int(r["threads"]))
+            rate[key + (r["impl"],)].append(float(r["sent_per_s"]))
+            prev = outs.get(key + (r["impl"],))
+            if prev is None or r.get("round", 0) >= prev[0]:
+                outs[key + (r["impl"],)] = (r.get("round", 0), r["outputs"], int(r["tokens"]))
+            if key not in order:
+                order.append(key)
+    order.sort(key=lambda k: (k[0] != "marian", k[0], k[3], k[1] != "greedy", k[2]))
+    hdr = (f"{'model':<13} {'mode':<6} {'batch':>5} {'thr':>3} {'seqmodel sent/s':>15} {'pytorch sent/s':>14}"
+           f" {'ratio':>6} {'tok/sent':>8} {'agree':>7} {'rounds':>6}  target")
+    print(hdr)
+    print("-" * (len(hdr) + 22))
+    missed = unmeasured = agree_all = total_all = 0
+    ratios = defaultdict(list)
+    for key in order:
+        sm = rate.get(key + ("seqmodel",))
+        pt = rate.get(key + ("pytorch",))
+        s = statistics.median(sm) if sm else None
+        p = statistics.median(pt) if pt else None
+        ratio = s / p if (s and p) else None
+        o_s, o_p = outs.get(key + ("seqmodel",)), outs.get(key + ("pytorch",))
+        agree, tok = "-", "-"
+        if o_s and o_p:
+            n = min(len(o_s[1]), len(o_p[1]))
+            same = sum(1 for a, b in zip(o_s[1], o_p[1]) if a == b)
+            agree, agree_all, total_all = f"{same}/{n}", agree_all + same, total_all + n
+        o = o_s or o_p
+        if o:
+            tok = f"{o[2] / max(1, len(o[1])):.1f}"
+        if ratio is None:
+            target = f">= {TRANSLATE_RATIO_MIN}x: n/a"
+            unmeasured += 1
+        else:
+            ok = ratio >= TRANSLATE_RATIO_MIN
+            missed += not ok
+            ratios[key[3]].append(ratio)
+            target = f">= {TRANSLATE_RATIO_MIN}x {'met' if ok else 'missed'}"
+        n_rounds = f"{len(sm or [])}/{len(pt or [])}"
+        print(f"{key[0]:<13} {key[1]:<6} {key[2]:>5} {key[3]:>3} {fmt_ms(s):>15} {fmt_ms(p):>14}"
+              f" {fmt_ratio(ratio):>6} {tok:>8} {agree:>7} {n_rounds:>6}  {target}")
+    print("\nsent/s: median over rounds of each run's sentences / (sum of its timed decode calls); ratio ="
+          " seqmodel / pytorch (> 1: seqmodel faster); tok/sent: tokens generated per sentence (eos"
+          " excluded); agree: sentences whose ids are equal in both (last round); rounds: runs"
+          " seqmodel/pytorch")
+    for thr, rs in sorted(ratios.items()):
+        print(f"geometric-mean ratio at {thr} thread(s): {math.exp(sum(map(math.log, rs)) / len(rs)):.2f}"
+              f" over {len(rs)} rows")
+    print(f"outputs equal: {agree_all}/{total_all} sentences")
+    print(f"targets missed: {missed}" + (f", not measured: {unmeasured}" if unmeasured else ""))
 
 
 if __name__ == "__main__":
