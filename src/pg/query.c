@@ -1,11 +1,16 @@
 /*
  * query.c -- running a query a user passed to a batch function
- * (forecast_query, score_query): read-only, its rows streamed into the
- * caller's DestReceiver as the executor produces them (no SPI tuple table).
+ * (forecast_query, score_query, translate_query): read-only, its rows
+ * streamed into the caller's DestReceiver as the executor produces them (no
+ * SPI tuple table); and the (key, text) rows score_query and
+ * translate_query read.
  */
 #include "sm_pg.h"
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 void
 sm_pg_run_query(const char *fn, const char *query, DestReceiver *dest, const char *shape)
@@ -32,4 +37,46 @@ sm_pg_run_query(const char *fn, const char *query, DestReceiver *dest, const cha
 	if (rc < 0)
 		elog(ERROR, "the query of %s failed: %s", fn, SPI_result_code_string(rc));
 	SPI_finish();
+}
+
+void
+sm_pg_key_text_columns(TupleDesc desc, const char *fn, const char *shape, FmgrInfo *kout,
+					   bool *bpchar)
+{
+	Oid			ttype;
+	bool		isvarlena;
+
+	if (desc->natts != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the query of %s must return 2 columns, not %d", fn, desc->natts),
+				 errdetail("It should return %s.", shape)));
+	ttype = TupleDescAttr(desc, 1)->atttypid;
+	if (ttype != TEXTOID && ttype != VARCHAROID && ttype != BPCHAROID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column 2 of the query of %s must be text, not %s", fn, format_type_be(ttype)),
+				 errhint("Cast it: SELECT key, column::text ...")));
+	*bpchar = ttype == BPCHAROID;
+	getTypeOutputInfo(TupleDescAttr(desc, 0)->atttypid, &kout->fn_oid, &isvarlena);
+	fmgr_info(kout->fn_oid, kout);
+}
+
+bool
+sm_pg_key_text_row(TupleTableSlot *slot, FmgrInfo *kout, bool bpchar, char **key, char **s, int *len)
+{
+	text	   *t;
+
+	slot_getallattrs(slot);
+	*key = slot->tts_isnull[0] ? NULL : OutputFunctionCall(kout, slot->tts_values[0]);
+	if (slot->tts_isnull[1])
+		return false;
+	t = DatumGetTextPP(slot->tts_values[1]);
+	*s = VARDATA_ANY(t);
+	*len = VARSIZE_ANY_EXHDR(t);
+	/* char(n) compares and prints without its padding: read it so */
+	if (bpchar)
+		while (*len > 0 && (*s)[*len - 1] == ' ')
+			(*len)--;
+	return true;
 }

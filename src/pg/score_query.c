@@ -44,7 +44,6 @@ typedef struct sq_reader
 	sm_text_model tm;
 	sq_task		task;
 	ReturnSetInfo *rsinfo;
-	Oid			ktype;
 	FmgrInfo	kout;
 	bool		bpchar;			/* the text column is char(n) */
 	MemoryContext batchctx;		/* the current batch: reset after it runs */
@@ -187,24 +186,8 @@ static void
 sq_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
 	sq_reader  *r = (sq_reader *) self;
-	Oid			ttype;
-	bool		isvarlena;
 
-	if (desc->natts != 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("the query of score_query must return 2 columns, not %d", desc->natts),
-				 errdetail("It should return (key, text) rows.")));
-	ttype = TupleDescAttr(desc, 1)->atttypid;
-	if (ttype != TEXTOID && ttype != VARCHAROID && ttype != BPCHAROID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column 2 of the query of score_query must be text, not %s", format_type_be(ttype)),
-				 errhint("Cast it: SELECT key, column::text ...")));
-	r->bpchar = ttype == BPCHAROID;
-	r->ktype = TupleDescAttr(desc, 0)->atttypid;
-	getTypeOutputInfo(r->ktype, &r->kout.fn_oid, &isvarlena);
-	fmgr_info(r->kout.fn_oid, &r->kout);
+	sm_pg_key_text_columns(desc, "score_query", "(key, text) rows", &r->kout, &r->bpchar);
 }
 
 static bool
@@ -212,25 +195,18 @@ sq_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	sq_reader  *r = (sq_reader *) self;
 	MemoryContext old = MemoryContextSwitchTo(r->rowctx);
-	char	   *key;
+	char	   *key,
+			   *s;
+	int			len;
 	sm_tok_ids	e;
 
 	CHECK_FOR_INTERRUPTS();
-	slot_getallattrs(slot);
-	key = slot->tts_isnull[0] ? NULL : OutputFunctionCall(&r->kout, slot->tts_values[0]);
 	sm_tok_ids_init(&e);
-	if (!slot->tts_isnull[1])
+	if (sm_pg_key_text_row(slot, &r->kout, r->bpchar, &key, &s, &len))
 	{
-		text	   *t = DatumGetTextPP(slot->tts_values[1]);
 		char	   *what = key ? psprintf("the text of the row with key %s", key)
 			: pstrdup("the text of a row with a NULL key");
-		char	   *s = VARDATA_ANY(t);
-		int			len = VARSIZE_ANY_EXHDR(t);
 
-		/* char(n) compares and prints without its padding: tokenize it so */
-		if (r->bpchar)
-			while (len > 0 && s[len - 1] == ' ')
-				len--;
 		sm_text_encode(&r->tm, s, len, NULL, 0, r->task == TASK_LOGPROB, what, &e);
 	}
 	MemoryContextSwitchTo(old);

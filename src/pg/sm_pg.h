@@ -196,6 +196,17 @@ Datum		sm_predict_sequence(const char *name, ArrayType *input);
 struct _DestReceiver;
 void		sm_pg_run_query(const char *fn, const char *query, struct _DestReceiver *dest,
 							const char *shape);
+/* a (key, text) query's columns checked (shape: what fn's query should
+ * return, for messages); kout the key's output function, *bpchar when the
+ * text is char(n) */
+struct TupleDescData;
+struct TupleTableSlot;
+void		sm_pg_key_text_columns(struct TupleDescData *desc, const char *fn, const char *shape,
+								   FmgrInfo *kout, bool *bpchar);
+/* one row: *key its key as text (NULL for NULL); false when its text is
+ * NULL, else the text in s [len] (char(n) without its padding) */
+bool		sm_pg_key_text_row(struct TupleTableSlot *slot, FmgrInfo *kout, bool bpchar, char **key,
+							   char **s, int *len);
 
 /* text -> C string in CurrentMemoryContext, erroring on NULL */
 char	   *sm_pg_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname);

@@ -281,23 +281,8 @@ static void
 tq_startup(DestReceiver *self, int operation, TupleDesc desc)
 {
 	tq_reader  *r = (tq_reader *) self;
-	Oid			ttype;
-	bool		isvarlena;
 
-	if (desc->natts != 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("the query of translate_query must return 2 columns, not %d", desc->natts),
-				 errdetail("It should return (key, source text) rows.")));
-	ttype = TupleDescAttr(desc, 1)->atttypid;
-	if (ttype != TEXTOID && ttype != VARCHAROID && ttype != BPCHAROID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column 2 of the query of translate_query must be text, not %s", format_type_be(ttype)),
-				 errhint("Cast it: SELECT key, column::text ...")));
-	r->bpchar = ttype == BPCHAROID;
-	getTypeOutputInfo(TupleDescAttr(desc, 0)->atttypid, &r->kout.fn_oid, &isvarlena);
-	fmgr_info(r->kout.fn_oid, &r->kout);
+	sm_pg_key_text_columns(desc, "translate_query", "(key, source text) rows", &r->kout, &r->bpchar);
 }
 
 static bool
@@ -305,24 +290,18 @@ tq_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	tq_reader  *r = (tq_reader *) self;
 	MemoryContext old = MemoryContextSwitchTo(r->rowctx);
-	char	   *key;
+	char	   *key,
+			   *s;
+	int			len;
 	sm_tok_ids	ids;
 
 	CHECK_FOR_INTERRUPTS();
-	slot_getallattrs(slot);
-	key = slot->tts_isnull[0] ? NULL : OutputFunctionCall(&r->kout, slot->tts_values[0]);
 	sm_tok_ids_init(&ids);
-	if (!slot->tts_isnull[1])
+	if (sm_pg_key_text_row(slot, &r->kout, r->bpchar, &key, &s, &len))
 	{
-		text	   *t = DatumGetTextPP(slot->tts_values[1]);
 		char	   *what = key ? psprintf("the source of the row with key %s", key)
 			: pstrdup("the source of a row with a NULL key");
-		char	   *s = VARDATA_ANY(t);
-		int			len = VARSIZE_ANY_EXHDR(t);
 
-		if (r->bpchar)
-			while (len > 0 && s[len - 1] == ' ')
-				len--;
 		tr_encode(&r->tm, r->tm.src, r->tm.e.max_source, s, len, what, &ids);
 		{
 			const int32_t *one[1] = {ids.ids};

@@ -272,6 +272,15 @@ plain_alloc(size_t n)
 	return malloc(n);
 }
 
+void
+s2s_abort_after(int calls)
+{
+	static sm_hooks hooks = {plain_alloc, free, abort_countdown, NULL};
+
+	abort_after = calls;
+	sm_set_hooks(calls >= 0 ? &hooks : NULL);
+}
+
 static void
 test_errors(const sm_s2s *m)
 {

@@ -19,4 +19,7 @@ void		s2s_teacher_cases(const sm_decoder *d, const sm_json *cs, const char *name
 void		s2s_decode_cases(const sm_decoder *d, int max_new_default, const sm_json *cs,
 							 const char *name, const char *what);
 
+/* cancel after that many polls of sm_should_abort (hooks set); -1: the default hooks again */
+void		s2s_abort_after(int calls);
+
 #endif

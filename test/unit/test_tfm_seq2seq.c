@@ -64,20 +64,6 @@ memory_cases(const sm_tfm_s2s *m, const sm_json *cs, const char *name)
 	free(ref);
 }
 
-static int	abort_after = -1;
-
-static bool
-abort_countdown(void)
-{
-	return abort_after >= 0 && abort_after-- == 0;
-}
-
-static void *
-plain_alloc(size_t n)
-{
-	return malloc(n);
-}
-
 static void
 test_limits(const sm_model *model)
 {
@@ -150,17 +136,11 @@ test_limits(const sm_model *model)
 		CHECK(n1 == ng && memcmp(o1, og, sizeof(int32_t) * ng) == 0);
 	}
 	/* cancellation: in the encoder, and while decoding */
-	{
-		sm_hooks	hooks = {plain_alloc, free, abort_countdown, NULL};
-
-		sm_set_hooks(&hooks);
-		abort_after = 0;
-		CHECK(sm_decode(&e.decoder, srcs, &len, 1, &o, out, &n, NULL, &err) == SM_ERR_ABORTED);
-		abort_after = 8;
-		CHECK(sm_decode(&e.decoder, srcs, &len, 1, &o, out, &n, NULL, &err) == SM_ERR_ABORTED);
-		abort_after = -1;
-		sm_set_hooks(NULL);
-	}
+	s2s_abort_after(0);
+	CHECK(sm_decode(&e.decoder, srcs, &len, 1, &o, out, &n, NULL, &err) == SM_ERR_ABORTED);
+	s2s_abort_after(8);
+	CHECK(sm_decode(&e.decoder, srcs, &len, 1, &o, out, &n, NULL, &err) == SM_ERR_ABORTED);
+	s2s_abort_after(-1);
 }
 
 static void

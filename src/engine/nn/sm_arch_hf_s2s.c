@@ -70,20 +70,6 @@ typedef struct hf_config
 	const sm_json *bad;
 } hf_config;
 
-/* an optional token id below V: -1 when absent or null */
-static sm_status
-hf_token(const sm_config *cfg, const char *key, int64_t V, int64_t def, int64_t *out, sm_error *err)
-{
-	const sm_json *v = sm_json_get(cfg->json, key);
-
-	if (v != NULL && v->type == SM_JSON_NULL)
-	{
-		*out = -1;
-		return SM_OK;
-	}
-	return sm_config_int(cfg, key, false, def, 0, V - 1, out, err);
-}
-
 /* a boolean that must have the given value: another is SM_ERR_UNSUPPORTED */
 static sm_status
 hf_require(const sm_config *cfg, const char *key, bool want, const char *why, sm_error *err)
@@ -155,12 +141,12 @@ hf_read(const sm_config *cfg, bool bart, hf_config *c, sm_error *err)
 		sm_detail(err, "Supported: \"gelu\", \"gelu_new\", \"gelu_pytorch_tanh\", \"relu\", \"swish\", \"silu\".");
 		return rc;
 	}
-	if ((rc = hf_token(cfg, "pad_token_id", c->Vd, bart ? 1 : -1, &c->pad, err)) != SM_OK ||
-		(rc = hf_token(cfg, "bos_token_id", c->Vd, bart ? 0 : -1, &c->bos, err)) != SM_OK ||
-		(rc = hf_token(cfg, "eos_token_id", c->Vd, bart ? 2 : -1, &c->eos, err)) != SM_OK ||
-		(rc = hf_token(cfg, "decoder_start_token_id", c->Vd, bart ? c->eos : c->pad, &c->start, err)) != SM_OK ||
-		(rc = hf_token(cfg, "forced_bos_token_id", c->Vd, -1, &c->forced_bos, err)) != SM_OK ||
-		(rc = hf_token(cfg, "forced_eos_token_id", c->Vd, -1, &c->forced_eos, err)) != SM_OK)
+	if ((rc = sm_tfm_s2s_token(cfg, "pad_token_id", c->Vd, bart ? 1 : -1, &c->pad, err)) != SM_OK ||
+		(rc = sm_tfm_s2s_token(cfg, "bos_token_id", c->Vd, bart ? 0 : -1, &c->bos, err)) != SM_OK ||
+		(rc = sm_tfm_s2s_token(cfg, "eos_token_id", c->Vd, bart ? 2 : -1, &c->eos, err)) != SM_OK ||
+		(rc = sm_tfm_s2s_token(cfg, "decoder_start_token_id", c->Vd, bart ? c->eos : c->pad, &c->start, err)) != SM_OK ||
+		(rc = sm_tfm_s2s_token(cfg, "forced_bos_token_id", c->Vd, -1, &c->forced_bos, err)) != SM_OK ||
+		(rc = sm_tfm_s2s_token(cfg, "forced_eos_token_id", c->Vd, -1, &c->forced_eos, err)) != SM_OK)
 		return rc;
 	if (c->start < 0)
 	{

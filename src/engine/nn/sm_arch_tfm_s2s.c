@@ -82,20 +82,6 @@ typedef struct ts_config
 			   *gp;
 } ts_config;
 
-/* an optional target id in [0, V), -1 when absent or null */
-static sm_status
-token_id(const sm_config *cfg, const char *key, int64_t V, int64_t def, int64_t *out, sm_error *err)
-{
-	const sm_json *v = sm_json_get(cfg->json, key);
-
-	if (v != NULL && v->type == SM_JSON_NULL)
-	{
-		*out = -1;
-		return SM_OK;
-	}
-	return sm_config_int(cfg, key, false, def, 0, V - 1, out, err);
-}
-
 static sm_status
 read_config(const sm_config *cfg, ts_config *c, sm_error *err)
 {
@@ -143,10 +129,10 @@ read_config(const sm_config *cfg, ts_config *c, sm_error *err)
 				  c->sep, (long long) c->Vs, (long long) c->V);
 		return err->code;
 	}
-	if ((rc = token_id(cfg, "bos_token_id", c->V, -1, &c->bos, err)) != SM_OK ||
-		(rc = token_id(cfg, "eos_token_id", c->V, -1, &c->eos, err)) != SM_OK ||
-		(rc = token_id(cfg, "pad_token_id", c->V, -1, &c->pad, err)) != SM_OK ||
-		(rc = token_id(cfg, "decoder_start_token_id", c->V, c->bos, &c->start, err)) != SM_OK)
+	if ((rc = sm_tfm_s2s_token(cfg, "bos_token_id", c->V, -1, &c->bos, err)) != SM_OK ||
+		(rc = sm_tfm_s2s_token(cfg, "eos_token_id", c->V, -1, &c->eos, err)) != SM_OK ||
+		(rc = sm_tfm_s2s_token(cfg, "pad_token_id", c->V, -1, &c->pad, err)) != SM_OK ||
+		(rc = sm_tfm_s2s_token(cfg, "decoder_start_token_id", c->V, c->bos, &c->start, err)) != SM_OK)
 		return rc;
 	if (c->start < 0)
 	{

@@ -91,6 +91,20 @@ sm_tfm_s2s_free(sm_tfm_s2s *m)
 	sm_free(m);
 }
 
+sm_status
+sm_tfm_s2s_token(const sm_config *cfg, const char *key, int64_t V, int64_t def, int64_t *out,
+				 sm_error *err)
+{
+	const sm_json *v = sm_json_get(cfg->json, key);
+
+	if (v != NULL && v->type == SM_JSON_NULL)
+	{
+		*out = -1;
+		return SM_OK;
+	}
+	return sm_config_int(cfg, key, false, def, 0, V - 1, out, err);
+}
+
 void
 sm_tfm_s2s_release(sm_model *model)
 {

@@ -118,6 +118,9 @@ sm_status	sm_tfm_s2s_encode(const sm_tfm_s2s *m, const int32_t *const *src, cons
 
 /* ---- for the arch files */
 
+/* an optional token id of the config below V (def when absent; -1 when null) */
+sm_status	sm_tfm_s2s_token(const sm_config *cfg, const char *key, int64_t V, int64_t def,
+							 int64_t *out, sm_error *err);
 /* the weights packed (encoder and decoder) once every pointer is set */
 sm_status	sm_tfm_s2s_pack(sm_tfm_s2s *m, sm_error *err);
 /* free m and what it owns */
