@@ -80,3 +80,24 @@ sm_pg_key_text_row(TupleTableSlot *slot, FmgrInfo *kout, bool bpchar, char **key
 			(*len)--;
 	return true;
 }
+
+void
+sm_pg_progress(const char *fn, uint64 rows, instr_time start, instr_time *last_report, bool final)
+{
+	instr_time	now,
+				since,
+				total;
+
+	INSTR_TIME_SET_CURRENT(now);
+	since = now;
+	INSTR_TIME_SUBTRACT(since, *last_report);
+	if (!final && INSTR_TIME_GET_DOUBLE(since) < sm_progress_interval)
+		return;
+	total = now;
+	INSTR_TIME_SUBTRACT(total, start);
+	ereport(NOTICE,
+			(errmsg("%s: %llu rows done%s", fn, (unsigned long long) rows, final ? ", finished" : ""),
+			 errdetail("%.1f s, %.0f rows per second.", INSTR_TIME_GET_DOUBLE(total),
+					   rows / Max(INSTR_TIME_GET_DOUBLE(total), 1e-9))));
+	*last_report = now;
+}

@@ -146,25 +146,7 @@ run_batch(sq_reader *r)
 	r->keys = NULL;
 
 	if (sm_progress)
-	{
-		instr_time	now,
-					since;
-
-		INSTR_TIME_SET_CURRENT(now);
-		since = now;
-		INSTR_TIME_SUBTRACT(since, r->last_report);
-		if (INSTR_TIME_GET_DOUBLE(since) >= sm_progress_interval)
-		{
-			instr_time	total = now;
-
-			INSTR_TIME_SUBTRACT(total, r->start);
-			ereport(NOTICE,
-					(errmsg("score_query: %llu rows done", (unsigned long long) r->rows),
-					 errdetail("%.1f s, %.0f rows per second.", INSTR_TIME_GET_DOUBLE(total),
-							   r->rows / Max(INSTR_TIME_GET_DOUBLE(total), 1e-9))));
-			r->last_report = now;
-		}
-	}
+		sm_pg_progress("score_query", r->rows, r->start, &r->last_report, false);
 }
 
 /* a fresh batch's arrays, in the batch context */
@@ -299,15 +281,6 @@ sm_score_query(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	if (sm_progress)
-	{
-		instr_time	total;
-
-		INSTR_TIME_SET_CURRENT(total);
-		INSTR_TIME_SUBTRACT(total, r->start);
-		ereport(NOTICE,
-				(errmsg("score_query: %llu rows done, finished", (unsigned long long) r->rows),
-				 errdetail("%.1f s, %.0f rows per second.", INSTR_TIME_GET_DOUBLE(total),
-						   r->rows / Max(INSTR_TIME_GET_DOUBLE(total), 1e-9))));
-	}
+		sm_pg_progress("score_query", r->rows, r->start, &r->last_report, true);
 	return (Datum) 0;
 }

@@ -10,6 +10,7 @@
 
 #include "fmgr.h"
 #include "utils/array.h"
+#include "portability/instr_time.h"
 #include "utils/guc.h"
 
 #include "core/sm_core.h"
@@ -203,6 +204,11 @@ struct TupleDescData;
 struct TupleTableSlot;
 void		sm_pg_key_text_columns(struct TupleDescData *desc, const char *fn, const char *shape,
 								   FmgrInfo *kout, bool *bpchar);
+/* seqmodel.progress's NOTICE for fn (the caller checks sm_progress): rows
+ * done since start and their rate, at most every seqmodel.progress_interval
+ * seconds since *last_report (updated), or now when final */
+void		sm_pg_progress(const char *fn, uint64 rows, instr_time start, instr_time *last_report,
+						   bool final);
 /* one row: *key its key as text (NULL for NULL); false when its text is
  * NULL, else the text in s [len] (char(n) without its padding) */
 bool		sm_pg_key_text_row(struct TupleTableSlot *slot, FmgrInfo *kout, bool bpchar, char **key,

@@ -212,27 +212,6 @@ tq_batch_alloc(tq_reader *r)
 	MemoryContextSwitchTo(old);
 }
 
-static void
-tq_progress(tq_reader *r, bool final)
-{
-	instr_time	now,
-				since,
-				total;
-
-	INSTR_TIME_SET_CURRENT(now);
-	since = now;
-	INSTR_TIME_SUBTRACT(since, r->last_report);
-	if (!final && INSTR_TIME_GET_DOUBLE(since) < sm_progress_interval)
-		return;
-	total = now;
-	INSTR_TIME_SUBTRACT(total, r->start);
-	ereport(NOTICE,
-			(errmsg("translate_query: %llu rows done%s", (unsigned long long) r->rows, final ? ", finished" : ""),
-			 errdetail("%.1f s, %.0f rows per second.", INSTR_TIME_GET_DOUBLE(total),
-					   r->rows / Max(INSTR_TIME_GET_DOUBLE(total), 1e-9))));
-	r->last_report = now;
-}
-
 /* decode the batch's sources together and emit its rows in the query's order */
 static void
 tq_run_batch(tq_reader *r)
@@ -274,7 +253,7 @@ tq_run_batch(tq_reader *r)
 	MemoryContextReset(r->batchctx);
 	r->keys = NULL;
 	if (sm_progress)
-		tq_progress(r, false);
+		sm_pg_progress("translate_query", r->rows, r->start, &r->last_report, false);
 }
 
 static void
@@ -379,6 +358,6 @@ sm_translate_query(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	if (sm_progress)
-		tq_progress(r, true);
+		sm_pg_progress("translate_query", r->rows, r->start, &r->last_report, true);
 	return (Datum) 0;
 }

@@ -64,6 +64,32 @@ sm_beam_check_opts(const sm_beam_opts *o, sm_error *err)
 	return SM_OK;
 }
 
+void
+sm_beam_assign_slots(const int *slot, const int *from, int rows, int cap, unsigned char *taken,
+					 int *slot2, void (*copy) (void *ctx, int to, int from), void *ctx)
+{
+	int			next_free = 0;
+
+	memset(taken, 0, (size_t) cap);
+	for (int i = 0; i < rows; i++)
+	{
+		int			ps = slot[from[i]];
+
+		slot2[i] = taken[ps] ? -1 : ps;
+		taken[ps] = 1;
+	}
+	for (int i = 0; i < rows; i++)
+	{
+		if (slot2[i] >= 0)
+			continue;
+		while (taken[next_free])
+			next_free++;
+		taken[next_free] = 1;
+		slot2[i] = next_free;
+		copy(ctx, next_free, slot[from[i]]);
+	}
+}
+
 /* no_repeat_ngram_size: ban (-inf) every token that would complete an n-gram of hyp[0..c) */
 static void
 ban_ngrams(const int32_t *hyp, int c, int n, float *lp)

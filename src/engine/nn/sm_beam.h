@@ -92,6 +92,18 @@ typedef struct sm_beam_opts
 	uint64_t	seed;
 } sm_beam_opts;
 
+/*
+ * For decoders that keep each row's state in a slot (its keys and values):
+ * after a reorder row i continues row from[i] (i < rows).  slot [old rows]
+ * are the rows' slots now; slot2 [rows] receives the new rows' slots.  A
+ * parent's slot goes to its first child, so a row that goes on costs
+ * nothing; each other child takes a slot no new row keeps and copy(ctx, to,
+ * from) fills it from its parent's.  taken [cap] is scratch (cap: slots).
+ */
+void		sm_beam_assign_slots(const int *slot, const int *from, int rows, int cap,
+								 unsigned char *taken, int *slot2,
+								 void (*copy) (void *ctx, int to, int from), void *ctx);
+
 /* Options in range (SM_ERR_INVALID naming the option and its range). */
 sm_status	sm_beam_check_opts(const sm_beam_opts *o, sm_error *err);
 

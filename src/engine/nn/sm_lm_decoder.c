@@ -134,33 +134,23 @@ lm_step(void *state, const int32_t *tokens, float *lp, sm_error *err)
 	return SM_OK;
 }
 
+/* slot `to` gets slot `from`'s decoding state (the same capacity everywhere: cannot fail) */
+static void
+lm_copy_slot(void *ctx, int to, int from)
+{
+	lm_state   *s = ctx;
+	sm_error	err;
+
+	(void) sm_tfm_state_copy(s->m, s->st[to], s->st[from], &err);
+}
+
 static void
 lm_reorder(void *state, const int *from, int rows)
 {
 	lm_state   *s = state;
-	int			next_free = 0;
 	int		   *t;
-	sm_error	err;
 
-	memset(s->taken, 0, (size_t) s->cap);
-	for (int i = 0; i < rows; i++)
-	{
-		int			ps = s->slot[from[i]];
-
-		s->slot2[i] = s->taken[ps] ? -1 : ps;
-		s->taken[ps] = 1;
-	}
-	for (int i = 0; i < rows; i++)
-	{
-		if (s->slot2[i] >= 0)
-			continue;
-		while (s->taken[next_free])
-			next_free++;
-		s->taken[next_free] = 1;
-		s->slot2[i] = next_free;
-		/* the same capacity everywhere: cannot fail */
-		(void) sm_tfm_state_copy(s->m, s->st[next_free], s->st[s->slot[from[i]]], &err);
-	}
+	sm_beam_assign_slots(s->slot, from, rows, s->cap, s->taken, s->slot2, lm_copy_slot, s);
 	t = s->slot, s->slot = s->slot2, s->slot2 = t;
 	s->rows = rows;
 }

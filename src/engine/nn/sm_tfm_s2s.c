@@ -86,7 +86,6 @@ sm_tfm_s2s_free(sm_tfm_s2s *m)
 	sm_packed_free(&m->lm.pk);
 	sm_free(m->layers);
 	sm_free(m->pos_owned);
-	sm_free(m->lm_bias_owned);
 	sm_free(m->banned);
 	sm_free(m);
 }
@@ -291,45 +290,36 @@ ts_start(const void *model, const int32_t *const *src, const int *len, int B, in
  * slot; other children get a free slot (one no new row keeps) and a copy of
  * the parent's keys and values so far.
  */
+/* slot `to` gets slot `from`'s keys and values so far */
 static void
-ts_reorder(void *state, const int *from, int rows)
+ts_copy_slot(void *ctx, int to, int from)
 {
-	ts_state   *st = state;
+	ts_state   *st = ctx;
 	const sm_tfm_s2s *m = st->m;
 	const size_t per_layer = (size_t) st->T * m->d;
 	const size_t per_slot = (size_t) m->n_layers * per_layer;
 	const size_t used = (size_t) st->t * m->d;
-	int			next_free = 0;
+
+	for (int li = 0; li < m->n_layers && used > 0; li++)
+	{
+		size_t		t = (size_t) to * per_slot + li * per_layer,
+					f = (size_t) from * per_slot + li * per_layer;
+
+		memcpy(st->kc + t, st->kc + f, sizeof(float) * used);
+		memcpy(st->vc + t, st->vc + f, sizeof(float) * used);
+	}
+}
+
+/* Row i continues row from[i]: slots as sm_beam_assign_slots gives them. */
+static void
+ts_reorder(void *state, const int *from, int rows)
+{
+	ts_state   *st = state;
 	int		   *t;
 
-	memset(st->taken, 0, (size_t) st->cap);
+	sm_beam_assign_slots(st->slot, from, rows, st->cap, st->taken, st->slot2, ts_copy_slot, st);
 	for (int i = 0; i < rows; i++)
-	{
-		int			ps = st->slot[from[i]];
-
-		st->slot2[i] = st->taken[ps] ? -1 : ps;
-		st->taken[ps] = 1;
 		st->src2[i] = st->src[from[i]];
-	}
-	for (int i = 0; i < rows; i++)
-	{
-		int			ps = st->slot[from[i]];
-
-		if (st->slot2[i] >= 0)
-			continue;
-		while (st->taken[next_free])
-			next_free++;
-		st->taken[next_free] = 1;
-		st->slot2[i] = next_free;
-		for (int li = 0; li < m->n_layers && used > 0; li++)
-		{
-			size_t		to = (size_t) next_free * per_slot + li * per_layer,
-						fr = (size_t) ps * per_slot + li * per_layer;
-
-			memcpy(st->kc + to, st->kc + fr, sizeof(float) * used);
-			memcpy(st->vc + to, st->vc + fr, sizeof(float) * used);
-		}
-	}
 	t = st->slot, st->slot = st->slot2, st->slot2 = t;
 	t = st->src, st->src = st->src2, st->src2 = t;
 	st->rows = rows;

@@ -91,7 +91,6 @@ typedef struct sm_tfm_s2s
 			   *final_ln_b;		/* nn.Transformer's decoder norm, or NULL */
 	sm_dense	lm;				/* [V, d] the generator / lm_head */
 	const float *lm_bias;		/* [V] or NULL (Marian's final_logits_bias goes here) */
-	float	   *lm_bias_owned;
 
 	int32_t		start_id,		/* the decoder's first input */
 				eos_id,			/* -1: none */
