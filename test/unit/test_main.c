@@ -26,6 +26,7 @@ main(void)
 	test_gemm_avx512();
 	test_tokenizer();
 	test_tok_spm();
+	test_grapheme();
 	test_metrics();
 	{
 		static const char *const sets[] = {"auto", "avx512", "avx2", "generic", "blas"};
