@@ -2,8 +2,10 @@
  * test_tok_regex.c -- unit tests for the tokenizer.json regular expressions
  * (text/sm_tok_regex.c): every row of test/fixtures/tok/regex.tsv (what
  * Hugging Face's tokenizers, i.e. Oniguruma, makes of a Replace normalizer
- * with that pattern and content "«»"; gen_regex_fixtures.js), then compile
- * errors, search offsets, invalid UTF-8 and long inputs.
+ * with that pattern and content "«»"; gen_regex_fixtures.js: 93 chosen
+ * patterns x 34 texts, then 300 random patterns x 6 random texts), then
+ * compile errors, search offsets, invalid UTF-8 and 100 KB inputs (bounded
+ * work: each must take under a second).
  *
  * Every input is copied into a buffer of exactly its length, so that
  * valgrind or ASan catch a read past the end.
@@ -127,7 +129,7 @@ test_tsv(void)
 	}
 	sm_tok_regex_free(re);
 	printf("tok_regex: %d of %d oracle rows (%d patterns) pass\n", rows - bad, rows, patterns);
-	CHECK(rows >= 1000);
+	CHECK(rows == 4962);		/* the whole fixture was read */
 	free(file);
 }
 

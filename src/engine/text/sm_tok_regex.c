@@ -5,14 +5,15 @@
  * A pattern is parsed into a tree, then compiled into a small backtracking
  * program (CHAR, SET, ANY, assertions, SPLIT x y trying x first, JMP, LOOP
  * the back edge of * and +, MATCH).  Counted repetitions are unrolled; the
- * program may have at most RE_MAX_PROG instructions.  The matcher is a depth-first search in
- * priority order, which is Oniguruma's backtracking order, so its first
+ * program may have at most RE_MAX_PROG instructions.  The matcher is a
+ * depth-first search in priority order, which is Oniguruma's backtracking order, so its first
  * match is Oniguruma's.  It remembers every (instruction, offset) it has
  * tried: the outcome of a state depends on nothing else (no captures, no
  * back-references), so a state tried once either led to the match, and the
  * search is over, or failed and need not be tried again.  That bounds one
- * search, and all the searches of one replace (they share the bitmap), to
- * program size x (len + 1) steps.
+ * search, and all the searches of one replace (they share the bitmap, see
+ * forget_column), to program size x (len + 1) steps; the bitmap takes
+ * program size x (len + 1) bits (at most 125 bytes per input byte).
  *
  * Unicode: \s is White_Space (sm_unicode.h, the same set as Oniguruma's);
  * \p{L}, \p{N} are sm_unicode.h's (Oniguruma's, Unicode 16.0); \d is
@@ -28,6 +29,8 @@
  *     differently.  tokenizer.json patterns do not repeat empty bodies.
  *   - Oniguruma accepts x{n,m} with n > m (it matches as x{m,n}, possibly
  *     possessively); it is SM_ERR_UNSUPPORTED here.
+ *   - HF's Replace never matches an empty text (x* leaves "" as it is);
+ *     sm_tok_regex_replace does the same, sm_tok_regex_search does not.
  *   - Invalid UTF-8 cannot reach Oniguruma through HF (Rust strings); here
  *     an invalid byte is one character that only `.`, negated classes and
  *     the negated escapes match.
@@ -38,7 +41,7 @@
 #include "text/sm_tok_regex.h"
 #include "text/sm_unicode.h"
 
-#define RE_MAX_PROG 4000		/* instructions after unrolling */
+#define RE_MAX_PROG 1000		/* instructions after unrolling */
 #define RE_MAX_REPEAT 100000	/* Oniguruma's ONIG_MAX_REPEAT_NUM */
 #define RE_INF (-1)
 #define RE_MAX_DEPTH 200		/* group nesting */
@@ -808,13 +811,14 @@ typedef struct re_emit
 {
 	re_inst    *prog;
 	int			n;
+	int			cap;			/* prog_size's bound */
 	bool		over;
 } re_emit;
 
 static int
 emit(re_emit *e, int op, uint32_t c, int x, int y)
 {
-	if (e->n >= RE_MAX_PROG)
+	if (e->n >= e->cap)
 	{
 		e->over = true;
 		return e->n;
@@ -829,14 +833,14 @@ emit(re_emit *e, int op, uint32_t c, int x, int y)
 static void
 patch_x(re_emit *e, int at, int to)
 {
-	if (at < e->n && at < RE_MAX_PROG)
+	if (at < e->n)
 		e->prog[at].x = to;
 }
 
 static void
 patch_y(re_emit *e, int at, int to)
 {
-	if (at < e->n && at < RE_MAX_PROG)
+	if (at < e->n)
 		e->prog[at].y = to;
 }
 
@@ -1003,6 +1007,7 @@ sm_tok_regex_compile(const char *pattern, size_t len, sm_tok_regex **out, sm_err
 	int			root;
 	sm_tok_regex *re;
 	re_emit		e;
+	long		size = 0;
 
 	*out = NULL;
 	memset(&ps, 0, sizeof(ps));
@@ -1013,11 +1018,11 @@ sm_tok_regex_compile(const char *pattern, size_t len, sm_tok_regex **out, sm_err
 	root = parse_alt(&ps);
 	if (root >= 0 && !at_end(&ps))
 		root = fail_at(&ps, SM_ERR_INVALID, "unmatched close parenthesis");
-	if (root >= 0 && prog_size(&ps, root) + 1 > RE_MAX_PROG)
+	if (root >= 0 && (size = prog_size(&ps, root) + 1) > RE_MAX_PROG)
 		root = fail_at(&ps, SM_ERR_UNSUPPORTED, "repetition counts this large");
 	re = root >= 0 ? sm_alloc0(sizeof(*re)) : NULL;
 	if (re != NULL)
-		re->prog = sm_alloc_array(RE_MAX_PROG, sizeof(re_inst));
+		re->prog = sm_alloc_array((size_t) size, sizeof(re_inst));
 	if (root >= 0 && (re == NULL || re->prog == NULL))
 		root = fail_at(&ps, SM_ERR_NOMEM, "");
 	if (root < 0)
@@ -1030,6 +1035,7 @@ sm_tok_regex_compile(const char *pattern, size_t len, sm_tok_regex **out, sm_err
 		return err->code;
 	}
 	e.prog = re->prog;
+	e.cap = (int) size;
 	e.n = 0;
 	e.over = false;
 	gen(&ps, &e, root);
