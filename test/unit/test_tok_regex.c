@@ -272,6 +272,29 @@ test_search(void)
 	}
 }
 
+static void
+test_find_all(void)
+{
+	sm_tok_regex *re;
+	sm_error	err;
+	size_t	   *sp;
+	size_t		n;
+
+	CHECK(sm_tok_regex_compile("a*", 2, &re, &err) == SM_OK);
+	/* baac: [0,0) [1,3) [4,4); the empty match at 3 follows the previous one */
+	CHECK(sm_tok_regex_find_all(re, (const uint8_t *) "baac", 4, &sp, &n));
+	CHECK(n == 3 && sp[0] == 0 && sp[1] == 0 && sp[2] == 1 && sp[3] == 3 && sp[4] == 4 && sp[5] == 4);
+	sm_free(sp);
+	CHECK(sm_tok_regex_find_all(re, (const uint8_t *) "", 0, &sp, &n) && n == 0 && sp == NULL);
+	sm_tok_regex_free(re);
+	CHECK(sm_tok_regex_compile("\\s+", 3, &re, &err) == SM_OK);
+	CHECK(sm_tok_regex_find_all(re, (const uint8_t *) "ab", 2, &sp, &n) && n == 0 && sp == NULL);
+	CHECK(sm_tok_regex_find_all(re, (const uint8_t *) " a\t\n b ", 7, &sp, &n));
+	CHECK(n == 3 && sp[0] == 0 && sp[1] == 1 && sp[2] == 2 && sp[3] == 5 && sp[4] == 6 && sp[5] == 7);
+	sm_free(sp);
+	sm_tok_regex_free(re);
+}
+
 /* a pattern over n bytes of text that takes under a second (bounded work) */
 static void
 timed(const char *pat, const char *unit, size_t n, size_t want_len)
@@ -325,5 +348,6 @@ test_tok_regex(void)
 	test_tsv();
 	test_errors();
 	test_search();
+	test_find_all();
 	test_long();
 }

@@ -1366,25 +1366,27 @@ sm_tok_regex_search(const sm_tok_regex *re, const uint8_t *s, size_t len,
 	return found;
 }
 
-bool
-sm_tok_regex_replace(const sm_tok_regex *re, const uint8_t *s, size_t len,
-					 const char *content, size_t clen, sm_buf *out)
+/*
+ * Every match, as HF's find_iter: left to right, not overlapping, an empty
+ * match right where the previous one ended skipped, none in an empty text.
+ * Calls fn(ctx, ms, me) for each; false on no memory or when fn says stop.
+ */
+static bool
+each_match(const sm_tok_regex *re, const uint8_t *s, size_t len,
+		   bool (*fn) (void *ctx, size_t ms, size_t me), void *ctx)
 {
 	re_state	st;
 	size_t		pos = 0,
-				copied = 0,
 				ms,
 				me;
-	bool		have_last = false;
+	bool		have_last = false,
+				ok = true;
 	size_t		last_end = 0;
 
 	if (len == 0)
-		return !out->failed;	/* HF never matches an empty string */
+		return true;			/* HF never matches an empty text */
 	if (!state_init(&st, re, s, len))
-	{
-		out->failed = true;
 		return false;
-	}
 	while (pos <= len && search_state(re, &st, pos, &ms, &me))
 	{
 		uint32_t	cp;
@@ -1397,9 +1399,11 @@ sm_tok_regex_replace(const sm_tok_regex *re, const uint8_t *s, size_t len,
 			pos = me + (size_t) sm_utf8_decode(s + me, len - me, &cp);
 			continue;
 		}
-		sm_buf_append(out, s + copied, ms - copied);
-		sm_buf_append(out, content, clen);
-		copied = me;
+		if (!fn(ctx, ms, me))
+		{
+			ok = false;
+			break;
+		}
 		have_last = true;
 		last_end = me;
 		if (me > ms)
@@ -1410,8 +1414,91 @@ sm_tok_regex_replace(const sm_tok_regex *re, const uint8_t *s, size_t len,
 			pos = me + (size_t) sm_utf8_decode(s + me, len - me, &cp);
 	}
 	if (st.nomem)
-		out->failed = true;
+		ok = false;
 	state_free(&st);
-	sm_buf_append(out, s + copied, len - copied);
+	return ok;
+}
+
+typedef struct re_replace_ctx
+{
+	const uint8_t *s;
+	size_t		copied;
+	const char *content;
+	size_t		clen;
+	sm_buf	   *out;
+} re_replace_ctx;
+
+static bool
+replace_one(void *ctx, size_t ms, size_t me)
+{
+	re_replace_ctx *c = ctx;
+
+	sm_buf_append(c->out, c->s + c->copied, ms - c->copied);
+	sm_buf_append(c->out, c->content, c->clen);
+	c->copied = me;
+	return !c->out->failed;
+}
+
+bool
+sm_tok_regex_replace(const sm_tok_regex *re, const uint8_t *s, size_t len,
+					 const char *content, size_t clen, sm_buf *out)
+{
+	re_replace_ctx c = {s, 0, content, clen, out};
+
+	if (!each_match(re, s, len, replace_one, &c))
+	{
+		out->failed = true;
+		return false;
+	}
+	sm_buf_append(out, s + c.copied, len - c.copied);
 	return !out->failed;
+}
+
+typedef struct re_spans_ctx
+{
+	size_t	   *spans;
+	size_t		n,
+				cap;
+} re_spans_ctx;
+
+static bool
+span_one(void *ctx, size_t ms, size_t me)
+{
+	re_spans_ctx *c = ctx;
+
+	if (c->n == c->cap)
+	{
+		size_t		cap = c->cap ? c->cap * 2 : 16;
+		size_t	   *ns = sm_alloc_array(cap, 2 * sizeof(size_t));
+
+		if (ns == NULL)
+			return false;
+		if (c->n)
+			memcpy(ns, c->spans, c->n * 2 * sizeof(size_t));
+		sm_free(c->spans);
+		c->spans = ns;
+		c->cap = cap;
+	}
+	c->spans[2 * c->n] = ms;
+	c->spans[2 * c->n + 1] = me;
+	c->n++;
+	return true;
+}
+
+bool
+sm_tok_regex_find_all(const sm_tok_regex *re, const uint8_t *s, size_t len,
+					  size_t **spans, size_t *n)
+{
+	re_spans_ctx c = {NULL, 0, 0};
+
+	*spans = NULL;
+	*n = 0;
+	if (!each_match(re, s, len, span_one, &c))
+	{
+		sm_free(c.spans);
+		return false;
+	}
+	*spans = c.spans;
+	*n = c.n;
+	return true;
 }

@@ -59,6 +59,16 @@ bool		sm_tok_regex_search(const sm_tok_regex *re, const uint8_t *s, size_t len,
 bool		sm_tok_regex_replace(const sm_tok_regex *re, const uint8_t *s, size_t len,
 								 const char *content, size_t clen, sm_buf *out);
 
+/*
+ * The same matches as a list (what a Split pre-tokenizer needs): *n pairs
+ * start, end in *spans (sm_free it; NULL when none).  One working bitmap
+ * for all of them, so this is O(program size x len), where calling
+ * sm_tok_regex_search in a loop costs a bitmap per call.  False on no
+ * memory.
+ */
+bool		sm_tok_regex_find_all(const sm_tok_regex *re, const uint8_t *s, size_t len,
+								  size_t **spans, size_t *n);
+
 /* generated tables (sm_tok_regex_tables.c, gen_regex_tables.py) */
 typedef struct sm_re_range
 {
