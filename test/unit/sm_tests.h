@@ -18,6 +18,7 @@ void		test_tfm_seq2seq(void);
 void		test_tokenizer(void);
 void		test_tok_spm(void);
 void		test_grapheme(void);
+void		test_tok_regex(void);
 void		test_device(void);
 void		test_metrics(void);
 

@@ -27,6 +27,7 @@ main(void)
 	test_tokenizer();
 	test_tok_spm();
 	test_grapheme();
+	test_tok_regex();
 	test_metrics();
 	{
 		static const char *const sets[] = {"auto", "avx512", "avx2", "generic", "blas"};
