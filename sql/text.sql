@@ -310,7 +310,7 @@ SELECT * FROM seqmodel.score_query('bert_text', 'classify', 'SELEC 1');
 SELECT * FROM seqmodel.score_query('bert_text', 'summarize', 'SELECT 1, ''x''');
 \echo :LAST_ERROR_SQLSTATE
 -- importing tokenizers
-SELECT seqmodel.import_tokenizer('bert_text', '{"model": {"type": "Unigram", "vocab": []}}');
+SELECT seqmodel.import_tokenizer('bert_text', '{"model": {"type": "WordLevel", "vocab": {}}}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT seqmodel.import_tokenizer('bert_text', '{not json');
 \echo :LAST_ERROR_SQLSTATE

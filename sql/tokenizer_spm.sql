@@ -139,6 +139,119 @@ SELECT seqmodel.revoke_use('spm_s2s', 'seqmodel_spm_stranger');
 DROP TABLE spm_file;
 DROP ROLE seqmodel_spm_stranger;
 
+-- ---------------------------------------------------------------- Hugging Face tokenizer.json Unigram files
+-- The variants of test/fixtures/tok/hf_unigram/variants.json, built here as
+-- gen_hf_unigram_fixtures.js builds them: the stored tokenizer.json of a
+-- SentencePiece fixture model without its member seqmodel_sentencepiece (so
+-- that Hugging Face's semantics apply, as for a file from the Hub), with the
+-- variant's top-level members replaced and its added tokens appended.  Their
+-- ids (with the template's special tokens) and decodes (skipping them)
+-- against npm tokenizers@0.23.2 for the edge-case texts; every corpus line is
+-- checked by the unit tests.
+\set hfdir :abs_srcdir '/test/fixtures/tok/hf_unigram/'
+SELECT set_config('hf_test.spmdir', :'spmdir', false) IS NOT NULL AS set;
+SELECT seqmodel.import_safetensors('hf_s2s', 'rnn_seq2seq',
+       '{"source_vocab_size": 4002, "target_vocab_size": 4002, "hidden_size": 1, "attention": "none", "sos_token_id": 1, "eos_token_id": 2, "max_length": 4}',
+       spm_s2s(4002, 4002)) AS parameters;
+CREATE TABLE hf_variant AS
+SELECT v.n, v.v ->> 'name' AS name, v.v ->> 'base' AS base, v.v -> 'set' AS set, v.v -> 'add' AS add
+  FROM jsonb_array_elements(pg_read_file(:'hfdir' || 'variants.json')::jsonb -> 'variants') WITH ORDINALITY AS v(v, n);
+CREATE TABLE hf_base (base text PRIMARY KEY, definition jsonb);
+DO $$
+DECLARE
+    b text;
+BEGIN
+    FOR b IN SELECT DISTINCT base FROM hf_variant ORDER BY 1 LOOP
+        PERFORM seqmodel.import_tokenizer_sentencepiece('hf_s2s', pg_read_binary_file(current_setting('hf_test.spmdir') || b || '.model'));
+        INSERT INTO hf_base SELECT b, definition::jsonb FROM seqmodel.tokenizer WHERE model = 'hf_s2s';
+    END LOOP;
+END
+$$;
+CREATE FUNCTION hf_variant_json(v hf_variant) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    d jsonb := (SELECT definition FROM hf_base WHERE base = v.base) #- '{model,seqmodel_sentencepiece}';
+    cm jsonb := jsonb_path_query_first(d -> 'normalizer', 'strict $.**.precompiled_charsmap');
+    next int;
+    a jsonb;
+BEGIN
+    IF v.set IS NOT NULL THEN
+        d := d || replace(v.set::text, '"$base"', coalesce(cm::text, 'null'))::jsonb;
+    END IF;
+    SELECT greatest(jsonb_array_length(d #> '{model,vocab}'), max((t ->> 'id')::int) + 1) INTO next
+      FROM jsonb_array_elements(d -> 'added_tokens') AS t;
+    FOR a IN SELECT jsonb_array_elements(coalesce(v.add, '[]')) LOOP
+        d := jsonb_set(d, '{added_tokens}', (d -> 'added_tokens') || jsonb_set(a, '{id}', to_jsonb(next)));
+        next := next + 1;
+    END LOOP;
+    RETURN d::text;
+END
+$$;
+CREATE TABLE hf_edge (name text, n int, input text, ids int[], decoded text);
+INSERT INTO hf_edge
+SELECT v.name, e.n, convert_from(decode(split_part(e.line, E'\t', 1), 'hex'), 'UTF8'),
+       ('{' || replace(split_part(e.line, E'\t', 3), ' ', ',') || '}')::int[],
+       replace(replace(replace(replace(split_part(e.line, E'\t', 5), '\\', chr(1)), '\n', E'\n'), '\t', E'\t'), chr(1), '\')
+  FROM hf_variant AS v,
+       LATERAL unnest(string_to_array(rtrim(pg_read_file(:'hfdir' || v.name || '.edge.tsv'), E'\n'), E'\n'))
+               WITH ORDINALITY AS e(line, n)
+ WHERE position('\x00'::bytea IN decode(split_part(e.line, E'\t', 1), 'hex')) = 0
+   AND position('\0' IN replace(split_part(e.line, E'\t', 5), '\\', '')) = 0;
+CREATE TABLE hf_result (name text, kind text, exact_ids bigint, exact_decodes bigint, texts bigint);
+DO $$
+DECLARE
+    v hf_variant;
+BEGIN
+    FOR v IN SELECT * FROM hf_variant ORDER BY n LOOP
+        PERFORM seqmodel.import_tokenizer('hf_s2s', hf_variant_json(v));
+        INSERT INTO hf_result
+        SELECT v.name, (SELECT kind FROM seqmodel.tokenizer WHERE model = 'hf_s2s'),
+               count(*) FILTER (WHERE seqmodel.tokenize('hf_s2s', input) = ids),
+               count(*) FILTER (WHERE seqmodel.detokenize('hf_s2s', ids) = decoded), count(*)
+          FROM hf_edge WHERE name = v.name;
+    END LOOP;
+END
+$$;
+SELECT r.* FROM hf_result AS r JOIN hf_variant AS v USING (name) ORDER BY v.n;
+-- the T5-shaped variant, as a user would import it, and read back from the catalog
+SELECT seqmodel.import_tokenizer('hf_s2s', hf_variant_json(v)) AS vocab FROM hf_variant AS v WHERE name = 't5';
+SELECT kind, vocab_size, definition::jsonb #>> '{model,type}' AS hf_model,
+       definition::jsonb #> '{model}' ? 'seqmodel_sentencepiece' AS ours,
+       definition::jsonb #>> '{pre_tokenizer,pretokenizers,1,type}' AS pre_tokenizer
+  FROM seqmodel.tokenizer WHERE model = 'hf_s2s';
+SELECT seqmodel.tokenize('hf_s2s', 'Hello   world.  ') AS ids;
+SELECT seqmodel.detokenize('hf_s2s', seqmodel.tokenize('hf_s2s', 'Hello   world.  ')) AS text;
+-- ASCII-only vocabulary: unknown characters fused into one <unk>, accents lost
+-- inside a grapheme as HF loses them
+SELECT seqmodel.import_tokenizer('hf_s2s', hf_variant_json(v)) AS vocab FROM hf_variant AS v WHERE name = 'unigram_500';
+SELECT seqmodel.tokenize('hf_s2s', 'Grüße 漢字 ａ' || chr(769)) AS ids;
+SELECT seqmodel.detokenize('hf_s2s', seqmodel.tokenize('hf_s2s', 'Grüße 漢字 ａ' || chr(769))) AS text;
+
+-- errors
+SELECT seqmodel.import_tokenizer('hf_s2s', '{"model": {"type": "Unigram", "unk_id": 0, "vocab": []}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_tokenizer('hf_s2s', '{"model": {"type": "Unigram", "unk_id": 3, "vocab": [["a", -1]]}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_tokenizer('hf_s2s', '{"model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", "x"]]}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_tokenizer('hf_s2s', '{"normalizer": {"type": "NFKC"}, "model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", -1]]}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_tokenizer('hf_s2s', '{"normalizer": {"type": "Replace", "pattern": {"Regex": "(?<=a)b"}, "content": ""}, "model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", -1]]}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_tokenizer('hf_s2s', '{"normalizer": {"type": "Replace", "pattern": {"Regex": "[a-"}, "content": ""}, "model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", -1]]}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_tokenizer('hf_s2s', '{"pre_tokenizer": {"type": "Metaspace", "replacement": "__"}, "model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", -1]]}}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.import_tokenizer('hf_s2s', '{"decoder": {"type": "CTC"}, "model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", -1]]}}');
+\echo :LAST_ERROR_SQLSTATE
+-- no unk_id: a character the vocabulary lacks cannot be tokenized
+SELECT seqmodel.import_tokenizer('hf_s2s', '{"model": {"type": "Unigram", "unk_id": null, "vocab": [["a", -1], ["b", -2]]}}') AS vocab;
+SELECT seqmodel.tokenize('hf_s2s', 'abba') AS ids;
+SELECT seqmodel.tokenize('hf_s2s', 'abc');
+\echo :LAST_ERROR_SQLSTATE
+SELECT seqmodel.drop_model('hf_s2s');
+DROP FUNCTION hf_variant_json(hf_variant);
+DROP TABLE hf_result, hf_edge, hf_base, hf_variant;
+
 SELECT seqmodel.drop_model(name) FROM seqmodel.model WHERE name IN ('spm_s2s', 'spm_lin') ORDER BY name;
 SELECT count(*) AS spm_tokenizers_left FROM seqmodel.tokenizer WHERE model IN ('spm_s2s', 'spm_lin');
 DROP TABLE spm_edge;

@@ -17,6 +17,7 @@ void		test_seq2seq(void);
 void		test_tfm_seq2seq(void);
 void		test_tokenizer(void);
 void		test_tok_spm(void);
+void		test_tok_hf(void);
 void		test_grapheme(void);
 void		test_tok_regex(void);
 void		test_device(void);
@@ -34,6 +35,14 @@ const sm_device_api *sm_test_fake_device(void);
 /* a whole file, NUL-terminated, or NULL; and a model from a safetensors file (test_files.c) */
 char	   *sm_test_read_file(const char *path, size_t *len);
 sm_model   *sm_test_load_model(const char *arch, const char *path, const char *config);
+/* tokenizer fixtures: a .gz file (gzip -dc), lines split in place at '\n', the fixtures'
+ * escapes (\\ \n \t \0) and hex undone in place, ids as text and back */
+char	   *sm_test_read_gz(const char *path, size_t *len);
+int			sm_test_split_lines(char *s, size_t len, char ***lines, size_t **lens);
+size_t		sm_test_unescape(char *s);
+size_t		sm_test_unhex(char *s);
+void		sm_test_ids_str(const int32_t *ids, int n, char *out, size_t cap);
+int			sm_test_parse_ids(const char *s, int32_t *ids, int cap);
 /* a model from a config, every tensor random (optional ones too when asked) */
 sm_model   *sm_test_make_model(const char *arch, const char *config, unsigned seed,
 							   double scale, bool with_optional);

@@ -4,6 +4,7 @@
  * the way the glue loads stored rows (begin, add and fill each tensor,
  * finish).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,4 +78,136 @@ fail:
 	sm_st_file_free(&st);
 	free(data);
 	return NULL;
+}
+
+/* ---------------------------------------------------------------- tokenizer fixtures */
+
+/* a gzip file, decompressed by gzip -dc, NUL-terminated; NULL when missing or broken */
+char *
+sm_test_read_gz(const char *path, size_t *len)
+{
+	char		cmd[512];
+	FILE	   *f;
+	char	   *buf;
+	size_t		cap = 1 << 20,
+				n = 0;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "gzip -dc '%s'", path);
+	if ((f = popen(cmd, "r")) == NULL)
+		return NULL;
+	buf = malloc(cap + 1);
+	while (buf != NULL)
+	{
+		n += fread(buf + n, 1, cap - n, f);
+		if (n < cap)
+			break;
+		cap *= 2;
+		buf = realloc(buf, cap + 1);
+	}
+	if (pclose(f) != 0 || buf == NULL)
+	{
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* split in place at '\n'; returns the count */
+int
+sm_test_split_lines(char *s, size_t len, char ***lines, size_t **lens)
+{
+	int			n = 0,
+				cap = 1024;
+	size_t		i = 0;
+
+	*lines = malloc(cap * sizeof(char *));
+	*lens = malloc(cap * sizeof(size_t));
+	while (i < len)
+	{
+		char	   *nl = memchr(s + i, '\n', len - i);
+		size_t		l = nl ? (size_t) (nl - (s + i)) : len - i;
+
+		if (n == cap)
+		{
+			cap *= 2;
+			*lines = realloc(*lines, cap * sizeof(char *));
+			*lens = realloc(*lens, cap * sizeof(size_t));
+		}
+		(*lines)[n] = s + i;
+		(*lens)[n] = l;
+		s[i + l] = '\0';
+		n++;
+		i += l + 1;
+	}
+	return n;
+}
+
+/* undo the fixtures' escapes (\\ \n \t) in place; returns the length */
+size_t
+sm_test_unescape(char *s)
+{
+	size_t		o = 0;
+
+	for (size_t i = 0; s[i]; i++)
+	{
+		if (s[i] == '\\' && s[i + 1])
+		{
+			i++;
+			s[o++] = s[i] == 'n' ? '\n' : s[i] == 't' ? '\t' : s[i] == '0' ? '\0' : s[i];
+		}
+		else
+			s[o++] = s[i];
+	}
+	s[o] = '\0';
+	return o;
+}
+
+/* hex digits to bytes in place; returns the length */
+size_t
+sm_test_unhex(char *s)
+{
+	size_t		o = 0;
+
+	for (size_t i = 0; s[i] && s[i + 1]; i += 2)
+	{
+		unsigned	v;
+
+		sscanf(s + i, "%2x", &v);
+		s[o++] = (char) v;
+	}
+	s[o] = '\0';
+	return o;
+}
+
+void
+sm_test_ids_str(const int32_t *ids, int n, char *out, size_t cap)
+{
+	size_t		o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < n && o + 16 < cap; i++)
+		o += (size_t) snprintf(out + o, cap - o, i ? " %d" : "%d", ids[i]);
+}
+
+int
+sm_test_parse_ids(const char *s, int32_t *ids, int cap)
+{
+	int			n = 0;
+	char	   *end;
+
+	while (*s && n < cap)
+	{
+		long		v = strtol(s, &end, 10);
+
+		if (end == s)
+			break;
+		ids[n++] = (int32_t) v;
+		s = end;
+	}
+	return n;
 }

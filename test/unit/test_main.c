@@ -26,6 +26,7 @@ main(void)
 	test_gemm_avx512();
 	test_tokenizer();
 	test_tok_spm();
+	test_tok_hf();
 	test_grapheme();
 	test_tok_regex();
 	test_metrics();

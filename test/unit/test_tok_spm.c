@@ -24,137 +24,6 @@ static const char *const models[] = {
 	"unigram_500", "unigram_4k", "bpe_1k", "unigram_bf", "bpe_bf", "unigram_ud", "unigram_cf"
 };
 
-/* ---------------------------------------------------------------- helpers */
-
-static char *
-read_gz(const char *path, size_t *len)
-{
-	char		cmd[512];
-	FILE	   *f;
-	char	   *buf;
-	size_t		cap = 1 << 20,
-				n = 0;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	fclose(f);
-	snprintf(cmd, sizeof(cmd), "gzip -dc '%s'", path);
-	if ((f = popen(cmd, "r")) == NULL)
-		return NULL;
-	buf = malloc(cap + 1);
-	while (buf != NULL)
-	{
-		n += fread(buf + n, 1, cap - n, f);
-		if (n < cap)
-			break;
-		cap *= 2;
-		buf = realloc(buf, cap + 1);
-	}
-	if (pclose(f) != 0 || buf == NULL)
-	{
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
-/* split in place at '\n'; returns the count */
-static int
-split_lines(char *s, size_t len, char ***lines, size_t **lens)
-{
-	int			n = 0,
-				cap = 1024;
-	size_t		i = 0;
-
-	*lines = malloc(cap * sizeof(char *));
-	*lens = malloc(cap * sizeof(size_t));
-	while (i < len)
-	{
-		char	   *nl = memchr(s + i, '\n', len - i);
-		size_t		l = nl ? (size_t) (nl - (s + i)) : len - i;
-
-		if (n == cap)
-		{
-			cap *= 2;
-			*lines = realloc(*lines, cap * sizeof(char *));
-			*lens = realloc(*lens, cap * sizeof(size_t));
-		}
-		(*lines)[n] = s + i;
-		(*lens)[n] = l;
-		s[i + l] = '\0';
-		n++;
-		i += l + 1;
-	}
-	return n;
-}
-
-/* undo the fixtures' escapes (\\ \n \t) in place; returns the length */
-static size_t
-unescape(char *s)
-{
-	size_t		o = 0;
-
-	for (size_t i = 0; s[i]; i++)
-	{
-		if (s[i] == '\\' && s[i + 1])
-		{
-			i++;
-			s[o++] = s[i] == 'n' ? '\n' : s[i] == 't' ? '\t' : s[i] == '0' ? '\0' : s[i];
-		}
-		else
-			s[o++] = s[i];
-	}
-	s[o] = '\0';
-	return o;
-}
-
-/* hex digits to bytes in place; returns the length */
-static size_t
-unhex(char *s)
-{
-	size_t		o = 0;
-
-	for (size_t i = 0; s[i] && s[i + 1]; i += 2)
-	{
-		unsigned	v;
-
-		sscanf(s + i, "%2x", &v);
-		s[o++] = (char) v;
-	}
-	s[o] = '\0';
-	return o;
-}
-
-static void
-ids_str(const int32_t *ids, int n, char *out, size_t cap)
-{
-	size_t		o = 0;
-
-	out[0] = '\0';
-	for (int i = 0; i < n && o + 16 < cap; i++)
-		o += (size_t) snprintf(out + o, cap - o, i ? " %d" : "%d", ids[i]);
-}
-
-static int
-parse_ids(const char *s, int32_t *ids, int cap)
-{
-	int			n = 0;
-	char	   *end;
-
-	while (*s && n < cap)
-	{
-		long		v = strtol(s, &end, 10);
-
-		if (end == s)
-			break;
-		ids[n++] = (int32_t) v;
-		s = end;
-	}
-	return n;
-}
-
 static sm_tokenizer *
 load_model(const char *name, bool via_json)
 {
@@ -216,9 +85,9 @@ check_corpus(const char *name, bool via_json, const sm_tokenizer *t, char **line
 	const char *how = via_json ? "tokenizer.json" : ".model";
 
 	snprintf(path, sizeof(path), SPM_DIR "%s.ids.gz", name);
-	ids = read_gz(path, &l1);
+	ids = sm_test_read_gz(path, &l1);
 	snprintf(path, sizeof(path), SPM_DIR "%s.decode.gz", name);
-	dec = read_gz(path, &l2);
+	dec = sm_test_read_gz(path, &l2);
 	CHECK_MSG(ids != NULL && dec != NULL, "cannot read the references of %s", name);
 	if (ids == NULL || dec == NULL)
 	{
@@ -226,8 +95,8 @@ check_corpus(const char *name, bool via_json, const sm_tokenizer *t, char **line
 		free(dec);
 		return;
 	}
-	ni = split_lines(ids, l1, &il, &ill);
-	nd = split_lines(dec, l2, &dl, &dll);
+	ni = sm_test_split_lines(ids, l1, &il, &ill);
+	nd = sm_test_split_lines(dec, l2, &dl, &dll);
 	CHECK_MSG(ni == n, "%s: %d ids lines for %d corpus lines", name, ni, n);
 	/* the decodes that differ from their line, by line number */
 	want = calloc((size_t) n, sizeof(char *));
@@ -240,7 +109,7 @@ check_corpus(const char *name, bool via_json, const sm_tokenizer *t, char **line
 		if (tab != NULL && ln >= 1 && ln <= n)
 		{
 			want[ln - 1] = tab + 1;
-			wantl[ln - 1] = unescape(tab + 1);
+			wantl[ln - 1] = sm_test_unescape(tab + 1);
 		}
 	}
 	sm_tok_ids_init(&e);
@@ -252,7 +121,7 @@ check_corpus(const char *name, bool via_json, const sm_tokenizer *t, char **line
 
 		memset(&err, 0, sizeof(err));
 		st = sm_tokenizer_encode(t, lines[i], lens[i], NULL, 0, false, 0, false, &e, &err);
-		ids_str(e.ids, e.n, got, 1 << 20);
+		sm_test_ids_str(e.ids, e.n, got, 1 << 20);
 		if (st != SM_OK || strcmp(got, il[i]) != 0)
 		{
 			if (bad < 3)
@@ -307,7 +176,7 @@ check_random_decode(const char *name, const sm_tokenizer *t)
 	CHECK_MSG(data != NULL, "cannot read %s", path);
 	if (data == NULL)
 		return;
-	n = split_lines(data, len, &ll, &lens);
+	n = sm_test_split_lines(data, len, &ll, &lens);
 	for (int i = 0; i < n; i++)
 	{
 		char	   *tab = strchr(ll[i], '\t');
@@ -320,8 +189,8 @@ check_random_decode(const char *name, const sm_tokenizer *t)
 		if (tab == NULL)
 			continue;
 		*tab = '\0';
-		k = parse_ids(ll[i], ids, 64);
-		wl = unescape(tab + 1);
+		k = sm_test_parse_ids(ll[i], ids, 64);
+		wl = sm_test_unescape(tab + 1);
 		sm_buf_init(&b);
 		memset(&err, 0, sizeof(err));
 		if (sm_tokenizer_decode(t, ids, k, false, &b, &err) != SM_OK || b.len != wl ||
@@ -359,7 +228,7 @@ check_edge(const char *name, const sm_tokenizer *t)
 	CHECK_MSG(data != NULL, "cannot read %s", path);
 	if (data == NULL)
 		return;
-	n = split_lines(data, len, &ll, &lens);
+	n = sm_test_split_lines(data, len, &ll, &lens);
 	sm_tok_ids_init(&e);
 	for (int i = 0; i < n; i++)
 	{
@@ -370,11 +239,11 @@ check_edge(const char *name, const sm_tokenizer *t)
 		if (tab == NULL)
 			continue;
 		*tab = '\0';
-		tl = unhex(ll[i]);
+		tl = sm_test_unhex(ll[i]);
 		memset(&err, 0, sizeof(err));
 		if (sm_tokenizer_encode(t, ll[i], tl, NULL, 0, false, 0, false, &e, &err) != SM_OK)
 			e.n = -1;
-		ids_str(e.ids, e.n, got, sizeof(got));
+		sm_test_ids_str(e.ids, e.n, got, sizeof(got));
 		if (strcmp(got, tab + 1) != 0)
 		{
 			if (bad < 3)
@@ -401,7 +270,7 @@ test_spm_fixtures(void)
 	CHECK_MSG(corpus != NULL, "cannot read " CORPUS);
 	if (corpus == NULL)
 		return;
-	n = split_lines(corpus, clen, &lines, &lens);
+	n = sm_test_split_lines(corpus, clen, &lines, &lens);
 	for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++)
 		for (int via_json = 0; via_json < 2; via_json++)
 		{

@@ -564,7 +564,7 @@ test_errors(void)
 	REJECT("[]", SM_ERR_INVALID, "tokenizer.json must be a JSON object, not array");
 	REJECT("{}", SM_ERR_INVALID, "tokenizer.json member \"model\" is missing");
 	REJECT("{\"version\":\"2.0\"," MODEL_OK "}", SM_ERR_UNSUPPORTED, "tokenizer.json version \"2.0\" is not supported");
-	REJECT("{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", SM_ERR_UNSUPPORTED, "tokenizer.json model type \"Unigram\" is not supported");
+	REJECT("{\"model\":{\"type\":\"WordLevel\",\"vocab\":{}}}", SM_ERR_UNSUPPORTED, "tokenizer.json model type \"WordLevel\" is not supported");
 	REJECT("{\"model\":{\"vocab\":{}}}", SM_ERR_INVALID, "tokenizer.json member \"model.type\" is missing");
 	REJECT("{\"model\":{\"type\":\"WordPiece\",\"vocab\":[]}}", SM_ERR_INVALID, "tokenizer.json member \"model.vocab\" must be an object, not array");
 	REJECT("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":-1}}}", SM_ERR_INVALID, "must map tokens to ids from 0 to");
@@ -591,9 +591,9 @@ test_errors(void)
 	REJECT("{\"normalizer\":{\"lowercase\":true}," MODEL_OK "}", SM_ERR_INVALID, "\"normalizer.type\" is missing");
 	REJECT("{\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":1}," MODEL_OK "}", SM_ERR_INVALID, "\"normalizer.lowercase\" must be a boolean, not number");
 	REJECT("{\"normalizer\":[]," MODEL_OK "}", SM_ERR_INVALID, "\"normalizer\" must be an object, not array");
-	REJECT("{\"pre_tokenizer\":{\"type\":\"Metaspace\"}," MODEL_OK "}", SM_ERR_UNSUPPORTED, "tokenizer.json pre_tokenizer type \"Metaspace\" is not supported");
+	REJECT("{\"pre_tokenizer\":{\"type\":\"Punctuation\"}," MODEL_OK "}", SM_ERR_UNSUPPORTED, "tokenizer.json pre_tokenizer type \"Punctuation\" is not supported");
 	REJECT("{\"post_processor\":{\"type\":\"Sequence\"}," MODEL_OK "}", SM_ERR_UNSUPPORTED, "tokenizer.json post_processor type \"Sequence\" is not supported");
-	REJECT("{\"decoder\":{\"type\":\"Metaspace\"}," MODEL_OK "}", SM_ERR_UNSUPPORTED, "tokenizer.json decoder type \"Metaspace\" is not supported");
+	REJECT("{\"decoder\":{\"type\":\"CTC\"}," MODEL_OK "}", SM_ERR_UNSUPPORTED, "tokenizer.json decoder type \"CTC\" is not supported");
 	REJECT("{\"decoder\":{\"type\":\"WordPiece\",\"prefix\":1}," MODEL_OK "}", SM_ERR_INVALID, "\"decoder.prefix\" must be a string");
 	REJECT("{\"added_tokens\":{}," MODEL_OK "}", SM_ERR_INVALID, "\"added_tokens\" must be an array, not object");
 	REJECT("{\"added_tokens\":[1]," MODEL_OK "}", SM_ERR_INVALID, "\"added_tokens[0]\" must be an object, not number");

@@ -171,8 +171,8 @@ sm_buf_init(sm_buf *buf)
 	buf->failed = false;
 }
 
-static bool
-buf_reserve(sm_buf *buf, size_t extra)
+bool
+sm_buf_reserve(sm_buf *buf, size_t extra)
 {
 	size_t		need;
 	size_t		cap;
@@ -212,7 +212,7 @@ buf_reserve(sm_buf *buf, size_t extra)
 void
 sm_buf_append(sm_buf *buf, const void *data, size_t len)
 {
-	if (!buf_reserve(buf, len))
+	if (!sm_buf_reserve(buf, len))
 		return;
 	if (len > 0)
 		memcpy(buf->data + buf->len, data, len);
@@ -229,7 +229,7 @@ sm_buf_appendf(sm_buf *buf, const char *fmt,...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !buf_reserve(buf, (size_t) n))
+	if (n < 0 || !sm_buf_reserve(buf, (size_t) n))
 	{
 		buf->failed = true;
 		return;

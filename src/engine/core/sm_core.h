@@ -114,6 +114,8 @@ typedef struct sm_buf
 
 void		sm_buf_init(sm_buf *buf);
 void		sm_buf_append(sm_buf *buf, const void *data, size_t len);
+/* room for extra more bytes (and a NUL) after len; false (and failed) on no memory */
+bool		sm_buf_reserve(sm_buf *buf, size_t extra);
 void		sm_buf_appendf(sm_buf *buf, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 void		sm_buf_free(sm_buf *buf);

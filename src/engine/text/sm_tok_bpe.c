@@ -770,7 +770,7 @@ sm_tok_bpe_prepare(sm_tokenizer *t, sm_error *err)
 	t->nwords = n;
 	sm_free(raw);
 	sm_free(sym);
-	if ((rc = sm_tok_map_build(&t->words, t->pool, t->word_off, t->word_len, n, &dup, err)) != SM_OK)
+	if ((rc = sm_tok_map_build(&t->words, t->pool, t->word_off, t->word_len, n, false, &dup, err)) != SM_OK)
 	{
 		t->nwords = 0;
 		return rc;

@@ -55,6 +55,9 @@ sm_tok_scratch_init(sm_tok_scratch *s)
 	s->pre_cap = sizeof(s->pre_inline);
 	s->aux = s->aux2 = NULL;
 	s->words_done = 0;
+	for (size_t k = 0; k < sizeof(s->hf) / sizeof(s->hf[0]); k++)
+		sm_buf_init(&s->hf[k]);
+	sm_buf_init(&s->lattice);
 }
 
 bool
@@ -102,6 +105,9 @@ sm_tok_scratch_free(sm_tok_scratch *s)
 		sm_free(s->pre);
 	sm_free(s->aux);
 	sm_free(s->aux2);
+	for (size_t k = 0; k < sizeof(s->hf) / sizeof(s->hf[0]); k++)
+		sm_buf_free(&s->hf[k]);
+	sm_buf_free(&s->lattice);
 	sm_tok_scratch_init(s);
 }
 
@@ -199,7 +205,7 @@ sm_tok_pool_add(sm_tokenizer *t, const char *s, size_t len)
 
 sm_status
 sm_tok_map_build(sm_tok_map *m, const char *pool, const uint32_t *offs, const uint32_t *lens,
-				 int n, int *dup, sm_error *err)
+				 int n, bool last_wins, int *dup, sm_error *err)
 {
 	uint32_t	cap = 16;
 
@@ -214,11 +220,13 @@ sm_tok_map_build(sm_tok_map *m, const char *pool, const uint32_t *offs, const ui
 		return sm_tok_nomem_load(err);
 	}
 	m->mask = cap - 1;
-	for (int k = 0; k < n; k++)
+	for (int j = 0; j < n; j++)
 	{
+		int			k = last_wins ? n - 1 - j : j;
 		uint64_t	h = sm_tok_hash(pool + offs[k], lens[k]);
 		uint32_t	tag = (uint32_t) (h >> 32);
 		uint32_t	i = (uint32_t) h & m->mask;
+		bool		seen = false;
 
 		while (m->slots[i] != 0)
 		{
@@ -227,11 +235,18 @@ sm_tok_map_build(sm_tok_map *m, const char *pool, const uint32_t *offs, const ui
 			if (m->tags[i] == tag && lens[o] == lens[k] &&
 				memcmp(pool + offs[o], pool + offs[k], lens[k]) == 0)
 			{
-				*dup = k;
-				return SM_OK;
+				if (!last_wins)
+				{
+					*dup = k;
+					return SM_OK;
+				}
+				seen = true;	/* a later index has it */
+				break;
 			}
 			i = (i + 1) & m->mask;
 		}
+		if (seen)
+			continue;
 		m->slots[i] = (uint32_t) k + 1;
 		m->tags[i] = tag;
 	}

@@ -63,21 +63,85 @@ typedef struct sm_tok_map
 	uint32_t	mask;			/* cap - 1 */
 } sm_tok_map;
 
+/* ---------------------------------------------------------------- SentencePiece's charsmap */
+
+/* precompiled_charsmap (sm_tok_charsmap.c): a darts-clone double array of
+ * keys whose values are offsets of NUL-terminated replacements */
+typedef struct sm_tok_charsmap
+{
+	uint8_t    *data;			/* owned copy of the blob, or NULL: none */
+	size_t		len;
+	const uint8_t *darts;
+	size_t		ndarts;			/* units of 4 bytes */
+	const char *repl;
+	size_t		repl_len;
+} sm_tok_charsmap;
+
+/* ---------------------------------------------------------------- a byte trie */
+
+/* sm_tok_trie.c: prefix lookups over a vocabulary; node 0 is the root */
+typedef struct sm_tok_trie
+{
+	int32_t    *val;			/* [nnodes]: index of the piece ending here, or -1 */
+	uint32_t	nnodes;
+	uint64_t   *keys;			/* [mask + 1]: (node << 8 | byte) + 1, 0 empty */
+	uint32_t   *child;
+	uint32_t	mask;
+} sm_tok_trie;
+
+static inline uint32_t
+sm_tok_trie_slot(uint64_t k, uint32_t mask)
+{
+	k *= 0x9E3779B97F4A7C15ull;
+	return (uint32_t) (k >> 32) & mask;
+}
+
+/* the child of node by byte b, or -1 */
+static inline int64_t
+sm_tok_trie_next(const sm_tok_trie *tr, uint32_t node, uint8_t b)
+{
+	uint64_t	k = ((uint64_t) node << 8 | b) + 1;
+	uint32_t	i;
+
+	if (tr->keys == NULL)
+		return -1;
+	for (i = sm_tok_trie_slot(k, tr->mask);; i = (i + 1) & tr->mask)
+	{
+		if (tr->keys[i] == k)
+			return tr->child[i];
+		if (tr->keys[i] == 0)
+			return -1;
+	}
+}
+
+/* over piece[k][0, len[k]) for the k with take[k] (take NULL: all); equal pieces keep the
+ * first index, or the last with keep_last; false: no memory */
+bool		sm_tok_trie_build(sm_tok_trie *tr, const char *const *piece, const uint32_t *len, int n,
+							  const bool *take, bool keep_last);
+void		sm_tok_trie_free(sm_tok_trie *tr);
+/* the index of the piece s[0, len), or -1 */
+int32_t		sm_tok_trie_find(const sm_tok_trie *tr, const uint8_t *s, size_t len);
+
 /* ---------------------------------------------------------------- the tokenizer */
 
 enum
 {
 	SM_TOK_PRE_NONE,
 	SM_TOK_PRE_BYTELEVEL,
-	SM_TOK_PRE_BERT
+	SM_TOK_PRE_BERT,
+	SM_TOK_PRE_HF				/* the steps of sm_tok_hf.c */
 };
 
 enum
 {
 	SM_TOK_DEC_NONE,
 	SM_TOK_DEC_BYTELEVEL,
-	SM_TOK_DEC_WORDPIECE
+	SM_TOK_DEC_WORDPIECE,
+	SM_TOK_DEC_HF				/* the chain of sm_tok_hf.c */
 };
+
+/* pre-tokenizer steps of sm_tok_hf.c (each has its own scratch buffer) */
+#define SM_TOK_HF_MAX_PRE 4
 
 /* id flags */
 #define SM_TOK_ID_USED		0x01
@@ -117,6 +181,9 @@ struct sm_tokenizer
 {
 	sm_tok_kind kind;
 	struct sm_tok_spm *spm;		/* SentencePiece (sm_tok_spm.c), or NULL */
+	struct sm_tok_unigram *uni; /* HF's Unigram model (sm_tok_unigram.c), or NULL */
+	struct sm_tok_hf *hf;		/* HF's generic normalizer, pre-tokenizer and decoder
+								 * steps (sm_tok_hf.c), or NULL */
 
 	/* every string (vocabulary, added tokens, prefixes) lives in one pool */
 	char	   *pool;
@@ -208,6 +275,9 @@ typedef struct sm_tok_scratch
 	uint8_t    *pre;			/* ByteLevel: the segment with a space in front */
 	size_t		pre_cap;
 	long		words_done;		/* for polling sm_should_abort */
+	sm_buf		hf[2 + SM_TOK_HF_MAX_PRE];	/* sm_tok_hf.c: two for the normalizer steps,
+											 * one per pre-tokenizer step */
+	sm_buf		lattice;		/* sm_tok_unigram.c */
 	/* first buffers, in the struct (on the caller's stack): short texts
 	 * need no allocation */
 	uint8_t		norm_inline[1024];
@@ -252,8 +322,10 @@ sm_tok_vocab_id(const sm_tokenizer *t, const void *s, size_t len)
 	return i < 0 ? -1 : t->vocab_ids[i];
 }
 
+/* a map over the n strings; a string given twice: with last_wins the last index keeps it,
+ * otherwise the build stops and *dup is the second index (-1: none) */
 sm_status	sm_tok_map_build(sm_tok_map *m, const char *pool, const uint32_t *offs,
-							 const uint32_t *lens, int n, int *dup, sm_error *err);
+							 const uint32_t *lens, int n, bool last_wins, int *dup, sm_error *err);
 void		sm_tok_map_free(sm_tok_map *m);
 
 /* sm_tok_common.c: the shared helpers */
@@ -270,6 +342,20 @@ void		sm_tok_scratch_free(sm_tok_scratch *s);
 
 /* append a string to the pool; returns its offset, or UINT32_MAX on failure */
 uint32_t	sm_tok_pool_add(sm_tokenizer *t, const char *s, size_t len);
+
+/* sm_tok_charsmap.c: what (e.g. "invalid SentencePiece model") prefixes the errors */
+sm_status	sm_tok_charsmap_init(sm_tok_charsmap *c, const uint8_t *blob, size_t len, const char *what,
+								 sm_error *err);
+void		sm_tok_charsmap_free(sm_tok_charsmap *c);
+/* the longest (spm) or the shortest (Hugging Face's Precompiled) prefix of s[0, n) that is a
+ * key: its length (0: none) and its replacement */
+size_t		sm_tok_charsmap_longest(const sm_tok_charsmap *c, const uint8_t *s, size_t n,
+									const char **repl, size_t *repl_len);
+size_t		sm_tok_charsmap_shortest(const sm_tok_charsmap *c, const uint8_t *s, size_t n,
+									 const char **repl, size_t *repl_len);
+void		sm_tok_base64_encode(sm_buf *out, const uint8_t *p, size_t n);
+/* decode s into a new buffer; false on a bad character or length (out NULL) or no memory */
+bool		sm_tok_base64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, bool *nomem);
 
 /* sm_tok_bpe.c */
 sm_status	sm_tok_bpe_load(sm_tokenizer *t, const sm_json *model, sm_error *err);
@@ -304,13 +390,43 @@ sm_status	sm_tok_spm_encode(const sm_tokenizer *t, const uint8_t *text, size_t l
 void		sm_tok_spm_decode(const sm_tokenizer *t, const int32_t *ids, int n, bool skip_special,
 							  sm_buf *out);
 
-/* the model (BPE or WordPiece) on one word */
+/* sm_tok_unigram.c: Hugging Face's Unigram */
+sm_status	sm_tok_unigram_load(sm_tokenizer *t, const sm_json *model, sm_error *err);
+void		sm_tok_unigram_free(sm_tokenizer *t);
+sm_status	sm_tok_unigram_word(const sm_tokenizer *t, const uint8_t *s, size_t len,
+								sm_tok_scratch *sc, sm_tok_ids *e, int32_t type_id, sm_error *err);
+
+/* sm_tok_hf.c: Hugging Face's normalizers, pre-tokenizers and decoders other than BERT's and
+ * ByteLevel (each load adds the component's steps) */
+sm_status	sm_tok_hf_load_normalizer(sm_tokenizer *t, const sm_json *n, sm_error *err);
+sm_status	sm_tok_hf_load_pre_tokenizer(sm_tokenizer *t, const sm_json *p, sm_error *err);
+sm_status	sm_tok_hf_load_decoder(sm_tokenizer *t, const sm_json *d, sm_error *err);
+void		sm_tok_hf_free(sm_tokenizer *t);
+bool		sm_tok_hf_has_normalizer(const sm_tokenizer *t);
+bool		sm_tok_hf_has_pre_tokenizer(const sm_tokenizer *t);
+bool		sm_tok_hf_has_decoder(const sm_tokenizer *t);
+/*
+ * The normalizer steps on s[0, len): the result in *out / *out_len (in sc,
+ * or s itself); *at_origin (does the text's first character still map to
+ * offset 0 of the original?) as HF's alignments would say.  false: no memory.
+ */
+bool		sm_tok_hf_normalize(const sm_tokenizer *t, const uint8_t *s, size_t len, sm_tok_scratch *sc,
+								const uint8_t **out, size_t *out_len, bool *at_origin);
+/* the pre-tokenizer steps on one normalized segment, then the model on each word */
+sm_status	sm_tok_hf_segment(const sm_tokenizer *t, const uint8_t *s, size_t len, bool at_origin,
+							  sm_tok_scratch *sc, sm_tok_ids *e, int32_t type_id, sm_error *err);
+void		sm_tok_hf_decode(const sm_tokenizer *t, const int32_t *ids, int n, bool skip_special,
+							 sm_buf *out);
+
+/* the model (BPE, WordPiece or Unigram) on one word */
 static inline sm_status
 sm_tok_model_word(const sm_tokenizer *t, const uint8_t *s, size_t len, sm_tok_scratch *sc,
 				  sm_tok_ids *e, int32_t type_id, sm_error *err)
 {
 	if (t->kind == SM_TOK_BPE)
 		return sm_tok_bpe_word(t, s, len, sc, e, type_id, err);
+	if (t->uni != NULL)
+		return sm_tok_unigram_word(t, s, len, sc, e, type_id, err);
 	return sm_tok_wordpiece_word(t, s, len, sc, e, type_id, err);
 }
 

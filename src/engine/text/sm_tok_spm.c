@@ -523,102 +523,13 @@ parse_model_proto(const uint8_t *data, size_t len, spm_src *s, sm_error *err)
 	return rc;
 }
 
-/* ---------------------------------------------------------------- base64 (the charsmap in tokenizer.json) */
-
-static void
-base64_encode(sm_buf *out, const uint8_t *p, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-	for (size_t i = 0; i < n; i += 3)
-	{
-		uint32_t	v = (uint32_t) p[i] << 16;
-		char		q[4];
-
-		if (i + 1 < n)
-			v |= (uint32_t) p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		q[0] = tab[v >> 18];
-		q[1] = tab[(v >> 12) & 63];
-		q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? tab[v & 63] : '=';
-		sm_buf_append(out, q, 4);
-	}
-}
-
-static int
-b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* decode s into a new buffer; false on a bad character or length (out NULL) or no memory */
-static bool
-base64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen, bool *nomem)
-{
-	uint8_t    *o;
-	size_t		k = 0;
-
-	*out = NULL;
-	*nomem = false;
-	if (n % 4 != 0)
-		return false;
-	if ((o = sm_alloc(n / 4 * 3 + 1)) == NULL)
-	{
-		*nomem = true;
-		return false;
-	}
-	for (size_t i = 0; i < n; i += 4)
-	{
-		int			a = b64val(s[i]),
-					b = b64val(s[i + 1]),
-					c = s[i + 2] == '=' && i + 4 == n ? -2 : b64val(s[i + 2]),
-					d = s[i + 3] == '=' && i + 4 == n ? -2 : b64val(s[i + 3]);
-
-		if (a < 0 || b < 0 || c == -1 || d == -1 || (c == -2 && d != -2))
-		{
-			sm_free(o);
-			return false;
-		}
-		o[k++] = (uint8_t) (a << 2 | b >> 4);
-		if (c >= 0)
-			o[k++] = (uint8_t) ((b & 15) << 4 | c >> 2);
-		if (d >= 0)
-			o[k++] = (uint8_t) ((c & 3) << 6 | d);
-	}
-	*out = o;
-	*outlen = k;
-	return true;
-}
-
 /* ---------------------------------------------------------------- the loaded model */
 
 /*
- * A byte trie over the pieces spm looks up by prefix (normal, user-defined
- * and unused ones: spm's pieces_), and one over the user-defined pieces
- * (spm's PrefixMatcher).  Edges are (node, byte) keys in one open-addressing
- * table: one probe per byte.
+ * Two byte tries (sm_tok_trie.c): over the pieces spm looks up by prefix
+ * (normal, user-defined and unused ones: spm's pieces_), and over the
+ * user-defined pieces (spm's PrefixMatcher).
  */
-typedef struct spm_trie
-{
-	int32_t    *val;			/* [nnodes]: piece id ending here, or -1 */
-	uint32_t	nnodes;
-	uint64_t   *keys;			/* [mask + 1]: (node << 8 | byte) + 1, 0 empty */
-	uint32_t   *child;
-	uint32_t	mask;
-} spm_trie;
-
 struct sm_tok_spm
 {
 	int			model_type;
@@ -627,16 +538,10 @@ struct sm_tok_spm
 	uint8_t    *type;
 	float		min_score;		/* over NORMAL pieces, as spm */
 	float		max_score;
-	spm_trie	pieces;
-	spm_trie	user;
+	sm_tok_trie pieces;
+	sm_tok_trie user;
 	bool		has_user;
-	/* precompiled_charsmap: a darts-clone double array, then the replacements */
-	uint8_t    *charsmap;		/* owned copy, or NULL */
-	size_t		charsmap_len;
-	const uint8_t *darts;
-	size_t		ndarts;			/* units of 4 bytes */
-	const char *repl;
-	size_t		repl_len;
+	sm_tok_charsmap charsmap;	/* precompiled_charsmap (data NULL: none) */
 	bool		add_dummy_prefix;
 	bool		remove_extra_ws;
 	bool		escape_ws;
@@ -648,101 +553,6 @@ struct sm_tok_spm
 	size_t		unk_surface_len;
 	char	   *name;
 };
-
-static inline uint32_t
-trie_slot(uint64_t k, uint32_t mask)
-{
-	k *= 0x9E3779B97F4A7C15ull;
-	return (uint32_t) (k >> 32) & mask;
-}
-
-static inline int64_t
-trie_next(const spm_trie *tr, uint32_t node, uint8_t b)
-{
-	uint64_t	k = ((uint64_t) node << 8 | b) + 1;
-	uint32_t	i;
-
-	if (tr->keys == NULL)
-		return -1;
-	for (i = trie_slot(k, tr->mask);; i = (i + 1) & tr->mask)
-	{
-		if (tr->keys[i] == k)
-			return tr->child[i];
-		if (tr->keys[i] == 0)
-			return -1;
-	}
-}
-
-static void
-trie_free(spm_trie *tr)
-{
-	sm_free(tr->val);
-	sm_free(tr->keys);
-	sm_free(tr->child);
-	memset(tr, 0, sizeof(*tr));
-}
-
-/* build from the pieces whose type bit is in types (bit t: type t); false: no memory */
-static bool
-trie_build(spm_trie *tr, const spm_src *s, unsigned types)
-{
-	uint64_t	total = 1;
-	uint32_t	cap = 16;
-
-	memset(tr, 0, sizeof(*tr));
-	for (int k = 0; k < s->npieces; k++)
-		if (types & (1u << s->type[k]))
-			total += s->piece_len[k];
-	while (cap < 2 * total)
-		cap <<= 1;
-	tr->val = sm_alloc_array(total, sizeof(int32_t));
-	tr->keys = sm_alloc0((size_t) cap * sizeof(uint64_t));
-	tr->child = sm_alloc_array(cap, sizeof(uint32_t));
-	if (tr->val == NULL || tr->keys == NULL || tr->child == NULL)
-	{
-		trie_free(tr);
-		return false;
-	}
-	tr->mask = cap - 1;
-	tr->nnodes = 1;
-	tr->val[0] = -1;
-	for (int k = 0; k < s->npieces; k++)
-	{
-		uint32_t	node = 0;
-
-		if (!(types & (1u << s->type[k])))
-			continue;
-		for (uint32_t j = 0; j < s->piece_len[k]; j++)
-		{
-			uint64_t	key = ((uint64_t) node << 8 | (uint8_t) s->piece[k][j]) + 1;
-			uint32_t	i;
-
-			for (i = trie_slot(key, tr->mask); tr->keys[i] != 0 && tr->keys[i] != key; i = (i + 1) & tr->mask)
-				;
-			if (tr->keys[i] == 0)
-			{
-				tr->keys[i] = key;
-				tr->child[i] = tr->nnodes;
-				tr->val[tr->nnodes++] = -1;
-			}
-			node = tr->child[i];
-		}
-		if (tr->val[node] < 0)	/* spm keeps the first of equal pieces */
-			tr->val[node] = k;
-	}
-	return true;
-}
-
-/* id of the piece s[0, len) in the trie, or -1 */
-static int32_t
-trie_find(const spm_trie *tr, const uint8_t *s, size_t len)
-{
-	int64_t		node = 0;
-
-	for (size_t j = 0; j < len && node >= 0; j++)
-		node = trie_next(tr, (uint32_t) node, s[j]);
-	return node < 0 ? -1 : tr->val[node];
-}
 
 /* spm's OneCharLen: the length a lead byte announces (1 for a stray continuation byte) */
 static inline int
@@ -787,60 +597,21 @@ utf8_valid_len(const uint8_t *s, size_t n)
 	return 0;
 }
 
-static inline uint32_t
-darts_unit(const struct sm_tok_spm *m, size_t i)
+/* a trie over the pieces whose type bit is in types (bit t: type t); spm keeps the first of
+ * equal pieces; false: no memory */
+static bool
+build_trie(sm_tok_trie *tr, const spm_src *s, unsigned types)
 {
-	const uint8_t *p = m->darts + 4 * i;
+	bool	   *take = sm_alloc_array((size_t) s->npieces + 1, sizeof(bool));
+	bool		ok;
 
-	return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
-}
-
-/*
- * The longest prefix of s in the charsmap (darts-clone commonPrefixSearch,
- * spm keeps its first 32 results): its length, and the replacement in
- * *repl / *repl_len.  0 when none matches.  Offsets from the array are
- * checked against its size: a broken charsmap matches less, never reads
- * outside.
- */
-static size_t
-charsmap_match(const struct sm_tok_spm *m, const uint8_t *s, size_t n, const char **repl, size_t *repl_len)
-{
-	size_t		pos,
-				best = 0;
-	uint32_t	unit,
-				best_val = 0;
-	int			nres = 0;
-
-	if (m->ndarts == 0)
-		return 0;
-	unit = darts_unit(m, 0);
-	pos = (size_t) ((unit >> 10) << ((unit & (1u << 9)) >> 6));
-	for (size_t i = 0; i < n; i++)
-	{
-		pos ^= s[i];
-		if (pos >= m->ndarts)
-			break;
-		unit = darts_unit(m, pos);
-		if ((unit & ((1u << 31) | 0xFF)) != s[i])
-			break;
-		pos ^= (size_t) ((unit >> 10) << ((unit & (1u << 9)) >> 6));
-		if (pos >= m->ndarts)
-			break;
-		if ((unit >> 8) & 1)
-		{
-			if (nres < 32)
-			{
-				best = i + 1;
-				best_val = darts_unit(m, pos) & 0x7FFFFFFFu;
-			}
-			nres++;
-		}
-	}
-	if (best == 0 || best_val >= m->repl_len)
-		return 0;
-	*repl = m->repl + best_val;
-	*repl_len = strlen(*repl);	/* the blob ends with a NUL (checked at load) */
-	return best;
+	if (take == NULL)
+		return false;
+	for (int k = 0; k < s->npieces; k++)
+		take[k] = (types & (1u << s->type[k])) != 0;
+	ok = sm_tok_trie_build(tr, s->piece, s->piece_len, s->npieces, take, false);
+	sm_free(take);
+	return ok;
 }
 
 /* ---------------------------------------------------------------- building the tokenizer */
@@ -975,32 +746,9 @@ spm_build(sm_tokenizer *t, const spm_src *s, sm_error *err)
 			}
 
 	/* the charsmap: uint32 trie size, the double array, the replacements */
-	if (s->charsmap != NULL)
-	{
-		uint32_t	tsize;
-
-		if (s->charsmap_len <= 4)
-			return sm_fail(err, SM_ERR_INVALID, "invalid SentencePiece model: precompiled_charsmap is %zu bytes, too short",
-						   s->charsmap_len);
-		if ((m->charsmap = sm_alloc(s->charsmap_len)) == NULL)
-			return sm_tok_nomem_load(err);
-		memcpy(m->charsmap, s->charsmap, s->charsmap_len);
-		m->charsmap_len = s->charsmap_len;
-		tsize = (uint32_t) m->charsmap[0] | (uint32_t) m->charsmap[1] << 8 |
-			(uint32_t) m->charsmap[2] << 16 | (uint32_t) m->charsmap[3] << 24;
-		if ((uint64_t) tsize + 4 > s->charsmap_len || tsize % 4 != 0)
-		{
-			sm_fail(err, SM_ERR_INVALID, "invalid SentencePiece model: precompiled_charsmap's trie size %u does not fit its %zu bytes",
-					tsize, s->charsmap_len);
-			return SM_ERR_INVALID;
-		}
-		m->darts = m->charsmap + 4;
-		m->ndarts = tsize / 4;
-		m->repl = (const char *) m->charsmap + 4 + tsize;
-		m->repl_len = s->charsmap_len - 4 - tsize;
-		if (m->repl_len > 0 && m->repl[m->repl_len - 1] != '\0')
-			return sm_fail(err, SM_ERR_INVALID, "invalid SentencePiece model: precompiled_charsmap's replacements do not end with a NUL byte");
-	}
+	if (s->charsmap != NULL &&
+		(rc = sm_tok_charsmap_init(&m->charsmap, s->charsmap, s->charsmap_len, "invalid SentencePiece model", err)) != SM_OK)
+		return rc;
 
 	/* ids, strings and the string -> id map the driver uses */
 	t->nids = s->npieces;
@@ -1021,7 +769,7 @@ spm_build(sm_tokenizer *t, const spm_src *s, sm_error *err)
 		t->vocab_ids[k] = k;
 	}
 	t->nvocab = s->npieces;
-	if ((rc = sm_tok_map_build(&t->vocab, t->pool, t->id_off, t->id_len, t->nids, &dup, err)) != SM_OK)
+	if ((rc = sm_tok_map_build(&t->vocab, t->pool, t->id_off, t->id_len, t->nids, false, &dup, err)) != SM_OK)
 		return rc;
 	if (dup >= 0)
 	{
@@ -1031,8 +779,8 @@ spm_build(sm_tokenizer *t, const spm_src *s, sm_error *err)
 		return SM_ERR_INVALID;
 	}
 	t->unk_id = m->unk_id;
-	if (!trie_build(&m->pieces, s, 1u << SPM_NORMAL | 1u << SPM_USER_DEFINED | 1u << SPM_UNUSED) ||
-		(m->has_user && !trie_build(&m->user, s, 1u << SPM_USER_DEFINED)))
+	if (!build_trie(&m->pieces, s, 1u << SPM_NORMAL | 1u << SPM_USER_DEFINED | 1u << SPM_UNUSED) ||
+		(m->has_user && !build_trie(&m->user, s, 1u << SPM_USER_DEFINED)))
 		return sm_tok_nomem_load(err);
 
 	/* post-processor: "$A </s>" (and "$A $B </s>") when there is an eos control piece, as Marian and T5 */
@@ -1071,11 +819,11 @@ sm_tok_spm_free(sm_tokenizer *t)
 
 	if (m == NULL)
 		return;
-	trie_free(&m->pieces);
-	trie_free(&m->user);
+	sm_tok_trie_free(&m->pieces);
+	sm_tok_trie_free(&m->user);
 	sm_free(m->score);
 	sm_free(m->type);
-	sm_free(m->charsmap);
+	sm_tok_charsmap_free(&m->charsmap);
 	sm_free(m->unk_surface);
 	sm_free(m->name);
 	sm_free(m);
@@ -1132,7 +880,7 @@ normalize_prefix(const struct sm_tok_spm *m, const uint8_t *s, size_t n, const c
 		int64_t		node = 0;
 		size_t		best = 0;
 
-		for (size_t j = 0; j < n && (node = trie_next(&m->user, (uint32_t) node, s[j])) >= 0; j++)
+		for (size_t j = 0; j < n && (node = sm_tok_trie_next(&m->user, (uint32_t) node, s[j])) >= 0; j++)
 			if (m->user.val[node] >= 0)
 				best = j + 1;
 		if (best > 0)
@@ -1142,7 +890,7 @@ normalize_prefix(const struct sm_tok_spm *m, const uint8_t *s, size_t n, const c
 			return best;
 		}
 	}
-	if (m->charsmap != NULL && (l = charsmap_match(m, s, n, r, rlen)) > 0)
+	if (m->charsmap.data != NULL && (l = sm_tok_charsmap_longest(&m->charsmap, s, n, r, rlen)) > 0)
 		return l;
 	if ((l = (size_t) utf8_valid_len(s, n)) == 0)
 	{
@@ -1309,7 +1057,7 @@ unigram_encode(const struct sm_tok_spm *m, const uint8_t *s, size_t size, spm_se
 		{
 			int32_t		id;
 
-			node = trie_next(&m->pieces, (uint32_t) node, s[kp]);
+			node = sm_tok_trie_next(&m->pieces, (uint32_t) node, s[kp]);
 			if (node < 0)
 				break;
 			kp++;
@@ -1480,7 +1228,7 @@ bpe_maybe_add(bpe_state *st, int32_t left, int32_t right)
 		return;
 	l = &st->sym[left];
 	r = &st->sym[right];
-	if ((id = trie_find(&st->m->pieces, st->s + l->start, l->len + r->len)) < 0)
+	if ((id = sm_tok_trie_find(&st->m->pieces, st->s + l->start, l->len + r->len)) < 0)
 		return;
 	p = &st->pairs[st->npairs];
 	p->left = left;
@@ -1567,7 +1315,7 @@ bpe_encode(const sm_tokenizer *t, const uint8_t *s, size_t size, spm_segs *out, 
 		{
 			int64_t		node = 0;
 
-			for (size_t j = at; j < size && (node = trie_next(&m->user, (uint32_t) node, s[j])) >= 0; j++)
+			for (size_t j = at; j < size && (node = sm_tok_trie_next(&m->user, (uint32_t) node, s[j])) >= 0; j++)
 				if (m->user.val[node] >= 0)
 					l = j + 1 - at;
 			freeze = l > 0;
@@ -1909,7 +1657,7 @@ write_json(sm_buf *b, const sm_tokenizer *t, const spm_src *s)
 			if (s->charsmap)
 			{
 				sm_buf_appendf(b, "{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"");
-				base64_encode(b, s->charsmap, s->charsmap_len);
+				sm_tok_base64_encode(b, s->charsmap, s->charsmap_len);
 				sm_buf_appendf(b, "\"}");
 				f2 = false;
 			}
@@ -2251,7 +1999,7 @@ sm_tok_spm_load_json(sm_tokenizer *t, const sm_json *root, const sm_json *ext, s
 		bool		nomem;
 
 		if (v->type != SM_JSON_STRING ||
-			!base64_decode(v->string, v->string_len, &cmap, &s.charsmap_len, &nomem))
+			!sm_tok_base64_decode(v->string, v->string_len, &cmap, &s.charsmap_len, &nomem))
 		{
 			rc = nomem ? sm_tok_nomem_load(err) :
 				jbad(err, "normalizer.precompiled_charsmap", "a base64 string");

@@ -152,7 +152,7 @@ load_vocab(sm_tokenizer *t, const sm_json *model, sm_error *err)
 	sm_free(seen);
 	t->nids = maxid + 1;
 	/* keys are unique (the JSON parser refuses duplicate keys) */
-	return sm_tok_map_build(&t->vocab, t->pool, t->vocab_off, t->vocab_len, t->nvocab, &dup, err);
+	return sm_tok_map_build(&t->vocab, t->pool, t->vocab_off, t->vocab_len, t->nvocab, false, &dup, err);
 }
 
 static sm_status
@@ -166,7 +166,7 @@ load_normalizer(sm_tokenizer *t, const sm_json *root, sm_error *err)
 	if ((rc = component_type(root, "normalizer", &n, &type, err)) != SM_OK || type == NULL)
 		return rc;
 	if (strcmp(type, "BertNormalizer") != 0)
-		return unsupported(err, "normalizer", type, "BertNormalizer (or null)");
+		return sm_tok_hf_load_normalizer(t, n, err);
 	t->bert_norm = true;
 	if ((rc = member_bool(n, "normalizer", "clean_text", true, &t->clean_text, err)) != SM_OK ||
 		(rc = member_bool(n, "normalizer", "handle_chinese_chars", true, &t->handle_chinese, err)) != SM_OK ||
@@ -201,7 +201,8 @@ load_pre_tokenizer(sm_tokenizer *t, const sm_json *root, sm_error *err)
 		t->pre = SM_TOK_PRE_BERT;
 		return SM_OK;
 	}
-	return unsupported(err, "pre_tokenizer", type, "ByteLevel and BertPreTokenizer (or null)");
+	t->pre = SM_TOK_PRE_HF;
+	return sm_tok_hf_load_pre_tokenizer(t, p, err);
 }
 
 static sm_status
@@ -262,6 +263,20 @@ load_added(sm_tokenizer *t, const sm_json *root, sm_error *err)
 			long		nl = sm_tok_bert_normalize(t, (const uint8_t *) content->string, content->string_len, &sc);
 
 			if (nl < 0 || (ad->norm_off = sm_tok_pool_add(t, (const char *) sc.norm, (size_t) nl)) == UINT32_MAX)
+			{
+				rc = sm_tok_nomem_load(err);
+				break;
+			}
+			ad->norm_len = (uint32_t) nl;
+		}
+		else if (ad->normalized && sm_tok_hf_has_normalizer(t))
+		{
+			const uint8_t *ns;
+			size_t		nl;
+			bool		origin = true;
+
+			if (!sm_tok_hf_normalize(t, (const uint8_t *) content->string, content->string_len, &sc, &ns, &nl, &origin) ||
+				(ad->norm_off = sm_tok_pool_add(t, (const char *) ns, nl)) == UINT32_MAX)
 			{
 				rc = sm_tok_nomem_load(err);
 				break;
@@ -564,7 +579,8 @@ load_decoder(sm_tokenizer *t, const sm_json *root, sm_error *err)
 		t->dec_prefix_len = p ? (int) p->string_len : 2;
 		return SM_OK;
 	}
-	return unsupported(err, "decoder", type, "ByteLevel and WordPiece (or null)");
+	t->decoder = SM_TOK_DEC_HF;
+	return sm_tok_hf_load_decoder(t, d, err);
 }
 
 sm_status
@@ -622,16 +638,17 @@ sm_tokenizer_load(const char *json, size_t len, sm_tokenizer **out, sm_error *er
 		t->kind = SM_TOK_BPE;
 	else if (strcmp(mtype, "WordPiece") == 0)
 		t->kind = SM_TOK_WORDPIECE;
+	else if (strcmp(mtype, "Unigram") == 0)
+		t->kind = SM_TOK_UNIGRAM;
 	else
 	{
-		rc = unsupported(err, "model", mtype, strcmp(mtype, "Unigram") == 0 ?
-						 "BPE and WordPiece; Unigram only as written from a SentencePiece .model (with its member seqmodel_sentencepiece)" :
-						 "BPE and WordPiece");
+		rc = unsupported(err, "model", mtype, "BPE, WordPiece and Unigram");
 		goto fail;
 	}
-	if ((rc = load_vocab(t, model, err)) != SM_OK)
-		goto fail;
-	rc = t->kind == SM_TOK_BPE ? sm_tok_bpe_load(t, model, err) : sm_tok_wordpiece_load(t, model, err);
+	if (t->kind == SM_TOK_UNIGRAM)
+		rc = sm_tok_unigram_load(t, model, err);
+	else if ((rc = load_vocab(t, model, err)) == SM_OK)
+		rc = t->kind == SM_TOK_BPE ? sm_tok_bpe_load(t, model, err) : sm_tok_wordpiece_load(t, model, err);
 	if (rc != SM_OK ||
 		(rc = load_normalizer(t, root, err)) != SM_OK ||
 		(rc = load_pre_tokenizer(t, root, err)) != SM_OK ||
@@ -659,6 +676,8 @@ sm_tokenizer_free(sm_tokenizer *t)
 		return;
 	sm_tok_spm_free(t);			/* first: its vocab_off aliases id_off */
 	sm_tok_bpe_free(t);
+	sm_tok_unigram_free(t);
+	sm_tok_hf_free(t);
 	sm_tok_map_free(&t->vocab);
 	sm_free(t->pool);
 	sm_free(t->id_off);
@@ -717,13 +736,15 @@ sm_tokenizer_num_special(const sm_tokenizer *t, bool pair)
 
 /* a piece left after the added tokens: pre-tokenizer and model */
 static sm_status
-encode_normalized(const sm_tokenizer *t, const uint8_t *s, size_t len, sm_tok_scratch *sc,
-				  sm_tok_ids *e, int32_t type_id, sm_error *err)
+encode_normalized(const sm_tokenizer *t, const uint8_t *s, size_t len, bool at_origin,
+				  sm_tok_scratch *sc, sm_tok_ids *e, int32_t type_id, sm_error *err)
 {
 	if (len == 0)
 		return SM_OK;
 	switch (t->pre)
 	{
+		case SM_TOK_PRE_HF:
+			return sm_tok_hf_segment(t, s, len, at_origin, sc, e, type_id, err);
 		case SM_TOK_PRE_BYTELEVEL:
 			return sm_tok_bytelevel_segment(t, s, len, sc, e, type_id, err);
 		case SM_TOK_PRE_BERT:
@@ -848,10 +869,14 @@ next_added(const sm_tokenizer *t, const uint8_t *s, size_t len, size_t from, siz
 	return false;
 }
 
-/* a piece of raw text between added tokens: normalize, split on normalized added tokens */
+/*
+ * A piece of raw text between added tokens: normalize, split on normalized
+ * added tokens.  at_origin: the piece starts the text (HF's "first"
+ * prepend scheme asks).
+ */
 static sm_status
-encode_raw_piece(const sm_tokenizer *t, const uint8_t *s, size_t len, sm_tok_scratch *sc,
-				 sm_tok_ids *e, int32_t type_id, sm_error *err)
+encode_raw_piece(const sm_tokenizer *t, const uint8_t *s, size_t len, bool at_origin,
+				 sm_tok_scratch *sc, sm_tok_ids *e, int32_t type_id, sm_error *err)
 {
 	const uint8_t *ns = s;
 	size_t		nlen = len;
@@ -872,17 +897,19 @@ encode_raw_piece(const sm_tokenizer *t, const uint8_t *s, size_t len, sm_tok_scr
 		ns = sc->norm;
 		nlen = (size_t) n;
 	}
+	else if (sm_tok_hf_has_normalizer(t) && !sm_tok_hf_normalize(t, s, len, sc, &ns, &nlen, &at_origin))
+		return sm_tok_nomem(err);
 	if (!t->has_norm_added)
-		return encode_normalized(t, ns, nlen, sc, e, type_id, err);
+		return encode_normalized(t, ns, nlen, at_origin, sc, e, type_id, err);
 	while (next_added(t, ns, nlen, pos, pos, true, &ms, &me, &id))
 	{
-		if ((rc = encode_normalized(t, ns + pos, ms - pos, sc, e, type_id, err)) != SM_OK)
+		if ((rc = encode_normalized(t, ns + pos, ms - pos, at_origin && pos == 0, sc, e, type_id, err)) != SM_OK)
 			return rc;
 		if (!sm_tok_ids_push(e, id, type_id))
 			return sm_tok_nomem(err);
 		pos = me;
 	}
-	return encode_normalized(t, ns + pos, nlen - pos, sc, e, type_id, err);
+	return encode_normalized(t, ns + pos, nlen - pos, at_origin && pos == 0, sc, e, type_id, err);
 }
 
 /* one text, without the template, appended to e */
@@ -899,16 +926,16 @@ encode_text(const sm_tokenizer *t, const uint8_t *s, size_t len, sm_tok_scratch 
 	if (t->spm != NULL)
 		return sm_tok_spm_encode(t, s, len, e, type_id, err);
 	if (!t->has_raw_added)
-		return encode_raw_piece(t, s, len, sc, e, type_id, err);
+		return encode_raw_piece(t, s, len, true, sc, e, type_id, err);
 	while (next_added(t, s, len, pos, pos, false, &ms, &me, &id))
 	{
-		if ((rc = encode_raw_piece(t, s + pos, ms - pos, sc, e, type_id, err)) != SM_OK)
+		if ((rc = encode_raw_piece(t, s + pos, ms - pos, pos == 0, sc, e, type_id, err)) != SM_OK)
 			return rc;
 		if (!sm_tok_ids_push(e, id, type_id))
 			return sm_tok_nomem(err);
 		pos = me;
 	}
-	return encode_raw_piece(t, s + pos, len - pos, sc, e, type_id, err);
+	return encode_raw_piece(t, s + pos, len - pos, pos == 0, sc, e, type_id, err);
 }
 
 sm_status
@@ -1072,6 +1099,9 @@ sm_tokenizer_decode(const sm_tokenizer *t, const int32_t *ids, int n, bool skip_
 			break;
 		case SM_TOK_DEC_WORDPIECE:
 			sm_tok_wordpiece_decode(t, ids, n, skip_special, out);
+			break;
+		case SM_TOK_DEC_HF:
+			sm_tok_hf_decode(t, ids, n, skip_special, out);
 			break;
 		default:
 			{
