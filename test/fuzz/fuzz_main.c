@@ -129,6 +129,34 @@ seed_tokenizers(void)
 	sm_buf		out;
 	sm_error	err;
 
+	/* Hugging Face Unigram files: every normalizer, pre-tokenizer and decoder step of
+	 * sm_tok_hf.c, a one-unit charsmap ("x" -> "") and byte pieces */
+	static const char *const hf[] = {
+		"{\"version\":\"1.0\",\"added_tokens\":[{\"id\":0,\"content\":\"<unk>\",\"special\":true,\"normalized\":false},"
+		"{\"id\":9,\"content\":\"hi\",\"normalized\":true,\"lstrip\":true}],"
+		"\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"BAAAAAAAAAB4AA==\"},"
+		"{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}|^\\\\s+|[0-9]+$\"},\"content\":\" \"},{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":false},"
+		"{\"type\":\"Lowercase\"},{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"},{\"type\":\"Replace\",\"pattern\":{\"String\":\"''\"},\"content\":\"\\\"\"}]},"
+		"\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"WhitespaceSplit\"},"
+		"{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"first\",\"split\":false}]},"
+		"\"post_processor\":null,\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"\\u2581\"},\"content\":\" \"},"
+		"{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \",\"start\":1,\"stop\":1}]},"
+		"\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"byte_fallback\":true,\"vocab\":[[\"<unk>\",0],[\"\\u2581a\",-1.5],[\"a\",-2],"
+		"[\"b\",-2.25],[\"ab\",-3],[\"<0x41>\",-5],[\"<0xC3>\",-5],[\"<0xA9>\",-5],[\"\\u2581\",-4]]}}",
+		"{\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"add_prefix_space\":true},"
+		"\"decoder\":{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"never\"},"
+		"\"model\":{\"type\":\"Unigram\",\"unk_id\":null,\"vocab\":[[\"\\u2581\",-1],[\"a\",-1],[\"b\",-2],[\"a\",-0.5]]}}"
+	};
+
+	for (size_t k = 0; k < sizeof(hf) / sizeof(hf[0]); k++)
+	{
+		sm_tokenizer *t = NULL;
+
+		if (sm_tokenizer_load(hf[k], strlen(hf[k]), &t, &err) != SM_OK)
+			fprintf(stderr, "fuzz: Hugging Face Unigram seed %zu does not load: %s\n", k, err.message);
+		sm_tokenizer_free(t);
+		add_seed(hf[k], strlen(hf[k]));
+	}
 	sm_buf_init(&out);
 	if (sm_tokenizer_json_from_bpe(vocab, strlen(vocab), merges, strlen(merges), &out, &err) == SM_OK)
 		add_seed(out.data, out.len);

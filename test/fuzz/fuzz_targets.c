@@ -17,8 +17,9 @@
  *                 decoded with it
  *   text          text (one byte of flags, then UTF-8 or not) encoded with
  *                 the real GPT-2 (byte-level BPE) and BERT (WordPiece)
- *                 tokenizers, single and as a pair, truncated or not, and
- *                 the ids decoded back
+ *                 tokenizers and two SentencePiece fixtures read as Hugging
+ *                 Face Unigram files, single and as a pair, truncated or
+ *                 not, and the ids decoded back
  */
 #include "fuzz.h"
 
@@ -230,7 +231,29 @@ fuzz_tokenizer(const uint8_t *data, size_t size)
 }
 
 static sm_tokenizer *gpt2 = NULL,
-		   *bert = NULL;
+		   *bert = NULL,
+		   *hf_bf = NULL,
+		   *hf_cf = NULL;
+
+/* a SentencePiece fixture as Hugging Face's loader reads it (sm_tok_unigram.c, sm_tok_hf.c) */
+static sm_tokenizer *
+load_hf_fixture(const char *root, const char *rel)
+{
+	char		path[4096];
+	sm_buf		json;
+	sm_tokenizer *t = NULL;
+	sm_error	err;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	sm_buf_init(&json);
+	if (!sm_test_hf_json_from_spm(path, &json) || sm_tokenizer_load(json.data, json.len, &t, &err) != SM_OK)
+	{
+		fprintf(stderr, "fuzz: cannot load the tokenizer %s as Hugging Face's\n", path);
+		exit(2);
+	}
+	sm_buf_free(&json);
+	return t;
+}
 
 static sm_tokenizer *
 load_fixture(const char *root, const char *rel)
@@ -257,6 +280,8 @@ fuzz_text_init(const char *fixtures)
 {
 	gpt2 = load_fixture(fixtures, "tok/gpt2/tokenizer.json");
 	bert = load_fixture(fixtures, "tok/bert/tokenizer.json");
+	hf_bf = load_hf_fixture(fixtures, "tok/spm/unigram_bf.model");
+	hf_cf = load_hf_fixture(fixtures, "tok/spm/unigram_cf.model");
 }
 
 void
@@ -264,6 +289,8 @@ fuzz_text_done(void)
 {
 	sm_tokenizer_free(gpt2);
 	sm_tokenizer_free(bert);
+	sm_tokenizer_free(hf_bf);
+	sm_tokenizer_free(hf_cf);
 }
 
 int
@@ -280,9 +307,9 @@ fuzz_text(const uint8_t *data, size_t size)
 	text = (const char *) data + 1;
 	len = size - 1;
 	cut = len ? (size_t) (flags >> 4) * len / 15 : 0;
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 4; k++)
 	{
-		const sm_tokenizer *t = k == 0 ? gpt2 : bert;
+		const sm_tokenizer *t = k == 0 ? gpt2 : k == 1 ? bert : k == 2 ? hf_bf : hf_cf;
 
 		exercise(t, text, len, NULL, 0, flags & 1, flags & 2 ? 8 : 0, flags & 4);
 		/* a pair: the input cut in two */

@@ -43,6 +43,13 @@ size_t		sm_test_unescape(char *s);
 size_t		sm_test_unhex(char *s);
 void		sm_test_ids_str(const int32_t *ids, int n, char *out, size_t cap);
 int			sm_test_parse_ids(const char *s, int32_t *ids, int cap);
+/* JSON text of a parsed value ("$base" strings replaced by charsmap when it is not NULL), of an
+ * object without one member, and seqmodel's tokenizer.json of a SentencePiece .model without
+ * model.seqmodel_sentencepiece (what Hugging Face's loader reads) */
+struct sm_json;
+void		sm_test_json_write(sm_buf *b, const struct sm_json *v, const char *charsmap);
+void		sm_test_json_write_without(sm_buf *b, const struct sm_json *o, const char *skip, const char *charsmap);
+bool		sm_test_hf_json_from_spm(const char *path, sm_buf *out);
 /* a model from a config, every tensor random (optional ones too when asked) */
 sm_model   *sm_test_make_model(const char *arch, const char *config, unsigned seed,
 							   double scale, bool with_optional);

@@ -11,7 +11,9 @@
 
 #include "sm_tests.h"
 
+#include "core/sm_json.h"
 #include "core/sm_safetensors.h"
+#include "text/sm_tokenizer.h"
 
 char *
 sm_test_read_file(const char *path, size_t *len)
@@ -210,4 +212,123 @@ sm_test_parse_ids(const char *s, int32_t *ids, int cap)
 		s = end;
 	}
 	return n;
+}
+
+static void
+write_number(sm_buf *b, const sm_json *v)
+{
+	if (v->is_integer)
+		sm_buf_appendf(b, "%lld", (long long) v->integer);
+	else
+		sm_buf_appendf(b, "%.17g", v->number);
+}
+
+/* v as JSON text, with "$base" strings replaced by charsmap (when not NULL) */
+void
+sm_test_json_write(sm_buf *b, const sm_json *v, const char *charsmap)
+{
+	switch (v->type)
+	{
+		case SM_JSON_NULL:
+			sm_buf_append(b, "null", 4);
+			break;
+		case SM_JSON_BOOL:
+			sm_buf_appendf(b, "%s", v->boolean ? "true" : "false");
+			break;
+		case SM_JSON_NUMBER:
+			write_number(b, v);
+			break;
+		case SM_JSON_STRING:
+			if (strcmp(v->string, "$base") == 0 && charsmap != NULL)
+				sm_json_write_string(b, charsmap, strlen(charsmap));
+			else
+				sm_json_write_string(b, v->string, v->string_len);
+			break;
+		case SM_JSON_ARRAY:
+			sm_buf_append(b, "[", 1);
+			for (size_t i = 0; i < v->count; i++)
+			{
+				if (i > 0)
+					sm_buf_append(b, ",", 1);
+				sm_test_json_write(b, v->items[i], charsmap);
+			}
+			sm_buf_append(b, "]", 1);
+			break;
+		case SM_JSON_OBJECT:
+			sm_buf_append(b, "{", 1);
+			for (size_t i = 0; i < v->count; i++)
+			{
+				if (i > 0)
+					sm_buf_append(b, ",", 1);
+				sm_json_write_string(b, v->keys[i], strlen(v->keys[i]));
+				sm_buf_append(b, ":", 1);
+				sm_test_json_write(b, v->items[i], charsmap);
+			}
+			sm_buf_append(b, "}", 1);
+			break;
+	}
+}
+
+/* object o as JSON text without its member skip */
+void
+sm_test_json_write_without(sm_buf *b, const sm_json *o, const char *skip, const char *charsmap)
+{
+	bool		first = true;
+
+	sm_buf_append(b, "{", 1);
+	for (size_t m = 0; m < o->count; m++)
+	{
+		if (strcmp(o->keys[m], skip) == 0)
+			continue;
+		if (!first)
+			sm_buf_append(b, ",", 1);
+		first = false;
+		sm_json_write_string(b, o->keys[m], strlen(o->keys[m]));
+		sm_buf_append(b, ":", 1);
+		sm_test_json_write(b, o->items[m], charsmap);
+	}
+	sm_buf_append(b, "}", 1);
+}
+
+/*
+ * seqmodel's tokenizer.json of the SentencePiece .model at path without its
+ * member model.seqmodel_sentencepiece: the file as a Hugging Face Unigram or
+ * BPE tokenizer.json (Hugging Face's semantics apply).  false: unreadable.
+ */
+bool
+sm_test_hf_json_from_spm(const char *path, sm_buf *out)
+{
+	size_t		len;
+	char	   *data = sm_test_read_file(path, &len);
+	sm_buf		j;
+	sm_json    *doc = NULL;
+	sm_error	err;
+	bool		ok;
+
+	if (data == NULL)
+		return false;
+	memset(&err, 0, sizeof(err));
+	sm_buf_init(&j);
+	ok = sm_tokenizer_json_from_sentencepiece(data, len, &j, &err) == SM_OK &&
+		sm_json_parse(j.data, j.len, &doc, &err) == SM_OK;
+	if (ok)
+	{
+		sm_buf_append(out, "{", 1);
+		for (size_t i = 0; i < doc->count; i++)
+		{
+			if (i > 0)
+				sm_buf_append(out, ",", 1);
+			sm_json_write_string(out, doc->keys[i], strlen(doc->keys[i]));
+			sm_buf_append(out, ":", 1);
+			if (strcmp(doc->keys[i], "model") == 0)
+				sm_test_json_write_without(out, doc->items[i], "seqmodel_sentencepiece", NULL);
+			else
+				sm_test_json_write(out, doc->items[i], NULL);
+		}
+		sm_buf_append(out, "}", 1);
+	}
+	sm_json_free(doc);
+	sm_buf_free(&j);
+	free(data);
+	return ok && !out->failed;
 }

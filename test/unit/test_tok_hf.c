@@ -31,63 +31,6 @@
 
 /* ---------------------------------------------------------------- building a variant */
 
-static void write_json(sm_buf *b, const sm_json *v, const char *charsmap);
-
-static void
-write_number(sm_buf *b, const sm_json *v)
-{
-	if (v->is_integer)
-		sm_buf_appendf(b, "%lld", (long long) v->integer);
-	else
-		sm_buf_appendf(b, "%.17g", v->number);
-}
-
-/* v, with "$base" strings replaced by charsmap */
-static void
-write_json(sm_buf *b, const sm_json *v, const char *charsmap)
-{
-	switch (v->type)
-	{
-		case SM_JSON_NULL:
-			sm_buf_append(b, "null", 4);
-			break;
-		case SM_JSON_BOOL:
-			sm_buf_appendf(b, "%s", v->boolean ? "true" : "false");
-			break;
-		case SM_JSON_NUMBER:
-			write_number(b, v);
-			break;
-		case SM_JSON_STRING:
-			if (strcmp(v->string, "$base") == 0 && charsmap != NULL)
-				sm_json_write_string(b, charsmap, strlen(charsmap));
-			else
-				sm_json_write_string(b, v->string, v->string_len);
-			break;
-		case SM_JSON_ARRAY:
-			sm_buf_append(b, "[", 1);
-			for (size_t i = 0; i < v->count; i++)
-			{
-				if (i > 0)
-					sm_buf_append(b, ",", 1);
-				write_json(b, v->items[i], charsmap);
-			}
-			sm_buf_append(b, "]", 1);
-			break;
-		case SM_JSON_OBJECT:
-			sm_buf_append(b, "{", 1);
-			for (size_t i = 0; i < v->count; i++)
-			{
-				if (i > 0)
-					sm_buf_append(b, ",", 1);
-				sm_json_write_string(b, v->keys[i], strlen(v->keys[i]));
-				sm_buf_append(b, ":", 1);
-				write_json(b, v->items[i], charsmap);
-			}
-			sm_buf_append(b, "}", 1);
-			break;
-	}
-}
-
 /* the Precompiled charsmap of a normalizer (or a Sequence), or NULL */
 static const char *
 find_charsmap(const sm_json *n)
@@ -158,32 +101,15 @@ variant_json(const sm_json *var, sm_buf *out)
 		sm_json_write_string(out, k, strlen(k));
 		sm_buf_append(out, ":", 1);
 		if (set != NULL && sm_json_get(set, k) != NULL)
-			write_json(out, sm_json_get(set, k), cm);
+			sm_test_json_write(out, sm_json_get(set, k), cm);
 		else if (strcmp(k, "model") == 0)
-		{
-			/* without our member */
-			bool		first = true;
-
-			sm_buf_append(out, "{", 1);
-			for (size_t m = 0; m < v->count; m++)
-			{
-				if (strcmp(v->keys[m], "seqmodel_sentencepiece") == 0)
-					continue;
-				if (!first)
-					sm_buf_append(out, ",", 1);
-				first = false;
-				sm_json_write_string(out, v->keys[m], strlen(v->keys[m]));
-				sm_buf_append(out, ":", 1);
-				write_json(out, v->items[m], cm);
-			}
-			sm_buf_append(out, "}", 1);
-		}
+			sm_test_json_write_without(out, v, "seqmodel_sentencepiece", cm);
 		else if (strcmp(k, "added_tokens") == 0 && add != NULL)
 		{
 			sm_buf_append(out, "[", 1);
 			for (size_t m = 0; m < v->count; m++)
 			{
-				write_json(out, v->items[m], cm);
+				sm_test_json_write(out, v->items[m], cm);
 				sm_buf_append(out, ",", 1);
 			}
 			for (size_t m = 0; m < add->count; m++)
@@ -202,14 +128,14 @@ variant_json(const sm_json *var, sm_buf *out)
 					if (strcmp(a->keys[f], "id") == 0 && a->items[f]->integer < 0)
 						sm_buf_appendf(out, "%lld", (long long) next++);
 					else
-						write_json(out, a->items[f], cm);
+						sm_test_json_write(out, a->items[f], cm);
 				}
 				sm_buf_append(out, "}", 1);
 			}
 			sm_buf_append(out, "]", 1);
 		}
 		else
-			write_json(out, v, cm);
+			sm_test_json_write(out, v, cm);
 	}
 	/* members the base lacks */
 	for (size_t i = 0; set != NULL && i < set->count; i++)
@@ -218,7 +144,7 @@ variant_json(const sm_json *var, sm_buf *out)
 			sm_buf_append(out, ",", 1);
 			sm_json_write_string(out, set->keys[i], strlen(set->keys[i]));
 			sm_buf_append(out, ":", 1);
-			write_json(out, set->items[i], cm);
+			sm_test_json_write(out, set->items[i], cm);
 		}
 	sm_buf_append(out, "}", 1);
 	sm_json_free(doc);

@@ -80,36 +80,6 @@ read_gz(const char *path, size_t *len)
 	return s;
 }
 
-/* split text into lines (in place, '\n' -> NUL); returns the count */
-static int
-split_lines(char *s, size_t len, char ***lines, size_t **lens)
-{
-	int			n = 0,
-				cap = 1024;
-	size_t		i = 0;
-
-	*lines = malloc(cap * sizeof(char *));
-	*lens = malloc(cap * sizeof(size_t));
-	while (i < len)
-	{
-		char	   *nl = memchr(s + i, '\n', len - i);
-		size_t		l = nl ? (size_t) (nl - (s + i)) : len - i;
-
-		if (n == cap)
-		{
-			cap *= 2;
-			*lines = realloc(*lines, cap * sizeof(char *));
-			*lens = realloc(*lens, cap * sizeof(size_t));
-		}
-		(*lines)[n] = s + i;
-		(*lens)[n] = l;
-		s[i + l] = '\0';
-		n++;
-		i += l + 1;
-	}
-	return n;
-}
-
 static sm_tokenizer *
 load_at(int line, const char *json)
 {
@@ -784,7 +754,7 @@ check_corpus(const char *what, const sm_tokenizer *t, char **lines, size_t *lens
 	CHECK_MSG(exp != NULL, "cannot read %s", ids_gz);
 	if (exp == NULL)
 		return;
-	ne = split_lines(exp, elen, &el, &ell);
+	ne = sm_test_split_lines(exp, elen, &el, &ell);
 	CHECK_MSG(ne == n, "%s: %d expected lines for %d corpus lines", ids_gz, ne, n);
 	sm_tok_ids_init(&e);
 	got = malloc(1 << 20);
@@ -831,7 +801,7 @@ check_pairs(const sm_tokenizer *t, char **lines, size_t *lens, int n)
 		free(got);
 		return;
 	}
-	ne = split_lines(exp, elen, &el, &ell);
+	ne = sm_test_split_lines(exp, elen, &el, &ell);
 	CHECK(ne == 2000 && n > 2000);
 	sm_tok_ids_init(&e);
 	for (int i = 0; i < ne && i + 1 < n; i++)
@@ -906,8 +876,8 @@ check_decode(const char *what, const sm_tokenizer *t, const char *ids_gz, const 
 		free(buf);
 		return;
 	}
-	ni = split_lines(ids, l1, &il, &ill);
-	nd = split_lines(dec, l2, &dl, &dll);
+	ni = sm_test_split_lines(ids, l1, &il, &ill);
+	nd = sm_test_split_lines(dec, l2, &dl, &dll);
 	CHECK(nd == 2000 && ni >= nd);
 	for (int i = 0; i < nd && i < ni; i++)
 	{
@@ -1029,7 +999,7 @@ test_fixtures(void)
 	CHECK_MSG(corpus != NULL, "cannot read " FIXTURES "corpus.txt: the reference fixtures are required");
 	if (corpus == NULL)
 		return;
-	n = split_lines(corpus, clen, &lines, &lens);
+	n = sm_test_split_lines(corpus, clen, &lines, &lens);
 	gpt2 = load_fixture("gpt2");
 	bert = load_fixture("bert");
 	gpt2f = load_from_files("gpt2");

@@ -238,6 +238,32 @@ unsupported(sm_error *err, const char *what, const char *where, const char *type
 	return err->code;
 }
 
+typedef sm_status (*add_fn) (struct sm_tok_hf *h, const sm_json *o, const char *where, int depth,
+							  sm_error *err);
+
+/* a Sequence component: each of its list's items added in order (what: "normalizer", ...) */
+static sm_status
+add_sequence(struct sm_tok_hf *h, const sm_json *o, const char *where, const char *key,
+			 const char *what, int depth, add_fn add, sm_error *err)
+{
+	const sm_json *list = sm_json_get(o, key);
+	sm_status	rc;
+
+	if (list == NULL || list->type != SM_JSON_ARRAY)
+		return bad_member(err, where, key, "an array");
+	if (depth >= 4)
+		return sm_fail(err, SM_ERR_UNSUPPORTED, "tokenizer.json %s Sequences nested more than 4 deep are not supported", what);
+	for (size_t i = 0; i < list->count; i++)
+	{
+		char		w[96];
+
+		snprintf(w, sizeof(w), "%s.%s[%zu]", where, key, i);
+		if ((rc = add(h, list->items[i], w, depth + 1, err)) != SM_OK)
+			return rc;
+	}
+	return SM_OK;
+}
+
 #define NORMALIZERS "BertNormalizer, Precompiled, Replace, Strip, Lowercase, Prepend and Sequence (or null)"
 #define PRE_TOKENIZERS "ByteLevel, BertPreTokenizer, Metaspace, WhitespaceSplit and Sequence (or null)"
 #define DECODERS "ByteLevel, WordPiece, Metaspace, Replace, ByteFallback, Fuse, Strip and Sequence (or null)"
@@ -252,23 +278,7 @@ add_normalizer(struct sm_tok_hf *h, const sm_json *o, const char *where, int dep
 	if ((rc = component(o, where, &type, err)) != SM_OK)
 		return rc;
 	if (strcmp(type, "Sequence") == 0)
-	{
-		const sm_json *list = sm_json_get(o, "normalizers");
-
-		if (list == NULL || list->type != SM_JSON_ARRAY)
-			return bad_member(err, where, "normalizers", "an array");
-		if (depth >= 4)
-			return sm_fail(err, SM_ERR_UNSUPPORTED, "tokenizer.json normalizer Sequences nested more than 4 deep are not supported");
-		for (size_t i = 0; i < list->count; i++)
-		{
-			char		w[96];
-
-			snprintf(w, sizeof(w), "%s.normalizers[%zu]", where, i);
-			if ((rc = add_normalizer(h, list->items[i], w, depth + 1, err)) != SM_OK)
-				return rc;
-		}
-		return SM_OK;
-	}
+		return add_sequence(h, o, where, "normalizers", "normalizer", depth, add_normalizer, err);
 	if (h->nnorm == HF_MAX_NORM)
 		return sm_fail(err, SM_ERR_UNSUPPORTED, "tokenizer.json normalizers of more than %d steps are not supported", HF_MAX_NORM);
 	st = &h->norm[h->nnorm++];
@@ -339,23 +349,7 @@ add_pre_tokenizer(struct sm_tok_hf *h, const sm_json *o, const char *where, int 
 	if ((rc = component(o, where, &type, err)) != SM_OK)
 		return rc;
 	if (strcmp(type, "Sequence") == 0)
-	{
-		const sm_json *list = sm_json_get(o, "pretokenizers");
-
-		if (list == NULL || list->type != SM_JSON_ARRAY)
-			return bad_member(err, where, "pretokenizers", "an array");
-		if (depth >= 4)
-			return sm_fail(err, SM_ERR_UNSUPPORTED, "tokenizer.json pre_tokenizer Sequences nested more than 4 deep are not supported");
-		for (size_t i = 0; i < list->count; i++)
-		{
-			char		w[96];
-
-			snprintf(w, sizeof(w), "%s.pretokenizers[%zu]", where, i);
-			if ((rc = add_pre_tokenizer(h, list->items[i], w, depth + 1, err)) != SM_OK)
-				return rc;
-		}
-		return SM_OK;
-	}
+		return add_sequence(h, o, where, "pretokenizers", "pre_tokenizer", depth, add_pre_tokenizer, err);
 	if (strcmp(type, "Metaspace") != 0 && strcmp(type, "WhitespaceSplit") != 0)
 		return unsupported(err, "pre_tokenizer", where, type,
 						   depth == 0 ? PRE_TOKENIZERS : "Metaspace and WhitespaceSplit inside a Sequence");
@@ -391,23 +385,7 @@ add_decoder(struct sm_tok_hf *h, const sm_json *o, const char *where, int depth,
 	if ((rc = component(o, where, &type, err)) != SM_OK)
 		return rc;
 	if (strcmp(type, "Sequence") == 0)
-	{
-		const sm_json *list = sm_json_get(o, "decoders");
-
-		if (list == NULL || list->type != SM_JSON_ARRAY)
-			return bad_member(err, where, "decoders", "an array");
-		if (depth >= 4)
-			return sm_fail(err, SM_ERR_UNSUPPORTED, "tokenizer.json decoder Sequences nested more than 4 deep are not supported");
-		for (size_t i = 0; i < list->count; i++)
-		{
-			char		w[96];
-
-			snprintf(w, sizeof(w), "%s.decoders[%zu]", where, i);
-			if ((rc = add_decoder(h, list->items[i], w, depth + 1, err)) != SM_OK)
-				return rc;
-		}
-		return SM_OK;
-	}
+		return add_sequence(h, o, where, "decoders", "decoder", depth, add_decoder, err);
 	if (h->ndec == HF_MAX_DEC)
 		return sm_fail(err, SM_ERR_UNSUPPORTED, "tokenizer.json decoders of more than %d steps are not supported", HF_MAX_DEC);
 	st = &h->dec[h->ndec++];
