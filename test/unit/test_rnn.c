@@ -602,6 +602,102 @@ test_threads(void)
 	sm_model_free(model);
 }
 
+/*
+ * One series on two threads: its layers' directions run side by side
+ * (run_layers_pipelined in sm_rnn.c), bit-identical to one thread, for
+ * every cell, stacked and bidirectional layers, a projection, a series
+ * shorter than the input, and they stop when canceled.
+ */
+static void
+test_pipelined_layers(void)
+{
+	static const char *const configs[][2] = {
+		{"lstm", "{\"input_size\": 3, \"hidden_size\": 64, \"num_layers\": 2, \"output_size\": 2}"},
+		{"lstm", "{\"input_size\": 1, \"hidden_size\": 20, \"num_layers\": 3, \"proj_size\": 7}"},
+		{"gru", "{\"input_size\": 2, \"hidden_size\": 48, \"num_layers\": 2, \"bidirectional\": true}"},
+		{"rnn", "{\"input_size\": 1, \"hidden_size\": 33, \"num_layers\": 3, \"nonlinearity\": \"relu\"}"},
+		{"rnn", "{\"input_size\": 1, \"hidden_size\": 16, \"bidirectional\": true, \"bias\": false}"},
+	};
+	const int	T = 150;
+
+	for (size_t k = 0; k < sizeof(configs) / sizeof(configs[0]); k++)
+	{
+		sm_model   *model = sm_test_make_model(configs[k][0], configs[k][1], 900 + (unsigned) k, 0.3, true);
+		const sm_rnn *m = sm_rnn_of(model);
+		int			I = m->I,
+					W = sm_rnn_output_width(m);
+		float	   *x = malloc(sizeof(float) * T * I),
+				   *sa = malloc(sizeof(float) * T * W),
+				   *sb = malloc(sizeof(float) * T * W);
+		float		la[512],
+					lb[512];
+		int			len = T - 37;
+		sm_error	err;
+		unsigned	seed = 11 + (unsigned) k;
+		bool		same;
+
+		for (int i = 0; i < T * I; i++)
+			x[i] = (float) sm_test_urand(&seed);
+		for (int rep = 0; rep < 2; rep++)
+		{
+			const int  *lp = rep == 0 ? NULL : &len;
+
+			sm_set_threads(1);
+			CHECK(sm_rnn_forward(m, x, 1, T, lp, la, sa, &err) == SM_OK);
+			sm_set_threads(2);
+			CHECK(sm_rnn_forward(m, x, 1, T, lp, lb, sb, &err) == SM_OK);
+			same = memcmp(la, lb, sizeof(float) * W) == 0 && memcmp(sa, sb, sizeof(float) * T * W) == 0;
+			CHECK_MSG(same, "%s %s%s: one series on 2 threads differs from 1 thread", configs[k][0], configs[k][1],
+					  rep ? " (shorter series)" : "");
+		}
+		{
+			/* a long series, canceled early: whichever thread runs what, the caller asks */
+			sm_hooks	hooks = {plain_alloc, free, abort_countdown, NULL};
+			float	   *xl = calloc((size_t) 20000 * I, sizeof(float));
+			sm_status	arc;
+
+			sm_set_threads(2);
+			sm_set_hooks(&hooks);
+			abort_after = 5;
+			arc = sm_rnn_forward(m, xl, 1, 20000, NULL, lb, NULL, &err);
+			CHECK_MSG(arc == SM_ERR_ABORTED, "%s %s: status %d when canceled", configs[k][0], configs[k][1], (int) arc);
+			free(xl);
+			abort_after = -1;
+			sm_set_hooks(NULL);
+		}
+		sm_set_threads(1);
+		free(x);
+		free(sa);
+		free(sb);
+		sm_model_free(model);
+	}
+}
+
+/* a forecast of one series: its history's layers on two threads, the same bits */
+static void
+test_pipelined_forecast(void)
+{
+	sm_model   *model = sm_test_make_model("lstm", "{\"input_size\": 1, \"hidden_size\": 32, \"num_layers\": 2, \"output_size\": 1}", 77, 0.4, true);
+	const sm_rnn *m = sm_rnn_of(model);
+	const int	T = 200;
+	float		x[200],
+				a[6],
+				b[6];
+	sm_forecast_opts opts = {.horizon = 6};
+	sm_error	err;
+	unsigned	seed = 3;
+
+	for (int i = 0; i < T; i++)
+		x[i] = (float) sm_test_urand(&seed);
+	sm_set_threads(1);
+	CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &opts, a, NULL, &err) == SM_OK);
+	sm_set_threads(2);
+	CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &opts, b, NULL, &err) == SM_OK);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	sm_set_threads(1);
+	sm_model_free(model);
+}
+
 void
 test_rnn(void)
 {
@@ -610,4 +706,6 @@ test_rnn(void)
 	test_quantiles_and_sampling();
 	test_config_errors();
 	test_threads();
+	test_pipelined_layers();
+	test_pipelined_forecast();
 }

@@ -31,6 +31,9 @@
 #include "sm_seqhead.h"
 #include "core/sm_arena.h"
 #include "ops/sm_parallel.h"
+#include "ops/sm_pool.h"
+
+#include <pthread.h>
 
 #define TILE_ROWS 256			/* sequences per tile */
 #define TIME_CHUNK 32			/* at most this many steps per input-projection product */
@@ -344,7 +347,40 @@ typedef struct tile_ws
 	float	   *c;				/* [L*D][rows][H] lstm cell states */
 	int		   *active;			/* [T] active rows at each step */
 	const sm_par *par;			/* the worker running this workspace */
+	int			split;			/* threads for a one-row tile's layers (run_layers_pipelined) */
+	/* a second xw, gh, hc for the second thread (one-row tiles of several layers or
+	 * directions; NULL otherwise) */
+	float	   *xw2,
+			   *gh2,
+			   *hc2;
 } tile_ws;
+
+/* the scratch of one direction's run: xw, gh, hc of tile_ws, or their second set */
+typedef struct dir_scratch
+{
+	float	   *xw,
+			   *gh,
+			   *hc;
+} dir_scratch;
+
+/*
+ * How a direction meets the others when a one-row tile runs its layers on
+ * two threads (run_layers_pipelined): it publishes the steps it has done,
+ * and before each chunk's input projection waits for the directions whose
+ * outputs it reads (up to the chunk's last step, or to the end when the
+ * layer below runs both ways).
+ */
+#define PIPE_CHUNK 8			/* steps per chunk of a trailing direction (at most chunk_steps(1)) */
+
+typedef struct dir_sync
+{
+	int		   *progress;		/* [L * D] atomic: steps done, in processing order */
+	int			self;
+	int			wait_for[2];	/* directions read, -1: none */
+	bool		whole;			/* wait for them to finish */
+	int		   *stop;			/* atomic: a direction failed or the call was canceled */
+	bool		polls;			/* this thread may ask sm_par_should_stop (the caller) */
+} dir_sync;
 
 /*
  * A tile's buffers, carved from the call's arena (sm_arena.h: called once
@@ -368,6 +404,12 @@ tile_carve(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_arena *a)
 	ws->xw = sm_arena_take(a, (size_t) chunk_steps(rows) * r, sizeof(float) * GH);
 	ws->gh = sm_arena_take(a, r, sizeof(float) * GH);
 	ws->hc = sm_arena_take(a, r, sizeof(float) * (size_t) m->H);
+	if (rows == 1 && m->L * m->D > 1)
+	{
+		ws->xw2 = sm_arena_take(a, (size_t) chunk_steps(rows), sizeof(float) * GH);
+		ws->gh2 = sm_arena_take(a, 1, sizeof(float) * GH);
+		ws->hc2 = sm_arena_take(a, 1, sizeof(float) * (size_t) m->H);
+	}
 	ws->h = sm_arena_take(a, LD * r, sizeof(float) * (size_t) m->R);
 	ws->c = sm_arena_take(a, LD * r, sizeof(float) * (size_t) m->H);
 	ws->active = sm_arena_take(a, t, sizeof(int));
@@ -395,10 +437,49 @@ matmul_t(int n, const sm_packed *W, const float *x, float beta, float *y)
 	sm_op_matmul(W, x, W->K, n, beta, y, W->N);
 }
 
+static inline void
+relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* canceled, or another direction failed (sync: the pipelined run) */
+static bool
+dir_should_stop(const tile_ws *ws, const dir_sync *sync)
+{
+	if (sync == NULL)
+		return sm_par_should_stop(ws->par);
+	if (sync->polls && sm_par_should_stop(ws->par))
+		__atomic_store_n(sync->stop, 1, __ATOMIC_RELAXED);
+	return __atomic_load_n(sync->stop, __ATOMIC_RELAXED) != 0;
+}
+
+/* wait until the directions sync reads have done `steps` steps; false: stopped */
+static bool
+dir_wait(const tile_ws *ws, const dir_sync *sync, int steps)
+{
+	for (int i = 0; i < 2; i++)
+	{
+		int			spins = 0;
+
+		if (sync->wait_for[i] < 0)
+			continue;
+		while (__atomic_load_n(&sync->progress[sync->wait_for[i]], __ATOMIC_ACQUIRE) < steps)
+		{
+			if ((++spins & 63) == 0 && dir_should_stop(ws, sync))
+				return false;
+			relax();
+		}
+	}
+	return true;
+}
+
 static sm_status
-run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T,
-			  const float *in, int in_w, float *out, int d, float *h, float *c,
-			  sm_error *err)
+run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scratch *scr,
+			  const dir_sync *sync, int rows, int T, const float *in, int in_w, float *out,
+			  int d, float *h, float *c, sm_error *err)
 {
 	const int	H = m->H,
 				R = m->R,
@@ -406,7 +487,8 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 				GH = G * H,
 				DR = m->D * m->R;
 	const bool	reverse = d == 1;
-	const int	chunk = chunk_steps(rows);
+	/* a direction that trails the one below it in steps takes short chunks: the lag */
+	const int	chunk = sync != NULL && sync->wait_for[0] >= 0 && !sync->whole ? PIPE_CHUNK : chunk_steps(rows);
 	const float *bias = m->cell == SM_CELL_GRU ? w->b_ih : (w->b_ih ? w->b_sum : NULL);
 
 	for (int t0 = 0; t0 < T; t0 += chunk)
@@ -414,8 +496,10 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 		int			tc = T - t0 < chunk ? T - t0 : chunk;
 		/* the chunk in processing order: reverse walks from the end */
 		int			first = reverse ? T - t0 - tc : t0;
-		float	   *xw = ws->xw;
+		float	   *xw = scr->xw;
 
+		if (sync != NULL && !dir_wait(ws, sync, sync->whole ? T : t0 + tc))
+			return sm_fail(err, SM_ERR_ABORTED, "canceled");
 		/* xw[tt][r] = in[first + tt][r] W_ih^T for the whole chunk (biases: in the cell) */
 		matmul_t(tc * rows, &w->p_ih, in + (size_t) first * rows * in_w, 0.0f, xw);
 
@@ -426,17 +510,19 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 			float	   *g = xw + (size_t) (t - first) * rows * GH;
 			float	   *y = out + (size_t) t * rows * DR + (size_t) d * R;
 
-			if (sm_par_should_stop(ws->par))
+			if (dir_should_stop(ws, sync))
 				return sm_fail(err, SM_ERR_ABORTED, "canceled");
+			if (sync != NULL)	/* the steps before this one are done */
+				__atomic_store_n(&sync->progress[sync->self], t0 + k, __ATOMIC_RELEASE);
 			if (n == 0)
 				continue;
 
 			if (m->cell == SM_CELL_GRU)
 			{
 				/* gh = h W_hh^T, kept apart for r * (W_hn h + b_hn) */
-				matmul_t(n, &w->p_hh, h, 0.0f, ws->gh);
+				matmul_t(n, &w->p_hh, h, 0.0f, scr->gh);
 				for (int r = 0; r < n; r++)
-					sm_op_gru_cell(g + (size_t) r * GH, bias, ws->gh + (size_t) r * GH, w->b_hh,
+					sm_op_gru_cell(g + (size_t) r * GH, bias, scr->gh + (size_t) r * GH, w->b_hh,
 								h + (size_t) r * R, H);
 			}
 			else
@@ -445,13 +531,13 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 				matmul_t(n, &w->p_hh, h, 1.0f, g);
 				if (m->cell == SM_CELL_LSTM)
 				{
-					float	   *hout = w->w_hr ? ws->hc : h;
+					float	   *hout = w->w_hr ? scr->hc : h;
 
 					for (int r = 0; r < n; r++)
 						sm_op_lstm_cell(g + (size_t) r * GH, bias, c + (size_t) r * H,
 									 hout + (size_t) r * H, H);
 					if (w->w_hr)	/* h = (o * tanh(c)) W_hr^T */
-						matmul_t(n, &w->p_hr, ws->hc, 0.0f, h);
+						matmul_t(n, &w->p_hr, scr->hc, 0.0f, h);
 				}
 				else
 					for (int r = 0; r < n; r++)
@@ -464,7 +550,130 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int rows, int T
 			for (int r = n; r < rows; r++)
 				memset(y + (size_t) r * DR, 0, sizeof(float) * R);
 		}
+		if (sync != NULL)
+			__atomic_store_n(&sync->progress[sync->self], t0 + tc, __ATOMIC_RELEASE);
 	}
+	if (sync != NULL)
+		__atomic_store_n(&sync->progress[sync->self], T, __ATOMIC_RELEASE);
+	return SM_OK;
+}
+
+/*
+ * The layers of a one-row tile on two threads.  At batch 1 every step is a
+ * vector-by-matrix product and a cell, too little to split over threads
+ * (the hand-off costs more: measured), but the directions can run side by
+ * side: one layer's direction runs a chunk behind the one below it (it
+ * waits for the chunk's steps before projecting them), and the two
+ * directions of a bidirectional layer run together once the layer below is
+ * done.  Each direction is computed exactly as alone (same products, same
+ * order), so the bits do not change.  Directions are claimed in order from
+ * one counter and wait only on earlier ones, which someone has claimed: a
+ * thread that never comes costs nothing, the other one runs them all.
+ */
+#define PIPE_MAX_DIRS 16
+
+typedef struct pipe_ctx
+{
+	const sm_rnn *m;
+	tile_ws    *ws;
+	int			T;
+	float	   *bufs[2];		/* layer k writes bufs[k & 1] */
+	int			claimed;		/* atomic: next direction to take */
+	int			progress[PIPE_MAX_DIRS];
+	int			stop;
+	pthread_t	caller;
+	sm_status	rc[2];			/* per pool item */
+	sm_error	err[2];
+} pipe_ctx;
+
+static bool
+pipelined(const sm_rnn *m, const tile_ws *ws, int rows, int T)
+{
+	return ws->split > 1 && rows == 1 && ws->xw2 != NULL && m->L * m->D > 1 &&
+		m->L * m->D <= PIPE_MAX_DIRS && T >= 2 * chunk_steps(1) &&
+		sm_ops == &sm_cpu_backend && sm_ops_kernels() != SM_KERNELS_BLAS;
+}
+
+static void
+pipe_run(void *arg, int item)
+{
+	pipe_ctx   *p = arg;
+	const sm_rnn *m = p->m;
+	tile_ws    *ws = p->ws;
+	dir_scratch scr = item == 0 ? (dir_scratch) {ws->xw, ws->gh, ws->hc} : (dir_scratch) {ws->xw2, ws->gh2, ws->hc2};
+	const int	D = m->D;
+	const size_t DR = (size_t) m->D * m->R;
+
+	for (;;)
+	{
+		int			j = __atomic_fetch_add(&p->claimed, 1, __ATOMIC_ACQ_REL);
+		int			k = j / D,
+					d = j % D;
+		dir_sync	sync;
+		size_t		s = (size_t) j;
+
+		if (j >= m->L * D || p->rc[item] != SM_OK)
+			break;
+		sync.progress = p->progress;
+		sync.self = j;
+		sync.wait_for[0] = k == 0 ? -1 : (k - 1) * D;
+		sync.wait_for[1] = k == 0 || D == 1 ? -1 : (k - 1) * D + 1;
+		sync.whole = D == 2;
+		sync.stop = &p->stop;
+		sync.polls = pthread_equal(pthread_self(), p->caller);
+		p->rc[item] = run_direction(m, &m->dirs[j], ws, &scr, &sync, 1, p->T,
+									k == 0 ? ws->x : p->bufs[(k - 1) & 1], k == 0 ? m->I : (int) DR,
+									p->bufs[k & 1], d, ws->h + s * m->R, ws->c + s * m->H, &p->err[item]);
+		if (p->rc[item] != SM_OK)
+		{
+			/* the directions waiting on this one stop too */
+			__atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&p->progress[j], p->T, __ATOMIC_RELEASE);
+		}
+	}
+	/*
+	 * The caller, with nothing left to claim, waits for the other thread's
+	 * directions here rather than in the pool, so that it keeps asking
+	 * whether the call is canceled (the other thread never asks).
+	 */
+	if (pthread_equal(pthread_self(), p->caller))
+	{
+		dir_sync	sync = {.progress = p->progress, .stop = &p->stop, .polls = true};
+
+		for (int j = 0; j < m->L * D; j++)
+		{
+			int			spins = 0;
+
+			while (__atomic_load_n(&p->progress[j], __ATOMIC_ACQUIRE) < p->T)
+			{
+				if ((++spins & 63) == 0 && dir_should_stop(ws, &sync))
+					return;
+				relax();
+			}
+		}
+	}
+}
+
+static sm_status
+run_layers_pipelined(const sm_rnn *m, tile_ws *ws, int T, float **top, sm_error *err)
+{
+	pipe_ctx	p;
+
+	memset(&p, 0, sizeof(p));
+	p.m = m;
+	p.ws = ws;
+	p.T = T;
+	p.bufs[0] = ws->ya;
+	p.bufs[1] = ws->yb;
+	p.caller = pthread_self();
+	sm_pool_run(2, 2, pipe_run, &p);
+	for (int i = 0; i < 2; i++)
+		if (p.rc[i] != SM_OK)
+		{
+			*err = p.err[i];
+			return p.rc[i];
+		}
+	*top = p.bufs[(m->L - 1) & 1];
 	return SM_OK;
 }
 
@@ -480,14 +689,18 @@ run_layers(const sm_rnn *m, tile_ws *ws, int rows, int T, float **top, sm_error 
 	int			in_w = m->I;
 	float	   *out = ws->ya;
 	const size_t DR = (size_t) m->D * m->R;
+	const dir_scratch scr = {ws->xw, ws->gh, ws->hc};
+
+	if (pipelined(m, ws, rows, T))
+		return run_layers_pipelined(m, ws, T, top, err);
 
 	for (int k = 0; k < m->L; k++)
 	{
 		for (int d = 0; d < m->D; d++)
 		{
 			size_t		s = (size_t) (k * m->D + d) * ws->rows;
-			sm_status	rc = run_direction(m, &m->dirs[k * m->D + d], ws, rows, T, in, in_w, out, d,
-										   ws->h + s * m->R, ws->c + s * m->H, err);
+			sm_status	rc = run_direction(m, &m->dirs[k * m->D + d], ws, &scr, NULL, rows, T, in, in_w,
+										   out, d, ws->h + s * m->R, ws->c + s * m->H, err);
 
 			if (rc != SM_OK)
 				return rc;
@@ -876,6 +1089,9 @@ forward_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 									sizeof(float) * (size_t) W);
 		}
 	}
+	/* one series: its layers may run on two threads (run_layers_pipelined) */
+	if (B == 1)
+		c.workers[0].ws.split = sm_get_threads();
 	c.m = m;
 	c.x = x;
 	c.T = T;
@@ -1195,6 +1411,9 @@ forecast_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 			wk->feed = covariates ? sm_arena_take(&arena, rows, sizeof(float) * (size_t) m->I) : NULL;
 		}
 	}
+	/* one series, one sample: its history's layers may run on two threads */
+	if (B == 1 && p.S == 1)
+		c.workers[0].hist.split = sm_get_threads();
 	c.m = m;
 	c.x = x;
 	c.B = B;
