@@ -177,8 +177,10 @@ BEGIN
     IF v.set IS NOT NULL THEN
         d := d || replace(v.set::text, '"$base"', coalesce(cm::text, 'null'))::jsonb;
     END IF;
-    SELECT greatest(jsonb_array_length(d #> '{model,vocab}'), max((t ->> 'id')::int) + 1) INTO next
-      FROM jsonb_array_elements(d -> 'added_tokens') AS t;
+    IF v.add IS NOT NULL THEN   -- Unigram vocabularies: [piece, score] pairs, ids in order
+        SELECT greatest(jsonb_array_length(d #> '{model,vocab}'), max((t ->> 'id')::int) + 1) INTO next
+          FROM jsonb_array_elements(d -> 'added_tokens') AS t;
+    END IF;
     FOR a IN SELECT jsonb_array_elements(coalesce(v.add, '[]')) LOOP
         d := jsonb_set(d, '{added_tokens}', (d -> 'added_tokens') || jsonb_set(a, '{id}', to_jsonb(next)));
         next := next + 1;
