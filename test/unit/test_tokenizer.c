@@ -58,28 +58,6 @@ read_file(const char *path, size_t *len)
 	return s;
 }
 
-static char *
-read_gz(const char *path, size_t *len)
-{
-	char		cmd[512];
-	FILE	   *f;
-	char	   *s;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	fclose(f);
-	snprintf(cmd, sizeof(cmd), "gzip -dc '%s'", path);
-	if ((f = popen(cmd, "r")) == NULL)
-		return NULL;
-	s = read_all(f, len);
-	if (pclose(f) != 0)
-	{
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
 static sm_tokenizer *
 load_at(int line, const char *json)
 {
@@ -743,7 +721,7 @@ check_corpus(const char *what, const sm_tokenizer *t, char **lines, size_t *lens
 			 const char *ids_gz)
 {
 	size_t		elen;
-	char	   *exp = read_gz(ids_gz, &elen);
+	char	   *exp = sm_test_read_gz(ids_gz, &elen);
 	char	  **el;
 	size_t	   *ell;
 	int			ne,
@@ -787,7 +765,7 @@ static void
 check_pairs(const sm_tokenizer *t, char **lines, size_t *lens, int n)
 {
 	size_t		elen;
-	char	   *exp = read_gz(FIXTURES "bert.pairs.ids.gz", &elen);
+	char	   *exp = sm_test_read_gz(FIXTURES "bert.pairs.ids.gz", &elen);
 	char	  **el;
 	size_t	   *ell;
 	int			ne,
@@ -857,8 +835,8 @@ check_decode(const char *what, const sm_tokenizer *t, const char *ids_gz, const 
 {
 	size_t		l1,
 				l2;
-	char	   *ids = read_gz(ids_gz, &l1);
-	char	   *dec = read_gz(dec_gz, &l2);
+	char	   *ids = sm_test_read_gz(ids_gz, &l1);
+	char	   *dec = sm_test_read_gz(dec_gz, &l2);
 	char	  **il,
 			  **dl;
 	size_t	   *ill,

@@ -91,14 +91,6 @@ struct sm_tok_hf
 /* ---------------------------------------------------------------- loading */
 
 static sm_status
-get_hf(sm_tokenizer *t, sm_error *err)
-{
-	if (t->hf == NULL && (t->hf = sm_alloc0(sizeof(struct sm_tok_hf))) == NULL)
-		return sm_tok_nomem_load(err);
-	return SM_OK;
-}
-
-static sm_status
 bad_member(sm_error *err, const char *where, const char *key, const char *want)
 {
 	return sm_fail(err, SM_ERR_INVALID, "tokenizer.json member \"%s.%s\" must be %s", where, key, want);
@@ -329,16 +321,6 @@ add_normalizer(struct sm_tok_hf *h, const sm_json *o, const char *where, int dep
 	return unsupported(err, "normalizer", where, type, NORMALIZERS);
 }
 
-sm_status
-sm_tok_hf_load_normalizer(sm_tokenizer *t, const sm_json *n, sm_error *err)
-{
-	sm_status	rc;
-
-	if ((rc = get_hf(t, err)) != SM_OK)
-		return rc;
-	return add_normalizer(t->hf, n, "normalizer", 0, err);
-}
-
 static sm_status
 add_pre_tokenizer(struct sm_tok_hf *h, const sm_json *o, const char *where, int depth, sm_error *err)
 {
@@ -363,16 +345,6 @@ add_pre_tokenizer(struct sm_tok_hf *h, const sm_json *o, const char *where, int 
 		return SM_OK;
 	}
 	return load_metaspace(st, o, where, err);
-}
-
-sm_status
-sm_tok_hf_load_pre_tokenizer(sm_tokenizer *t, const sm_json *p, sm_error *err)
-{
-	sm_status	rc;
-
-	if ((rc = get_hf(t, err)) != SM_OK)
-		return rc;
-	return add_pre_tokenizer(t->hf, p, "pre_tokenizer", 0, err);
 }
 
 static sm_status
@@ -425,13 +397,14 @@ add_decoder(struct sm_tok_hf *h, const sm_json *o, const char *where, int depth,
 }
 
 sm_status
-sm_tok_hf_load_decoder(sm_tokenizer *t, const sm_json *d, sm_error *err)
+sm_tok_hf_load(sm_tokenizer *t, sm_tok_hf_part part, const sm_json *o, sm_error *err)
 {
-	sm_status	rc;
+	static const add_fn add[] = {add_normalizer, add_pre_tokenizer, add_decoder};
+	static const char *const member[] = {"normalizer", "pre_tokenizer", "decoder"};
 
-	if ((rc = get_hf(t, err)) != SM_OK)
-		return rc;
-	return add_decoder(t->hf, d, "decoder", 0, err);
+	if (t->hf == NULL && (t->hf = sm_alloc0(sizeof(struct sm_tok_hf))) == NULL)
+		return sm_tok_nomem_load(err);
+	return add[part] (t->hf, o, member[part], 0, err);
 }
 
 static void

@@ -398,9 +398,13 @@ sm_status	sm_tok_unigram_word(const sm_tokenizer *t, const uint8_t *s, size_t le
 
 /* sm_tok_hf.c: Hugging Face's normalizers, pre-tokenizers and decoders other than BERT's and
  * ByteLevel (each load adds the component's steps) */
-sm_status	sm_tok_hf_load_normalizer(sm_tokenizer *t, const sm_json *n, sm_error *err);
-sm_status	sm_tok_hf_load_pre_tokenizer(sm_tokenizer *t, const sm_json *p, sm_error *err);
-sm_status	sm_tok_hf_load_decoder(sm_tokenizer *t, const sm_json *d, sm_error *err);
+typedef enum sm_tok_hf_part
+{
+	SM_TOK_HF_NORMALIZER,
+	SM_TOK_HF_PRE_TOKENIZER,
+	SM_TOK_HF_DECODER
+} sm_tok_hf_part;
+sm_status	sm_tok_hf_load(sm_tokenizer *t, sm_tok_hf_part part, const sm_json *o, sm_error *err);
 void		sm_tok_hf_free(sm_tokenizer *t);
 bool		sm_tok_hf_has_normalizer(const sm_tokenizer *t);
 bool		sm_tok_hf_has_pre_tokenizer(const sm_tokenizer *t);

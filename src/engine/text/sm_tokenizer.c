@@ -166,7 +166,7 @@ load_normalizer(sm_tokenizer *t, const sm_json *root, sm_error *err)
 	if ((rc = component_type(root, "normalizer", &n, &type, err)) != SM_OK || type == NULL)
 		return rc;
 	if (strcmp(type, "BertNormalizer") != 0)
-		return sm_tok_hf_load_normalizer(t, n, err);
+		return sm_tok_hf_load(t, SM_TOK_HF_NORMALIZER, n, err);
 	t->bert_norm = true;
 	if ((rc = member_bool(n, "normalizer", "clean_text", true, &t->clean_text, err)) != SM_OK ||
 		(rc = member_bool(n, "normalizer", "handle_chinese_chars", true, &t->handle_chinese, err)) != SM_OK ||
@@ -202,7 +202,7 @@ load_pre_tokenizer(sm_tokenizer *t, const sm_json *root, sm_error *err)
 		return SM_OK;
 	}
 	t->pre = SM_TOK_PRE_HF;
-	return sm_tok_hf_load_pre_tokenizer(t, p, err);
+	return sm_tok_hf_load(t, SM_TOK_HF_PRE_TOKENIZER, p, err);
 }
 
 static sm_status
@@ -580,7 +580,7 @@ load_decoder(sm_tokenizer *t, const sm_json *root, sm_error *err)
 		return SM_OK;
 	}
 	t->decoder = SM_TOK_DEC_HF;
-	return sm_tok_hf_load_decoder(t, d, err);
+	return sm_tok_hf_load(t, SM_TOK_HF_DECODER, d, err);
 }
 
 sm_status
