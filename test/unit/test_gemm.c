@@ -197,6 +197,100 @@ check_threads(int M, int N, int K, unsigned *seed)
 	return ok;
 }
 
+/*
+ * The fused epilogue (sm_gemm_packed_epi, sm_op_matmul_act): the bits of the
+ * product followed by sm_bias_act, for every variant, activation, a bias or
+ * none, row ranges, a stride wider than N, several K chunks, and through the
+ * seam on 1 to 3 threads (rows and panels split) and on the blas kernels.
+ */
+static bool
+check_epilogue(int M, int N, int K, int pad, unsigned *seed)
+{
+	static const sm_act acts[] = {SM_ACT_RELU, SM_ACT_GELU, SM_ACT_GELU_TANH, SM_ACT_TANH,
+	SM_ACT_IDENTITY, SM_ACT_SILU};
+	const int	ldy = N + pad;
+	float	   *W = malloc(sizeof(float) * (size_t) N * K),
+			   *x = malloc(sizeof(float) * (size_t) M * K),
+			   *bias = malloc(sizeof(float) * (size_t) N),
+			   *a = malloc(sizeof(float) * (size_t) M * ldy),
+			   *b = malloc(sizeof(float) * (size_t) M * ldy),
+			   *P = aligned_alloc(64, sizeof(float) * sm_pack_floats(N, K));
+	sm_packed	pk;
+	sm_error	err;
+	bool		ok = true;
+
+	for (size_t i = 0; i < (size_t) N * K; i++)
+		W[i] = (float) sm_test_urand(seed) * 0.2f;
+	for (size_t i = 0; i < (size_t) M * K; i++)
+		x[i] = (float) sm_test_urand(seed);
+	for (int i = 0; i < N; i++)
+		bias[i] = (float) sm_test_urand(seed);
+	sm_pack_into(P, W, K, N, K, false);
+	if (sm_packed_init(&pk, W, N, K, false, &err) != SM_OK)
+		return false;
+	for (size_t ai = 0; ai < sizeof(acts) / sizeof(acts[0]); ai++)
+		for (int with_bias = 0; with_bias < 2; with_bias++)
+		{
+			sm_gemm_epi epi = {.bias = with_bias ? bias : NULL, .act = acts[ai]};
+
+			for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++)
+			{
+				if (!sm_kernels_supported(variants[v]))
+					continue;
+				sm_activ_use_fma(variants[v] != SM_KERNELS_GENERIC);
+				memset(a, 0, sizeof(float) * (size_t) M * ldy);
+				memset(b, 0, sizeof(float) * (size_t) M * ldy);
+				sm_gemm_packed(variants[v], P, sm_pack_stride(K), N, K, x, K, 0, M, 1.0f, 0.0f, a, ldy);
+				sm_bias_act_ld(a, (size_t) ldy, epi.bias, (size_t) M, N, epi.act);
+				/* in two row ranges, so a range's epilogue starts mid-matrix */
+				sm_gemm_packed_epi(variants[v], P, sm_pack_stride(K), N, K, x, K, 0, M / 3, 1.0f, 0.0f,
+								   b, ldy, &epi);
+				sm_gemm_packed_epi(variants[v], P, sm_pack_stride(K), N, K, x, K, M / 3, M, 1.0f, 0.0f,
+								   b, ldy, &epi);
+				if (memcmp(a, b, sizeof(float) * (size_t) M * ldy) != 0)
+				{
+					printf("epilogue: %d x %d x %d, variant %d, act %d, bias %d: differs\n",
+						   M, N, K, (int) variants[v], (int) epi.act, with_bias);
+					ok = false;
+				}
+			}
+			/* through the seam: every kernel set this CPU runs, 1 to 3 threads */
+			for (int ks = 0; ks < 4; ks++)
+			{
+				static const char *const sets[] = {"generic", "avx2", "avx512", "blas"};
+
+				if (sm_ops_set_kernels(sets[ks], &err) != SM_OK)
+					continue;
+				for (int t = 1; t <= 3; t++)
+				{
+					/* the reference on as many threads (OpenBLAS's bits may change with them) */
+					sm_set_threads(t);
+					memset(a, 0, sizeof(float) * (size_t) M * ldy);
+					sm_op_matmul(&pk, x, K, M, 0.0f, a, ldy);
+					sm_bias_act_ld(a, (size_t) ldy, epi.bias, (size_t) M, N, epi.act);
+					memset(b, 0, sizeof(float) * (size_t) M * ldy);
+					sm_op_matmul_act(&pk, x, K, M, b, ldy, epi.bias, epi.act);
+					if (memcmp(a, b, sizeof(float) * (size_t) M * ldy) != 0)
+					{
+						printf("epilogue: %d x %d x %d, %s kernels, %d threads, act %d, bias %d: differs\n",
+							   M, N, K, sets[ks], t, (int) epi.act, with_bias);
+						ok = false;
+					}
+				}
+			}
+			sm_set_threads(1);
+			(void) sm_ops_set_kernels("auto", &err);
+		}
+	sm_packed_free(&pk);
+	free(W);
+	free(x);
+	free(bias);
+	free(a);
+	free(b);
+	free(P);
+	return ok;
+}
+
 void
 test_gemm(void)
 {
@@ -251,6 +345,13 @@ test_gemm(void)
 		CHECK(check_threads(5000, 17, 100, &seed));
 		CHECK(check_threads(3, 20000, 64, &seed));
 	}
+
+	/* the fused bias + activation epilogue */
+	CHECK(check_epilogue(203, 77, 300, 0, &seed));
+	CHECK(check_epilogue(130, 1001, 513, 7, &seed));
+	CHECK(check_epilogue(1, 50, 17, 0, &seed));
+	CHECK(check_epilogue(2, 3000, 64, 0, &seed));
+	CHECK(check_epilogue(5, 16, 1, 3, &seed));
 
 	/* packing: zero past N, the same for both layouts */
 	{

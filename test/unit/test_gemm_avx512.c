@@ -9,12 +9,14 @@
  */
 #define SM_GEMM_AVX512_TARGET "avx2,fma"
 #define sm_gemm_packed emu_gemm_packed
+#define sm_gemm_packed_epi emu_gemm_packed_epi
 #define sm_pack_into emu_pack_into
 #define sm_pack_floats emu_pack_floats
 #define sm_pack_stride emu_pack_stride
 #define sm_gemm_naive emu_gemm_naive
 #include "../../src/engine/ops/sm_gemm.c"
 #undef sm_gemm_packed
+#undef sm_gemm_packed_epi
 #undef sm_pack_into
 #undef sm_pack_floats
 #undef sm_pack_stride

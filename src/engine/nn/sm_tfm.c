@@ -69,13 +69,6 @@ sm_tfm_out_width(const sm_tfm *m, sm_tfm_out what)
 	return 0;
 }
 
-/* out[n, L->out] = beta out + in[n, L->in] W^T (no bias) */
-static inline void
-dense(const sm_dense *L, const float *in, int ldin, int n, float beta, float *out, int ldout)
-{
-	sm_op_matmul(&L->pk, in, ldin, n, beta, out, ldout);
-}
-
 /* ---------------------------------------------------------------- for the archs */
 
 sm_status
@@ -515,19 +508,14 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 	/* q, k, v */
 	if (L->qkv.w)
 	{
-		dense(&L->qkv, in, d, n, 0.0f, ws->qkv, 3 * d);
-		sm_op_bias_act(ws->qkv, L->qkv.b, (size_t) n, 3 * d, SM_ACT_IDENTITY);
+		sm_dense_act(&L->qkv, in, d, n, ws->qkv, 3 * d, SM_ACT_IDENTITY);
 	}
 	else
 	{
 		const sm_dense *p[3] = {&L->q, &L->k, &L->v};
 
-		for (int j = 0; j < 3; j++)
-		{
-			dense(p[j], in, d, n, 0.0f, ws->qkv + j * d, 3 * d);
-			for (int r = 0; r < n && p[j]->b; r++)	/* rows of 3d: one d-wide part each */
-				sm_op_bias_act(ws->qkv + (size_t) r * 3 * d + j * d, p[j]->b, 1, d, SM_ACT_IDENTITY);
-		}
+		for (int j = 0; j < 3; j++)	/* rows of 3d: one d-wide part each */
+			sm_dense_act(p[j], in, d, n, ws->qkv + j * d, 3 * d, SM_ACT_IDENTITY);
 	}
 
 	/* attention, per sequence */
@@ -560,16 +548,15 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 	}
 
 	/* x += ctx Wo^T + bo, then LN1 (post) or h = LN2(x) (pre) */
-	dense(&L->o, ws->ctx, d, n, 1.0f, ws->x, d);
+	sm_dense_mul(&L->o, ws->ctx, d, n, 1.0f, ws->x, d);
 	if (m->norm_first)
 		sm_op_add_layernorm(ws->x, L->o.b, L->ln2_g, L->ln2_b, m->eps, (size_t) n, d, ws->h);
 	else
 		sm_op_add_layernorm(ws->x, L->o.b, L->ln1_g, L->ln1_b, m->eps, (size_t) n, d, ws->x);
 
 	/* feed-forward */
-	dense(&L->ff1, m->norm_first ? ws->h : ws->x, d, n, 0.0f, ws->f, m->ffn);
-	sm_op_bias_act(ws->f, L->ff1.b, (size_t) n, m->ffn, m->act);
-	dense(&L->ff2, ws->f, m->ffn, n, 1.0f, ws->x, d);
+	sm_dense_act(&L->ff1, m->norm_first ? ws->h : ws->x, d, n, ws->f, m->ffn, m->act);
+	sm_dense_mul(&L->ff2, ws->f, m->ffn, n, 1.0f, ws->x, d);
 	if (m->norm_first)
 		sm_op_add_layernorm(ws->x, L->ff2.b, next_g, next_b, m->eps, (size_t) n, d, ws->h);
 	else
@@ -613,8 +600,7 @@ embed(const sm_tfm *m, tfm_ws *ws, int n, const int *lengths, int n_seq, int pos
 		memcpy(in, x, sizeof(float) * (size_t) n * m->I);
 		for (int r = 0; r < n; r++)
 			sm_seqhead_scale_input(&m->sh, in + (size_t) r * m->I);
-		dense(&m->in_proj, in, m->I, n, 0.0f, ws->x, d);
-		sm_op_bias_act(ws->x, m->in_proj.b, (size_t) n, d, SM_ACT_IDENTITY);
+		sm_dense_act(&m->in_proj, in, m->I, n, ws->x, d, SM_ACT_IDENTITY);
 	}
 	if (m->pos)
 	{
@@ -678,8 +664,7 @@ apply_head(const sm_tfm *m, const float *y, int n, float *out)
 		memcpy(out, y, sizeof(float) * (size_t) n * m->d);
 		return;
 	}
-	dense(&m->head, y, m->head.in, n, 0.0f, out, m->head.out);
-	sm_op_bias_act(out, m->head.b, (size_t) n, m->head.out, SM_ACT_IDENTITY);
+	sm_dense_act(&m->head, y, m->head.in, n, out, m->head.out, SM_ACT_IDENTITY);
 	if (m->sh.O > 0)
 		sm_seqhead_unscale(&m->sh, out, (size_t) n);
 }
@@ -732,8 +717,7 @@ sequence_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq, floa
 	{
 		float	   *t = ws->h;
 
-		dense(&m->pooler, pooled, d, n_seq, 0.0f, t, d);
-		sm_op_bias_act(t, m->pooler.b, (size_t) n_seq, d, SM_ACT_TANH);
+		sm_dense_act(&m->pooler, pooled, d, n_seq, t, d, SM_ACT_TANH);
 		pooled = t;
 	}
 	apply_head(m, pooled, n_seq, out);

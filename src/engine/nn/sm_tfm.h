@@ -56,6 +56,20 @@ typedef struct sm_dense
 	sm_packed	pk;				/* w packed for the compute seam (sm_tfm_finish) */
 } sm_dense;
 
+/* out[n, L->out] = beta out + in[n, L->in] W^T (no bias: a later pass adds it) */
+static inline void
+sm_dense_mul(const sm_dense *L, const float *in, int ldin, int n, float beta, float *out, int ldout)
+{
+	sm_op_matmul(&L->pk, in, ldin, n, beta, out, ldout);
+}
+
+/* out[n, L->out] = act(in W^T + b): the bias and activation fused into the product */
+static inline void
+sm_dense_act(const sm_dense *L, const float *in, int ldin, int n, float *out, int ldout, sm_act act)
+{
+	sm_op_matmul_act(&L->pk, in, ldin, n, out, ldout, L->b, act);
+}
+
 typedef struct sm_tfm_layer
 {
 	sm_dense	qkv;			/* fused [3d] output: q, then k, then v */

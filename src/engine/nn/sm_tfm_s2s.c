@@ -28,13 +28,6 @@ sm_tfm_s2s_of(const sm_model *model)
 	return model->arch->family == SM_FAMILY_TFM_SEQ2SEQ ? model->impl : NULL;
 }
 
-/* out[n, L->out] = beta out + in[n, L->in] W^T (no bias) */
-static inline void
-dense(const sm_dense *L, const float *in, int ldin, int n, float beta, float *out, int ldout)
-{
-	sm_op_matmul(&L->pk, in, ldin, n, beta, out, ldout);
-}
-
 /* ---------------------------------------------------------------- life cycle */
 
 /* a decoder layer's dense layers */
@@ -211,11 +204,7 @@ run_encoder(const sm_tfm_s2s *m, ts_state *st, sm_error *err)
 			return sm_fail(err, SM_ERR_ABORTED, "canceled");
 		/* rows of [keys | values] */
 		for (int j = 0; j < 2; j++)
-		{
-			dense(kv[j], st->memory, d, st->S, 0.0f, out + j * d, 2 * d);
-			for (int r = 0; r < st->S && kv[j]->b; r++)
-				sm_op_bias_act(out + (size_t) r * 2 * d + j * d, kv[j]->b, 1, d, SM_ACT_IDENTITY);
-		}
+			sm_dense_act(kv[j], st->memory, d, st->S, out + j * d, 2 * d, SM_ACT_IDENTITY);
 	}
 	return SM_OK;
 }
@@ -430,19 +419,14 @@ ts_step(void *state, const int32_t *tokens, float *lp, sm_error *err)
 		in = m->norm_first ? st->h : st->x;
 		if (L->sa_qkv.w)
 		{
-			dense(&L->sa_qkv, in, d, N, 0.0f, st->qkv, 3 * d);
-			sm_op_bias_act(st->qkv, L->sa_qkv.b, (size_t) N, 3 * d, SM_ACT_IDENTITY);
+			sm_dense_act(&L->sa_qkv, in, d, N, st->qkv, 3 * d, SM_ACT_IDENTITY);
 		}
 		else
 		{
 			const sm_dense *p[3] = {&L->sa_q, &L->sa_k, &L->sa_v};
 
 			for (int j = 0; j < 3; j++)
-			{
-				dense(p[j], in, d, N, 0.0f, st->qkv + j * d, 3 * d);
-				for (int r = 0; r < N && p[j]->b; r++)
-					sm_op_bias_act(st->qkv + (size_t) r * 3 * d + j * d, p[j]->b, 1, d, SM_ACT_IDENTITY);
-			}
+				sm_dense_act(p[j], in, d, N, st->qkv + j * d, 3 * d, SM_ACT_IDENTITY);
 		}
 		for (int r = 0; r < N; r++)
 		{
@@ -452,7 +436,7 @@ ts_step(void *state, const int32_t *tokens, float *lp, sm_error *err)
 			memcpy(st->vc + at, st->qkv + (size_t) r * 3 * d + 2 * d, sizeof(float) * d);
 		}
 		self_attend(m, st, li);
-		dense(&L->sa_o, st->ctx, d, N, 1.0f, st->x, d);
+		sm_dense_mul(&L->sa_o, st->ctx, d, N, 1.0f, st->x, d);
 		if (m->norm_first)
 			sm_op_add_layernorm(st->x, L->sa_o.b, L->ln2_g, L->ln2_b, m->eps, (size_t) N, d, st->h);
 		else
@@ -460,10 +444,9 @@ ts_step(void *state, const int32_t *tokens, float *lp, sm_error *err)
 
 		/* cross-attention over the source's memory */
 		in = m->norm_first ? st->h : st->x;
-		dense(&L->ca_q, in, d, N, 0.0f, st->q, d);
-		sm_op_bias_act(st->q, L->ca_q.b, (size_t) N, d, SM_ACT_IDENTITY);
+		sm_dense_act(&L->ca_q, in, d, N, st->q, d, SM_ACT_IDENTITY);
 		cross_attend(m, st, li);
-		dense(&L->ca_o, st->ctx, d, N, 1.0f, st->x, d);
+		sm_dense_mul(&L->ca_o, st->ctx, d, N, 1.0f, st->x, d);
 		if (m->norm_first)
 			sm_op_add_layernorm(st->x, L->ca_o.b, L->ln3_g, L->ln3_b, m->eps, (size_t) N, d, st->h);
 		else
@@ -471,9 +454,8 @@ ts_step(void *state, const int32_t *tokens, float *lp, sm_error *err)
 
 		/* feed-forward */
 		in = m->norm_first ? st->h : st->x;
-		dense(&L->ff1, in, d, N, 0.0f, st->f, m->ffn);
-		sm_op_bias_act(st->f, L->ff1.b, (size_t) N, m->ffn, m->act);
-		dense(&L->ff2, st->f, m->ffn, N, 1.0f, st->x, d);
+		sm_dense_act(&L->ff1, in, d, N, st->f, m->ffn, m->act);
+		sm_dense_mul(&L->ff2, st->f, m->ffn, N, 1.0f, st->x, d);
 		if (m->norm_first)
 			sm_op_add_layernorm(st->x, L->ff2.b, NULL, NULL, m->eps, (size_t) N, d, st->x);	/* the bias only */
 		else
@@ -485,7 +467,7 @@ ts_step(void *state, const int32_t *tokens, float *lp, sm_error *err)
 	/* log_softmax(x lm^T + bias) */
 	for (int r = 0; r < N && m->lm_bias; r++)
 		memcpy(lp + (size_t) r * V, m->lm_bias, sizeof(float) * V);
-	dense(&m->lm, st->x, d, N, m->lm_bias ? 1.0f : 0.0f, lp, V);
+	sm_dense_mul(&m->lm, st->x, d, N, m->lm_bias ? 1.0f : 0.0f, lp, V);
 	for (int r = 0; r < N; r++)
 	{
 		float	   *row = lp + (size_t) r * V;

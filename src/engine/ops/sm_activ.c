@@ -68,11 +68,13 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define AV(name) name##_fma
+#define AV_MASKED 1
 #define VMIN(c, x) __builtin_ia32_minps256((c), (x))
 #define VMAX(c, x) __builtin_ia32_maxps256((c), (x))
 #include "sm_activ_kernels.h"
 #undef VMIN
 #undef VMAX
+#undef AV_MASKED
 #undef AV
 #pragma GCC pop_options
 #endif
@@ -145,7 +147,13 @@ sm_elman_cell(const float *g, const float *b, float *h, int H, bool relu)
 void
 sm_bias_act(float *x, const float *b, size_t rows, int cols, sm_act act)
 {
-	PICK(sm_bias_act) (x, b, rows, cols, act);
+	PICK(sm_bias_act) (x, (size_t) cols, b, rows, cols, act);
+}
+
+void
+sm_bias_act_ld(float *x, size_t ld, const float *b, size_t rows, int cols, sm_act act)
+{
+	PICK(sm_bias_act) (x, ld, b, rows, cols, act);
 }
 
 void

@@ -51,6 +51,8 @@ typedef enum sm_act
 
 /* x [rows, cols] = act(x + b) (b [cols] or NULL) */
 void		sm_bias_act(float *x, const float *b, size_t rows, int cols, sm_act act);
+/* the same over rows ld floats apart (ld >= cols): a product's epilogue on a block of its output */
+void		sm_bias_act_ld(float *x, size_t ld, const float *b, size_t rows, int cols, sm_act act);
 /* x[0..n) = softmax(x) */
 void		sm_softmax(float *x, int n);
 /* log sum exp(x[0..n)) */

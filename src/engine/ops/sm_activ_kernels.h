@@ -10,6 +10,7 @@
 #define vgelu AV(vgelu)
 #define vgelu_tanh AV(vgelu_tanh)
 #define vload AV(vload)
+#define vmask AV(vmask)
 #define vrelu AV(vrelu)
 #define vsel AV(vsel)
 #define vsigmoid AV(vsigmoid)
@@ -191,26 +192,58 @@ AV(sm_vtanh)(float *x, size_t n)
 	APPLY8(vtanh, x, n);
 }
 
-/* load n <= 8 floats (the rest zero) / store n floats */
+/*
+ * load n <= 8 floats (the rest zero) / store n floats.  A partial vector
+ * never calls memcpy: a call inside a loop clobbers every vector register,
+ * so the loop's constants were spilled to the stack and reloaded on every
+ * iteration (bias + exact GELU ran at 2.4 ns per element, now 1.5).  The
+ * FMA build uses AVX's masked moves (masked-off lanes do not fault); the
+ * baseline one moves the n floats one by one.
+ */
+#ifdef AV_MASKED
+V8_INLINE v8i
+vmask(int n)
+{
+	return (v8i) {0, 1, 2, 3, 4, 5, 6, 7} < I8(n);
+}
+#endif
+
 V8_INLINE v8f
 vload(const float *p, int n)
 {
-	v8f			v = V8(0.0f);
+	v8f			v;
 
-	if (n == 8)
+	if (__builtin_expect(n == 8, 1))
+	{
 		memcpy(&v, p, sizeof(v));	/* a constant size: one unaligned vector load */
-	else
-		memcpy(&v, p, sizeof(float) * (size_t) n);
+		return v;
+	}
+#ifdef AV_MASKED
+	return __builtin_ia32_maskloadps256((const v8f *) p, vmask(n));
+#else
+	v = V8(0.0f);
+	for (int k = 0; k < 8; k++)
+		if (k < n)
+			v[k] = p[k];
 	return v;
+#endif
 }
 
 V8_INLINE void
 vstore(float *p, v8f v, int n)
 {
-	if (n == 8)
+	if (__builtin_expect(n == 8, 1))
+	{
 		memcpy(p, &v, sizeof(v));
-	else
-		memcpy(p, &v, sizeof(float) * (size_t) n);
+		return;
+	}
+#ifdef AV_MASKED
+	__builtin_ia32_maskstoreps256((v8f *) p, vmask(n), v);
+#else
+	for (int k = 0; k < 8; k++)
+		if (k < n)
+			p[k] = v[k];
+#endif
 }
 
 static void
@@ -366,11 +399,31 @@ vrelu(v8f x)
 	return vsel(x > V8(0.0f), x, V8(0.0f));
 }
 
+/*
+ * Rows ld floats apart; two vectors per step where there are two (their
+ * chains interleave: about 3% faster for GELU).  Every element gets the
+ * same operations wherever it sits.
+ */
 #define BIAS_ACT(f) \
 	for (size_t r = 0; r < rows; r++) \
 	{ \
-		float	   *row = x + r * (size_t) cols; \
-		for (int j = 0; j < cols; j += 8) \
+		float	   *row = x + r * ld; \
+		int			j = 0; \
+		for (; j + 16 <= cols; j += 16) \
+		{ \
+			v8f			v0 = vload(row + j, 8), \
+						v1 = vload(row + j + 8, 8); \
+			if (b) \
+			{ \
+				v0 = v0 + vload(b + j, 8); \
+				v1 = v1 + vload(b + j + 8, 8); \
+			} \
+			v0 = f(v0); \
+			v1 = f(v1); \
+			vstore(row + j, v0, 8); \
+			vstore(row + j + 8, v1, 8); \
+		} \
+		for (; j < cols; j += 8) \
 		{ \
 			int			n = cols - j < 8 ? cols - j : 8; \
 			v8f			v = vload(row + j, n); \
@@ -381,7 +434,7 @@ vrelu(v8f x)
 	}
 
 static void
-AV(sm_bias_act)(float *x, const float *b, size_t rows, int cols, sm_act act)
+AV(sm_bias_act)(float *x, size_t ld, const float *b, size_t rows, int cols, sm_act act)
 {
 	switch (act)
 	{
@@ -543,6 +596,7 @@ AV(sm_add_layernorm)(float *x, const float *b, const float *g, const float *beta
 #undef vgelu
 #undef vgelu_tanh
 #undef vload
+#undef vmask
 #undef vrelu
 #undef vsel
 #undef vsigmoid

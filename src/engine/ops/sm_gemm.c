@@ -146,8 +146,9 @@ SM_TARGET(SM_GEMM_AVX512_TARGET)
 #endif
 
 void
-sm_gemm_packed(sm_kernels kind, const float *P, size_t pstride, int N, int K, const float *x,
-			   int ldx, int m0, int m1, float alpha, float beta, float *y, int ldy)
+sm_gemm_packed_epi(sm_kernels kind, const float *P, size_t pstride, int N, int K, const float *x,
+				   int ldx, int m0, int m1, float alpha, float beta, float *y, int ldy,
+				   const sm_gemm_epi *epi)
 {
 	if (m1 <= m0 || N <= 0)
 		return;
@@ -157,20 +158,30 @@ sm_gemm_packed(sm_kernels kind, const float *P, size_t pstride, int N, int K, co
 		for (int i = m0; i < m1; i++)
 			for (int n = 0; n < N; n++)
 				y[(size_t) i * ldy + n] = beta != 0.0f ? y[(size_t) i * ldy + n] : 0.0f;
+		if (epi)
+			sm_bias_act_ld(y + (size_t) m0 * ldy, (size_t) ldy, epi->bias, (size_t) (m1 - m0), N,
+						   epi->act);
 		return;
 	}
 	switch (kind)
 	{
 #ifdef SM_GEMM_X86
 		case SM_KERNELS_AVX512:
-			sm_gemm_packed_avx512(P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy);
+			sm_gemm_packed_avx512(P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy, epi);
 			return;
 		case SM_KERNELS_AVX2:
-			sm_gemm_packed_avx2(P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy);
+			sm_gemm_packed_avx2(P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy, epi);
 			return;
 #endif
 		default:
-			sm_gemm_packed_generic(P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy);
+			sm_gemm_packed_generic(P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy, epi);
 			return;
 	}
+}
+
+void
+sm_gemm_packed(sm_kernels kind, const float *P, size_t pstride, int N, int K, const float *x,
+			   int ldx, int m0, int m1, float alpha, float beta, float *y, int ldy)
+{
+	sm_gemm_packed_epi(kind, P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy, NULL);
 }

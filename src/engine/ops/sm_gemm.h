@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sm_activ.h"
+
 #define SM_PANEL 16				/* output columns per packed panel */
 #define SM_GEMM_KC 512			/* K steps per pass over a panel chunk (16 x 512 floats: 32 kB, L1) */
 #define SM_GEMM_MC 64			/* rows of x per pass over the panels (64 x 512 floats: 128 kB, L2) */
@@ -54,6 +56,24 @@ void		sm_pack_into(float *dst, const float *W, int ldw, int N, int K, bool in_ma
 void		sm_gemm_packed(sm_kernels kind, const float *P, size_t pstride, int N, int K,
 						   const float *x, int ldx, int m0, int m1, float alpha, float beta,
 						   float *y, int ldy);
+
+/*
+ * An epilogue: y = act(y + bias) on each block of the output right after its
+ * last K chunk, while the block is still in L1 (a transformer's bias + GELU
+ * was a separate pass over a buffer that does not fit L2).  The same
+ * operations as sm_bias_act after the product, so the same bits.  bias
+ * (N floats, aligned with y's columns) may be NULL.
+ */
+typedef struct sm_gemm_epi
+{
+	const float *bias;
+	sm_act		act;
+} sm_gemm_epi;
+
+/* sm_gemm_packed with an epilogue (epi NULL: none) */
+void		sm_gemm_packed_epi(sm_kernels kind, const float *P, size_t pstride, int N, int K,
+							   const float *x, int ldx, int m0, int m1, float alpha, float beta,
+							   float *y, int ldy, const sm_gemm_epi *epi);
 
 /* the naive reference: double accumulation, W unpacked (layout as sm_pack_into) */
 void		sm_gemm_naive(const float *W, int ldw, bool in_major, int N, int K,

@@ -19,7 +19,9 @@
  * FMA) give the same bits.  Blocks: K in chunks of KC (the chain continues
  * from y, so the order is unchanged), M in chunks of MC rows (they stay in
  * L2 while every panel passes over them), one panel chunk (16 x KC floats)
- * in L1 while MR-row blocks of x stream past it.
+ * in L1 while MR-row blocks of x stream past it.  An epilogue (bias +
+ * activation, sm_gemm.h) runs on each MC-row x panel-chunk block as soon as
+ * its last K chunk is done.
  */
 
 #define NV (SM_PANEL / VW)		/* vectors per panel row */
@@ -207,7 +209,8 @@ KNAME(rows) (int mr, int np, const float *x, int ldx, const float *P, size_t pst
 /* the whole product (see the header comment); rows [m0, m1) only */
 static void
 KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float *x, int ldx,
-					   int m0, int m1, float alpha, float beta, float *y, int ldy)
+					   int m0, int m1, float alpha, float beta, float *y, int ldy,
+					   const sm_gemm_epi *epi)
 {
 	const int	panels = (N + SM_PANEL - 1) / SM_PANEL;
 
@@ -237,6 +240,11 @@ KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float
 					KNAME(rows) (mr, np, x + (size_t) i * ldx + k0, ldx, Pp, pstride, kc,
 								 y + (size_t) i * ldy + p0 * SM_PANEL, ldy, ncols, init, last, alpha);
 				}
+				/* the epilogue on these rows x columns: finished, and still in L1 */
+				if (last && epi)
+					sm_bias_act_ld(y + (size_t) mb * ldy + p0 * SM_PANEL, (size_t) ldy,
+								   epi->bias ? epi->bias + p0 * SM_PANEL : NULL, (size_t) rows,
+								   ncols, epi->act);
 			}
 		}
 	}

@@ -62,6 +62,12 @@ typedef struct sm_backend
 	void		(*matmul) (const sm_packed *W, const float *x, int ldx, int M, float beta,
 						   float *y, int ldy);
 	/*
+	 * y[M, N] = act(x W^T + bias) (bias [N] or NULL): the product with its
+	 * epilogue fused (the same bits as matmul then bias_act)
+	 */
+	void		(*matmul_act) (const sm_packed *W, const float *x, int ldx, int M, float *y,
+							   int ldy, const float *bias, sm_act act);
+	/*
 	 * Activations by activations: C[M, N] = alpha A[M, K] B^T + beta C with
 	 * B [N, K] (b_trans) or A B with B [K, N]; beta 0 or 1, alpha != 1 only
 	 * with beta 0.  scratch: sm_op_gemm_scratch(N, K) floats, or NULL for
@@ -94,6 +100,13 @@ static inline void
 sm_op_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, float *y, int ldy)
 {
 	sm_ops->matmul(W, x, ldx, M, beta, y, ldy);
+}
+
+static inline void
+sm_op_matmul_act(const sm_packed *W, const float *x, int ldx, int M, float *y, int ldy,
+				 const float *bias, sm_act act)
+{
+	sm_ops->matmul_act(W, x, ldx, M, y, ldy, bias, act);
 }
 
 static inline void

@@ -181,6 +181,7 @@ typedef struct product_job
 	float		alpha,
 				beta;
 	float	   *y;
+	const sm_gemm_epi *epi;
 } product_job;
 
 /* part i of a product: a range of rows, or of panels (every output the same either way) */
@@ -190,9 +191,9 @@ product_part(void *arg, int i)
 	const product_job *j = arg;
 
 	if (j->by_rows)
-		sm_gemm_packed(j->k, j->P, j->ps, j->N, j->K, j->x, j->ldx,
-					   (int) ((long) j->M * i / j->parts), (int) ((long) j->M * (i + 1) / j->parts),
-					   j->alpha, j->beta, j->y, j->ldy);
+		sm_gemm_packed_epi(j->k, j->P, j->ps, j->N, j->K, j->x, j->ldx,
+						   (int) ((long) j->M * i / j->parts), (int) ((long) j->M * (i + 1) / j->parts),
+						   j->alpha, j->beta, j->y, j->ldy, j->epi);
 	else
 	{
 		int			panels = (j->N + SM_PANEL - 1) / SM_PANEL;
@@ -201,15 +202,24 @@ product_part(void *arg, int i)
 		int			n0 = p0 * SM_PANEL,
 					n1 = p1 * SM_PANEL < j->N ? p1 * SM_PANEL : j->N;
 
+		sm_gemm_epi part_epi;
+
+		if (j->epi)
+		{
+			part_epi = *j->epi;
+			if (part_epi.bias)
+				part_epi.bias += n0;
+		}
 		if (n1 > n0)
-			sm_gemm_packed(j->k, j->P + (size_t) p0 * j->ps, j->ps, n1 - n0, j->K, j->x, j->ldx,
-						   0, j->M, j->alpha, j->beta, j->y + n0, j->ldy);
+			sm_gemm_packed_epi(j->k, j->P + (size_t) p0 * j->ps, j->ps, n1 - n0, j->K, j->x, j->ldx,
+							   0, j->M, j->alpha, j->beta, j->y + n0, j->ldy,
+							   j->epi ? &part_epi : NULL);
 	}
 }
 
 static void
 product(sm_kernels k, const float *P, size_t ps, int N, int K, const float *x, int ldx, int M,
-		float alpha, float beta, float *y, int ldy)
+		float alpha, float beta, float *y, int ldy, const sm_gemm_epi *epi)
 {
 	int			threads = product_threads;
 	int			panels = (N + SM_PANEL - 1) / SM_PANEL;
@@ -217,9 +227,10 @@ product(sm_kernels k, const float *P, size_t ps, int N, int K, const float *x, i
 
 	if (threads <= 1 || (double) M * N * K < PARALLEL_MIN_MACS)
 	{
-		sm_gemm_packed(k, P, ps, N, K, x, ldx, 0, M, alpha, beta, y, ldy);
+		sm_gemm_packed_epi(k, P, ps, N, K, x, ldx, 0, M, alpha, beta, y, ldy, epi);
 		return;
 	}
+	j.epi = epi;
 	j.k = k;
 	j.P = P;
 	j.ps = ps;
@@ -247,7 +258,7 @@ cpu_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, float
 		return;
 	if (k != SM_KERNELS_BLAS && W->panels != NULL)
 	{
-		product(k, W->panels, W->pstride, W->N, W->K, x, ldx, M, 1.0f, beta, y, ldy);
+		product(k, W->panels, W->pstride, W->N, W->K, x, ldx, M, 1.0f, beta, y, ldy, NULL);
 		return;
 	}
 	/* sgemv for one row, where sgemm's set-up costs more */
@@ -277,7 +288,7 @@ cpu_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda
 		float	   *P = align64(scratch);
 
 		sm_pack_into(P, B, ldb, N, K, !b_trans);
-		product(k, P, sm_pack_stride(K), N, K, A, lda, M, alpha, beta, C, ldc);
+		product(k, P, sm_pack_stride(K), N, K, A, lda, M, alpha, beta, C, ldc, NULL);
 		return;
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, b_trans ? CblasTrans : CblasNoTrans, M, N, K,
@@ -344,6 +355,31 @@ cpu_bias_act(float *x, const float *b, size_t rows, int cols, sm_act act)
 }
 
 static void
+cpu_matmul_act(const sm_packed *W, const float *x, int ldx, int M, float *y, int ldy,
+			   const float *bias, sm_act act)
+{
+	sm_kernels k = current();
+
+	if (M <= 0)
+		return;
+	if (k != SM_KERNELS_BLAS && W->panels != NULL)
+	{
+		sm_gemm_epi epi = {.bias = bias, .act = act};
+
+		product(k, W->panels, W->pstride, W->N, W->K, x, ldx, M, 1.0f, 0.0f, y, ldy,
+				bias == NULL && act == SM_ACT_IDENTITY ? NULL : &epi);
+		return;
+	}
+	cpu_matmul(W, x, ldx, M, 0.0f, y, ldy);
+	if (bias == NULL && act == SM_ACT_IDENTITY)
+		return;
+	if (ldy == W->N)
+		cpu_bias_act(y, bias, (size_t) M, W->N, act);
+	else
+		sm_bias_act_ld(y, (size_t) ldy, bias, (size_t) M, W->N, act);
+}
+
+static void
 cpu_add_layernorm(float *x, const float *b, const float *g, const float *beta, float eps,
 				  size_t rows, int cols, float *out)
 {
@@ -380,6 +416,7 @@ sm_ops_describe(sm_ops_info *info)
 const sm_backend sm_cpu_backend = {
 	.name = "cpu",
 	.matmul = cpu_matmul,
+	.matmul_act = cpu_matmul_act,
 	.gemm = cpu_gemm,
 	.bias_act = cpu_bias_act,
 	.lstm_cell = sm_lstm_cell,

@@ -92,6 +92,28 @@ device_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, fl
 }
 
 static void
+device_matmul_act(const sm_packed *W, const float *x, int ldx, int M, float *y, int ldy,
+				  const float *bias, sm_act act)
+{
+	char		msg[256];
+
+	if (M > 0 && worth_it(M, W->N, W->K))
+	{
+		__atomic_add_fetch(&offloaded, 1, __ATOMIC_RELAXED);
+		if (device->matmul(W->key, W->owner, W->w, W->N, W->K, W->in_major, x, ldx, M, 0.0f,
+						   y, ldy, msg, sizeof(msg)) == 0)
+		{
+			/* the epilogue on the CPU (a device epilogue is the CUDA issue's) */
+			if (bias != NULL || act != SM_ACT_IDENTITY)
+				sm_bias_act_ld(y, (size_t) ldy, bias, (size_t) M, W->N, act);
+			return;
+		}
+		failed(msg);
+	}
+	sm_cpu_backend.matmul_act(W, x, ldx, M, y, ldy, bias, act);
+}
+
+static void
 device_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda,
 			const float *B, int ldb, float beta, float *C, int ldc, float *scratch)
 {
@@ -133,6 +155,7 @@ sm_ops_attach_device(const sm_device_api *api, sm_error *err)
 	device_backend = sm_cpu_backend;
 	device_backend.name = api->name;
 	device_backend.matmul = device_matmul;
+	device_backend.matmul_act = device_matmul_act;
 	device_backend.gemm = device_gemm;
 	device = api;
 	return SM_OK;
