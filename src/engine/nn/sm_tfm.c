@@ -13,11 +13,13 @@
  * Cancel is polled every layer, and every attention block of a long
  * sequence.
  *
- * Attention, per sequence and head, in blocks of Q_BLOCK query rows: the
- * scores of one block against the keys it may see (all, or up to the block's
- * last position when causal) are one product, the softmax one pass per row,
- * the mixing one product (all through the compute seam, ops/sm_ops.h).  So at most [Q_BLOCK x L] scores exist at a time
- * (the issue's bound is one [heads x L x L] block per sequence).
+ * Attention, per sequence, in blocks of Q_BLOCK query rows, each block one
+ * call of the seam's attention (ops/sm_attention.c: per head, the scores of
+ * the block against the keys it may see are one product, the softmax one
+ * pass per row, the mixing one product; heads side by side on the product
+ * threads when a single tile runs).  So at most [Q_BLOCK x L] scores exist
+ * per thread at a time (the issue's bound is one [heads x L x L] block per
+ * sequence).
  *
  * Per layer, the bias of each output projection is folded into the pass
  * that follows it (the residual's layer norm, or the activation), so a
@@ -375,9 +377,10 @@ typedef struct tfm_ws
 			   *qkv,			/* [cap, 3d] */
 			   *ctx,			/* [cap, d] attention output / pooled rows */
 			   *f,				/* [cap, ffn] feed-forward; also input rows (numeric) */
-			   *s,				/* [Q_BLOCK, max keys] attention scores */
-			   *pk,				/* packing scratch of the attention products */
+			   *attn,			/* attention scratch: attn_sets sets of attn_floats */
 			   *lm;				/* [LM_ROWS, V] logits (logprob), or NULL */
+	size_t		attn_floats;
+	int			attn_sets;		/* heads that may run side by side (one tile: the threads) */
 } tfm_ws;
 
 /*
@@ -385,12 +388,10 @@ typedef struct tfm_ws
  * once to measure, once to carve; the pointers are NULL while measuring).
  */
 static void
-ws_carve(const sm_tfm *m, int cap, int max_keys, bool lm, tfm_ws *ws, sm_arena *a)
+ws_carve(const sm_tfm *m, int cap, int max_keys, bool lm, int attn_sets, tfm_ws *ws, sm_arena *a)
 {
 	size_t		n = (size_t) cap;
 	size_t		fw = (size_t) (m->ffn > m->I ? m->ffn : m->I);
-	size_t		qk = sm_op_gemm_scratch(max_keys, m->dh),
-				sv = sm_op_gemm_scratch(m->dh, max_keys);
 
 	memset(ws, 0, sizeof(*ws));
 	ws->cap = cap;
@@ -399,8 +400,9 @@ ws_carve(const sm_tfm *m, int cap, int max_keys, bool lm, tfm_ws *ws, sm_arena *
 	ws->qkv = sm_arena_take(a, n * 3 * m->d, sizeof(float));
 	ws->ctx = sm_arena_take(a, n * m->d, sizeof(float));
 	ws->f = sm_arena_take(a, n * fw, sizeof(float));
-	ws->s = sm_arena_take(a, (size_t) Q_BLOCK * max_keys, sizeof(float));
-	ws->pk = sm_arena_take(a, qk > sv ? qk : sv, sizeof(float));
+	ws->attn_sets = attn_sets;
+	ws->attn_floats = sm_op_attention_scratch(Q_BLOCK, max_keys, m->dh);
+	ws->attn = sm_arena_take(a, ws->attn_floats * (size_t) attn_sets, sizeof(float));
 	if (lm)
 		ws->lm = sm_arena_take(a, (size_t) LM_ROWS * m->vocab, sizeof(float));
 }
@@ -411,10 +413,12 @@ ws_alloc(const sm_tfm *m, int n_workers, int cap, int max_keys, bool lm, tfm_ws 
 		 sm_arena *a, sm_error *err)
 {
 	sm_status	rc;
+	/* one worker: its attention's heads may run on the product threads */
+	int			attn_sets = n_workers == 1 ? sm_get_threads() : 1;
 
 	memset(a, 0, sizeof(*a));
 	for (int w = 0; w < n_workers; w++)
-		ws_carve(m, cap, max_keys, lm, &ws[w], a);
+		ws_carve(m, cap, max_keys, lm, attn_sets, &ws[w], a);
 	if ((rc = sm_arena_alloc(a, "a transformer forward pass", err)) != SM_OK)
 	{
 		sm_detail(err, "It needs %zu MB of workspace for %d tokens on %d threads.",
@@ -422,7 +426,7 @@ ws_alloc(const sm_tfm *m, int n_workers, int cap, int max_keys, bool lm, tfm_ws 
 		return rc;
 	}
 	for (int w = 0; w < n_workers; w++)
-		ws_carve(m, cap, max_keys, lm, &ws[w], a);
+		ws_carve(m, cap, max_keys, lm, attn_sets, &ws[w], a);
 	return SM_OK;
 }
 
@@ -445,46 +449,30 @@ should_stop(const sm_par *par)
 
 /*
  * Attention of nq query rows (Q: row stride ldq) over nk keys / values
- * (strides ldk), into ctx (stride ldc).  Causal: query i sits at position
- * q0 + i and sees keys 0 .. q0 + i.  Polls for cancel every block (a long
- * sequence's attention is most of a layer's work); false when stopped.
+ * (strides ldk), into ctx (stride ldc), a block of Q_BLOCK query rows at a
+ * time through the seam (all heads of a block in one call, side by side on
+ * the product threads when ws has the scratch for it).  Causal: query i
+ * sits at position q0 + i and sees keys 0 .. q0 + i.  Polls for cancel
+ * every block (a long sequence's attention is most of a layer's work);
+ * false when stopped.
  */
 static bool
 attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V, int ldk,
-	   int nq, int nk, int q0, float *ctx, int ldc, float *s, float *pk, const sm_par *par)
+	   int nq, int nk, int q0, float *ctx, int ldc, const tfm_ws *ws, const sm_par *par)
 {
-	const float scale = 1.0f / sqrtf((float) m->dh);
+	sm_attn		a = {.heads = m->heads, .dh = m->dh, .k = K, .v = V, .ldk = ldk, .nk = nk,
+		.causal = m->causal, .scale = 1.0f / sqrtf((float) m->dh), .ldq = ldq, .ldc = ldc,
+	.scratch = ws->attn, .set_floats = ws->attn_floats, .sets = ws->attn_sets};
 
-	for (int hd = 0; hd < m->heads; hd++)
+	for (int b0 = 0; b0 < nq; b0 += Q_BLOCK)
 	{
-		const float *q = Q + hd * m->dh;
-		const float *k = K + hd * m->dh;
-		const float *v = V + hd * m->dh;
-		float	   *c = ctx + hd * m->dh;
-
-		for (int b0 = 0; b0 < nq; b0 += Q_BLOCK)
-		{
-			int			bn = nq - b0 < Q_BLOCK ? nq - b0 : Q_BLOCK;
-			int			kn = m->causal ? q0 + b0 + bn : nk;
-
-			if (kn > nk)
-				kn = nk;
-			if (nk > Q_BLOCK && should_stop(par))
-				return false;
-			sm_op_gemm(true, bn, kn, m->dh, scale, q + (size_t) b0 * ldq, ldq, k, ldk, 0.0f, s, kn, pk);
-			for (int i = 0; i < bn; i++)
-			{
-				float	   *row = s + (size_t) i * kn;
-				int			valid = m->causal ? q0 + b0 + i + 1 : kn;
-
-				if (valid > kn)
-					valid = kn;
-				sm_op_softmax(row, valid);
-				if (valid < kn)
-					memset(row + valid, 0, sizeof(float) * (size_t) (kn - valid));
-			}
-			sm_op_gemm(false, bn, m->dh, kn, 1.0f, s, kn, v, ldk, 0.0f, c + (size_t) b0 * ldc, ldc, pk);
-		}
+		if (nk > Q_BLOCK && should_stop(par))
+			return false;
+		a.q = Q + (size_t) b0 * ldq;
+		a.ctx = ctx + (size_t) b0 * ldc;
+		a.nq = nq - b0 < Q_BLOCK ? nq - b0 : Q_BLOCK;
+		a.q0 = q0 + b0;
+		sm_op_attention(&a);
 	}
 	return true;
 }
@@ -529,7 +517,7 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 			memcpy(kc + (size_t) (kv->past + r) * d, ws->qkv + (size_t) r * 3 * d + d, sizeof(float) * d);
 			memcpy(vc + (size_t) (kv->past + r) * d, ws->qkv + (size_t) r * 3 * d + 2 * d, sizeof(float) * d);
 		}
-		if (!attend(m, ws->qkv, 3 * d, kc, vc, d, n, kv->past + n, kv->past, ws->ctx, d, ws->s, ws->pk, par))
+		if (!attend(m, ws->qkv, 3 * d, kc, vc, d, n, kv->past + n, kv->past, ws->ctx, d, ws, par))
 			return false;
 	}
 	else
@@ -541,7 +529,7 @@ run_layer(const sm_tfm *m, int li, tfm_ws *ws, int n, const int *lengths, int n_
 			const float *base = ws->qkv + r0 * 3 * d;
 
 			if (!attend(m, base, 3 * d, base + d, base + 2 * d, 3 * d, lengths[sq], lengths[sq], 0,
-						ws->ctx + r0 * d, d, ws->s, ws->pk, par))
+						ws->ctx + r0 * d, d, ws, par))
 				return false;
 			r0 += (size_t) lengths[sq];
 		}

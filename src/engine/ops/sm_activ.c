@@ -15,6 +15,7 @@
  * bits; both meet the accuracy bounds of sm_activ.h (unit-tested each).
  */
 #include "sm_activ.h"
+#include "sm_ops.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -79,11 +80,27 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 #pragma GCC pop_options
 #endif
 
-/* which build the public functions run (sm_ops_cpu.c sets it with the kernel set) */
+/*
+ * Which build the public functions run: sm_ops_cpu.c sets it with the
+ * kernel set.  Until a kernel set is chosen, the first pass chooses it (the
+ * auto choice), so a pass that runs before the first product (a forward
+ * pass's embedding norm) gets the same build as every later one; before,
+ * the first forward pass of a process ran that norm on the baseline build
+ * and differed in the last bits from every later pass.
+ */
 static bool use_fma = false;
+static bool fma_chosen = false;
+
+static inline bool
+fma_build(void)
+{
+	if (!__atomic_load_n(&fma_chosen, __ATOMIC_ACQUIRE))
+		(void) sm_ops_kernels();	/* chooses the kernel set, which calls sm_activ_use_fma */
+	return use_fma;
+}
 
 #ifdef SM_ACTIV_FMA
-#define PICK(name) (use_fma ? name##_fma : name##_base)
+#define PICK(name) (fma_build() ? name##_fma : name##_base)
 #else
 #define PICK(name) name##_base
 #endif
@@ -96,6 +113,7 @@ sm_activ_use_fma(bool on)
 #else
 	(void) on;
 #endif
+	__atomic_store_n(&fma_chosen, true, __ATOMIC_RELEASE);
 }
 
 float

@@ -54,6 +54,45 @@ sm_status	sm_packed_init(sm_packed *p, const float *w, int N, int K, bool in_maj
 						   sm_error *err);
 void		sm_packed_free(sm_packed *p);
 
+/*
+ * Multi-head attention over one block of query rows: for each head h (its
+ * columns h dh .. h dh + dh - 1 of q, k, v and ctx),
+ *   ctx_h = softmax(scale q_h k_h^T) v_h
+ * over nk keys; causal: query row i sits at position q0 + i and sees keys
+ * 0 .. q0 + i only.  q rows ldq apart, k and v rows ldk apart, ctx ldc.
+ */
+typedef struct sm_attn
+{
+	int			heads,
+				dh;
+	const float *q;
+	int			ldq;
+	const float *k,
+			   *v;
+	int			ldk;
+	int			nq,				/* query rows in the block */
+				nk,				/* keys */
+				q0;				/* position of the first query row (causal) */
+	bool		causal;
+	float		scale;
+	float	   *ctx;
+	int			ldc;
+	/* scratch: `sets` blocks of set_floats (each >= sm_op_attention_scratch), end to end */
+	float	   *scratch;
+	size_t		set_floats;
+	int			sets;
+} sm_attn;
+
+struct sm_backend;
+
+/* floats of scratch one worker of sm_op_attention needs for nq x nk blocks of head size dh */
+size_t		sm_op_attention_scratch(int nq, int nk, int dh);
+
+/* head h of a through be's gemm and softmax, in scratch (one set) */
+void		sm_attention_head(const struct sm_backend *be, const sm_attn *a, int h, float *scratch);
+/* every head, one after another, in the first scratch set */
+void		sm_attention_serial(const struct sm_backend *be, const sm_attn *a);
+
 /* The operations of a backend. */
 typedef struct sm_backend
 {
@@ -84,6 +123,11 @@ typedef struct sm_backend
 	void		(*add_layernorm) (float *x, const float *b, const float *g, const float *beta,
 								  float eps, size_t rows, int cols, float *out);
 	void		(*softmax) (float *x, int n);
+	/*
+	 * attention of one query block (sm_attn), all heads; with more than one
+	 * scratch set, heads may run side by side (the same bits as one)
+	 */
+	void		(*attention) (const sm_attn *a);
 	double		(*logsumexp) (const float *x, int n);
 	void		(*set_threads) (int n);
 } sm_backend;
@@ -151,6 +195,12 @@ static inline void
 sm_op_softmax(float *x, int n)
 {
 	sm_ops->softmax(x, n);
+}
+
+static inline void
+sm_op_attention(const sm_attn *a)
+{
+	sm_ops->attention(a);
 }
 
 static inline double

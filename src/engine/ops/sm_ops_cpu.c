@@ -295,6 +295,66 @@ cpu_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda
 				alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* ---------------------------------------------------------------- attention */
+
+/* a product on the calling thread only (inside a pool item: no nested pool) */
+static void
+gemm_here(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda,
+		  const float *B, int ldb, float beta, float *C, int ldc, float *scratch)
+{
+	float	   *P = align64(scratch);
+
+	if (M <= 0 || N <= 0)
+		return;
+	sm_pack_into(P, B, ldb, N, K, !b_trans);
+	sm_gemm_packed(current(), P, sm_pack_stride(K), N, K, A, lda, 0, M, alpha, beta, C, ldc);
+}
+
+static const sm_backend cpu_here = {.name = "cpu (one thread)", .gemm = gemm_here, .softmax = sm_softmax};
+
+typedef struct attn_job
+{
+	const sm_attn *a;
+	int			parts;
+} attn_job;
+
+/* part i: heads i, i + parts, ... in scratch set i (the parts' outputs are disjoint columns) */
+static void
+attn_part(void *arg, int i)
+{
+	const attn_job *j = arg;
+
+	for (int h = i; h < j->a->heads; h += j->parts)
+		sm_attention_head(&cpu_here, j->a, h, j->a->scratch + (size_t) i * j->a->set_floats);
+}
+
+/*
+ * Heads side by side over the product threads when the block is one tile's
+ * (its products would each be too small to split: a 128-token sequence's
+ * per-head products are 1M multiply-adds) and there is a scratch set per
+ * thread; else head after head, each product splitting as it may.  Every
+ * head is computed by the same kernels in the same order either way.
+ */
+static void
+cpu_attention(const sm_attn *a)
+{
+	int			parts = a->sets < product_threads ? a->sets : product_threads;
+	double		macs = 2.0 * a->nq * a->nk * a->dh * a->heads;
+
+	if (parts > a->heads)
+		parts = a->heads;
+	if (current() == SM_KERNELS_BLAS || parts <= 1 || macs < PARALLEL_MIN_MACS)
+	{
+		sm_attention_serial(&sm_cpu_backend, a);
+		return;
+	}
+	{
+		attn_job	j = {.a = a, .parts = parts};
+
+		sm_pool_run(product_threads, parts, attn_part, &j);
+	}
+}
+
 /*
  * The row-wise passes (bias + activation, residual + layer norm) split over
  * the product threads by rows when there is enough work (exact GELU costs
@@ -424,6 +484,7 @@ const sm_backend sm_cpu_backend = {
 	.elman_cell = sm_elman_cell,
 	.add_layernorm = cpu_add_layernorm,
 	.softmax = sm_softmax,
+	.attention = cpu_attention,
 	.logsumexp = sm_logsumexp,
 	.set_threads = cpu_set_threads,
 };

@@ -132,6 +132,13 @@ device_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int 
 
 static sm_backend device_backend;
 
+/* head after head through this table, so the attention's products offload too */
+static void
+device_attention(const sm_attn *a)
+{
+	sm_attention_serial(&device_backend, a);
+}
+
 sm_status
 sm_ops_attach_device(const sm_device_api *api, sm_error *err)
 {
@@ -157,6 +164,7 @@ sm_ops_attach_device(const sm_device_api *api, sm_error *err)
 	device_backend.matmul = device_matmul;
 	device_backend.matmul_act = device_matmul_act;
 	device_backend.gemm = device_gemm;
+	device_backend.attention = device_attention;
 	device = api;
 	return SM_OK;
 }

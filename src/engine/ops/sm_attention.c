@@ -1,0 +1,54 @@
+/*
+ * sm_attention.c -- multi-head attention over one block of query rows
+ * (sm_attn, sm_ops.h), written once over a backend's gemm and softmax: the
+ * CPU backend runs heads side by side on its own kernels through it, a
+ * device backend runs it over its own table (so its products offload).
+ *
+ * Per head: the scores of the block's queries against the keys they may
+ * see are one product (scaled), the softmax one pass per row (a causal
+ * row's unseen keys are zeroed), the mixing one product.
+ */
+#include "sm_ops.h"
+
+#include <string.h>
+
+size_t
+sm_op_attention_scratch(int nq, int nk, int dh)
+{
+	size_t		qk = sm_op_gemm_scratch(nk, dh),
+				sv = sm_op_gemm_scratch(dh, nk);
+
+	/* the scores, rounded to whole cache lines, then the products' packing */
+	return ((size_t) nq * (size_t) nk + 15) / 16 * 16 + (qk > sv ? qk : sv);
+}
+
+void
+sm_attention_head(const sm_backend *be, const sm_attn *a, int h, float *scratch)
+{
+	const float *q = a->q + (size_t) h * a->dh;
+	const float *k = a->k + (size_t) h * a->dh;
+	const float *v = a->v + (size_t) h * a->dh;
+	float	   *c = a->ctx + (size_t) h * a->dh;
+	float	   *s = scratch;
+	float	   *pk = scratch + ((size_t) a->nq * (size_t) a->nk + 15) / 16 * 16;
+	int			kn = a->causal && a->q0 + a->nq < a->nk ? a->q0 + a->nq : a->nk;
+
+	be->gemm(true, a->nq, kn, a->dh, a->scale, q, a->ldq, k, a->ldk, 0.0f, s, kn, pk);
+	for (int i = 0; i < a->nq; i++)
+	{
+		float	   *row = s + (size_t) i * kn;
+		int			valid = a->causal && a->q0 + i + 1 < kn ? a->q0 + i + 1 : kn;
+
+		be->softmax(row, valid);
+		if (valid < kn)
+			memset(row + valid, 0, sizeof(float) * (size_t) (kn - valid));
+	}
+	be->gemm(false, a->nq, a->dh, kn, 1.0f, s, kn, v, a->ldk, 0.0f, c, a->ldc, pk);
+}
+
+void
+sm_attention_serial(const sm_backend *be, const sm_attn *a)
+{
+	for (int h = 0; h < a->heads; h++)
+		sm_attention_head(be, a, h, a->scratch);
+}
