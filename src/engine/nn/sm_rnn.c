@@ -31,6 +31,7 @@
 #include "sm_seqhead.h"
 #include "core/sm_arena.h"
 #include "ops/sm_parallel.h"
+#include "ops/sm_cpu.h"
 #include "ops/sm_pool.h"
 
 #include <pthread.h>
@@ -437,14 +438,6 @@ matmul_t(int n, const sm_packed *W, const float *x, float beta, float *y)
 	sm_op_matmul(W, x, W->K, n, beta, y, W->N);
 }
 
-static inline void
-relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 /* canceled, or another direction failed (sync: the pipelined run) */
 static bool
 dir_should_stop(const tile_ws *ws, const dir_sync *sync)
@@ -470,7 +463,7 @@ dir_wait(const tile_ws *ws, const dir_sync *sync, int steps)
 		{
 			if ((++spins & 63) == 0 && dir_should_stop(ws, sync))
 				return false;
-			relax();
+			sm_cpu_pause();
 		}
 	}
 	return true;
@@ -648,7 +641,7 @@ pipe_run(void *arg, int item)
 			{
 				if ((++spins & 63) == 0 && dir_should_stop(ws, &sync))
 					return;
-				relax();
+				sm_cpu_pause();
 			}
 		}
 	}

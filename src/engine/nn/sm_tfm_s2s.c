@@ -137,8 +137,8 @@ typedef struct ts_state
 			   *q,				/* [cap, d] cross-attention queries */
 			   *ctx,			/* [cap, d] attention output */
 			   *f,				/* [cap, ffn] */
-			   *s,				/* [beams, max(Smax, T)] attention scores */
-			   *pk;				/* packing scratch of the attention products */
+			   *attn;			/* attention scratch (scores [beams, max(Smax, T)], packing) */
+	size_t		attn_floats;
 } ts_state;
 
 static void
@@ -149,8 +149,6 @@ carve(ts_state *st, const sm_tfm_s2s *m)
 				L = (size_t) m->n_layers,
 				cap = (size_t) st->cap;
 	int			keys = st->Smax > st->T ? st->Smax : st->T;
-	size_t		qk = sm_op_gemm_scratch(keys, m->dh),
-				sv = sm_op_gemm_scratch(m->dh, keys);
 
 	st->off = sm_arena_take(a, (size_t) st->B, sizeof(int));
 	st->len = sm_arena_take(a, (size_t) st->B, sizeof(int));
@@ -170,8 +168,8 @@ carve(ts_state *st, const sm_tfm_s2s *m)
 	st->q = sm_arena_take(a, cap * d, sizeof(float));
 	st->ctx = sm_arena_take(a, cap * d, sizeof(float));
 	st->f = sm_arena_take(a, cap * (size_t) m->ffn, sizeof(float));
-	st->s = sm_arena_take(a, (size_t) st->beams * (size_t) keys, sizeof(float));
-	st->pk = sm_arena_take(a, qk > sv ? qk : sv, sizeof(float));
+	st->attn_floats = sm_op_attention_scratch(st->beams, keys, m->dh);
+	st->attn = sm_arena_take(a, st->attn_floats, sizeof(float));
 }
 
 static void
@@ -318,25 +316,19 @@ ts_reorder(void *state, const int *from, int rows)
 static void
 self_attend(const sm_tfm_s2s *m, ts_state *st, int li)
 {
-	const int	d = m->d,
-				dh = m->dh,
-				n = st->t + 1;
-	const float scale = 1.0f / sqrtf((float) dh);
+	const int	d = m->d;
 	const size_t per_slot = (size_t) m->n_layers * st->T * d;
+	sm_attn		a = {.heads = m->heads, .dh = m->dh, .ldq = 3 * d, .ldk = d, .nq = 1,
+		.nk = st->t + 1, .scale = 1.0f / sqrtf((float) m->dh), .ldc = d,
+	.scratch = st->attn, .set_floats = st->attn_floats, .sets = 1};
 
 	for (int r = 0; r < st->rows; r++)
 	{
-		const float *K = st->kc + (size_t) st->slot[r] * per_slot + (size_t) li * st->T * d;
-		const float *V = st->vc + (size_t) st->slot[r] * per_slot + (size_t) li * st->T * d;
-		const float *q = st->qkv + (size_t) r * 3 * d;
-
-		for (int hd = 0; hd < m->heads; hd++)
-		{
-			sm_op_gemm(true, 1, n, dh, scale, q + hd * dh, 3 * d, K + hd * dh, d, 0.0f, st->s, n, st->pk);
-			sm_op_softmax(st->s, n);
-			sm_op_gemm(false, 1, dh, n, 1.0f, st->s, n, V + hd * dh, d, 0.0f,
-					   st->ctx + (size_t) r * d + hd * dh, d, st->pk);
-		}
+		a.k = st->kc + (size_t) st->slot[r] * per_slot + (size_t) li * st->T * d;
+		a.v = st->vc + (size_t) st->slot[r] * per_slot + (size_t) li * st->T * d;
+		a.q = st->qkv + (size_t) r * 3 * d;
+		a.ctx = st->ctx + (size_t) r * d;
+		sm_op_attention(&a);
 	}
 }
 
@@ -345,30 +337,25 @@ static void
 cross_attend(const sm_tfm_s2s *m, ts_state *st, int li)
 {
 	const int	d = m->d,
-				dh = m->dh,
 				N = st->rows;
-	const float scale = 1.0f / sqrtf((float) dh);
 	const float *kv = st->mem_kv + (size_t) li * st->S * 2 * d;
+	sm_attn		a = {.heads = m->heads, .dh = m->dh, .ldq = d, .ldk = 2 * d,
+		.scale = 1.0f / sqrtf((float) m->dh), .ldc = d,
+	.scratch = st->attn, .set_floats = st->attn_floats, .sets = 1};
 
 	for (int r0 = 0, r1; r0 < N; r0 = r1)
 	{
-		int			b = st->src[r0],
-					ls = st->len[b],
-					g;
-		const float *K = kv + (size_t) st->off[b] * 2 * d;
+		int			b = st->src[r0];
 
 		for (r1 = r0 + 1; r1 < N && st->src[r1] == b; r1++)
 			;
-		g = r1 - r0;
-		for (int hd = 0; hd < m->heads; hd++)
-		{
-			sm_op_gemm(true, g, ls, dh, scale, st->q + (size_t) r0 * d + hd * dh, d, K + hd * dh, 2 * d,
-					   0.0f, st->s, ls, st->pk);
-			for (int r = 0; r < g; r++)
-				sm_op_softmax(st->s + (size_t) r * ls, ls);
-			sm_op_gemm(false, g, dh, ls, 1.0f, st->s, ls, K + d + hd * dh, 2 * d, 0.0f,
-					   st->ctx + (size_t) r0 * d + hd * dh, d, st->pk);
-		}
+		a.q = st->q + (size_t) r0 * d;
+		a.k = kv + (size_t) st->off[b] * 2 * d;
+		a.v = a.k + d;
+		a.nq = r1 - r0;
+		a.nk = st->len[b];
+		a.ctx = st->ctx + (size_t) r0 * d;
+		sm_op_attention(&a);
 	}
 }
 

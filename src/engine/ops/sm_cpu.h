@@ -22,4 +22,13 @@ void		sm_cpu_brand(char *out, size_t len);
 /* space-separated features of interest present, e.g. "sse4.2 avx avx2 fma" */
 void		sm_cpu_feature_list(char *out, size_t len);
 
+/* a spin-wait's pause (x86 PAUSE: yields the core's pipeline to its sibling, saves power) */
+static inline void
+sm_cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 #endif

@@ -14,6 +14,7 @@
  * descheduled worker stalled a 0.4 ms forward pass to 9 ms).
  */
 #include "sm_pool.h"
+#include "sm_cpu.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -40,14 +41,6 @@ static int	job_done;			/* items finished (atomic) */
 static int	job_workers;		/* workers 0 .. job_workers-1 take part (atomic; a stale
 								 * value only changes who helps, never what is done) */
 static uint32_t start_gen[POOL_MAX];	/* the generation current when each worker started */
-
-static inline void
-cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
 
 /* claim and run items of generation g until none is left */
 static void
@@ -88,7 +81,7 @@ worker_main(void *arg)
 		{
 			if (++spins < SPIN_ROUNDS)
 			{
-				cpu_relax();
+				sm_cpu_pause();
 				continue;
 			}
 			pthread_mutex_lock(&mu);
@@ -156,5 +149,5 @@ sm_pool_run(int threads, int n, void (*fn) (void *ctx, int i), void *ctx)
 	take_items(g);
 	/* only items someone claimed are outstanding */
 	while (__atomic_load_n(&job_done, __ATOMIC_ACQUIRE) < n)
-		cpu_relax();
+		sm_cpu_pause();
 }

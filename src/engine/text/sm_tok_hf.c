@@ -453,14 +453,6 @@ sm_tok_hf_has_decoder(const sm_tokenizer *t)
 
 /* ---------------------------------------------------------------- normalizing */
 
-static inline size_t
-char_len(const uint8_t *s, size_t n)
-{
-	uint32_t	cp;
-
-	return (size_t) sm_utf8_decode(s, n, &cp);
-}
-
 static void
 precompiled(const hf_step *st, const uint8_t *s, size_t n, sm_buf *out)
 {
@@ -481,7 +473,7 @@ precompiled(const hf_step *st, const uint8_t *s, size_t n, sm_buf *out)
 		else
 			for (size_t j = i; j < g;)
 			{
-				size_t		cl = char_len(s + j, g - j);
+				size_t		cl = sm_tok_char_len(s + j, g - j);
 
 				if (sm_tok_charsmap_shortest(&st->charsmap, s + j, cl, &r, &rl) > 0)
 					sm_buf_append(out, r, rl);
@@ -515,7 +507,7 @@ count_chars(const uint8_t *s, size_t n)
 	size_t		c = 0;
 
 	for (size_t i = 0; i < n; c++)
-		i += char_len(s + i, n - i);
+		i += sm_tok_char_len(s + i, n - i);
 	return c;
 }
 

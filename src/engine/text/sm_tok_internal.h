@@ -15,6 +15,7 @@
 
 #include "sm_tokenizer.h"
 #include "core/sm_json.h"
+#include "core/sm_utf8.h"
 
 /* ids above this are refused at load (the tables are sized by the highest id) */
 #define SM_TOK_MAX_ID ((1 << 22) - 1)
@@ -447,6 +448,15 @@ static inline sm_status
 sm_tok_nomem(sm_error *err)
 {
 	return sm_fail(err, SM_ERR_NOMEM, "out of memory while tokenizing");
+}
+
+/* the length of the UTF-8 character at s (1 for a byte that starts none) */
+static inline size_t
+sm_tok_char_len(const uint8_t *s, size_t n)
+{
+	uint32_t	cp;
+
+	return (size_t) sm_utf8_decode(s, n, &cp);
 }
 
 #endif							/* SM_TOK_INTERNAL_H */

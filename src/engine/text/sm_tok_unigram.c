@@ -161,15 +161,6 @@ sm_tok_unigram_free(sm_tokenizer *t)
 	t->uni = NULL;
 }
 
-/* the length of the character at s (1 for a byte that starts none: HF never sees one) */
-static inline size_t
-char_len(const uint8_t *s, size_t n)
-{
-	uint32_t	cp;
-
-	return (size_t) sm_utf8_decode(s, n, &cp);
-}
-
 /* a piece the Viterbi chose, s[start, end), as ids */
 static sm_status
 push_piece(const sm_tokenizer *t, const uint8_t *s, size_t start, size_t end, sm_tok_ids *e,
@@ -225,7 +216,7 @@ sm_tok_unigram_word(const sm_tokenizer *t, const uint8_t *s, size_t len, sm_tok_
 	for (at = 0; at < len;)
 	{
 		double		here = best[at].score;
-		size_t		mblen = char_len(s + at, len - at);
+		size_t		mblen = sm_tok_char_len(s + at, len - at);
 		bool		single = false;
 		int64_t		node = 0;
 
