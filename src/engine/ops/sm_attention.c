@@ -12,14 +12,20 @@
 
 #include <string.h>
 
+/* floats of a scratch set before the products' packing: the scores, in whole cache lines */
+static inline size_t
+scores_floats(int nq, int nk)
+{
+	return ((size_t) nq * (size_t) nk + 15) / 16 * 16;
+}
+
 size_t
 sm_op_attention_scratch(int nq, int nk, int dh)
 {
 	size_t		qk = sm_op_gemm_scratch(nk, dh),
 				sv = sm_op_gemm_scratch(dh, nk);
 
-	/* the scores, rounded to whole cache lines, then the products' packing */
-	return ((size_t) nq * (size_t) nk + 15) / 16 * 16 + (qk > sv ? qk : sv);
+	return scores_floats(nq, nk) + (qk > sv ? qk : sv);
 }
 
 void
@@ -30,7 +36,7 @@ sm_attention_head(const sm_backend *be, const sm_attn *a, int h, float *scratch)
 	const float *v = a->v + (size_t) h * a->dh;
 	float	   *c = a->ctx + (size_t) h * a->dh;
 	float	   *s = scratch;
-	float	   *pk = scratch + ((size_t) a->nq * (size_t) a->nk + 15) / 16 * 16;
+	float	   *pk = scratch + scores_floats(a->nq, a->nk);
 	int			kn = a->causal && a->q0 + a->nq < a->nk ? a->q0 + a->nq : a->nk;
 
 	be->gemm(true, a->nq, kn, a->dh, a->scale, q, a->ldq, k, a->ldk, 0.0f, s, kn, pk);
