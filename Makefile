@@ -23,7 +23,7 @@ REGRESS = setup import predict errors cache catalog compute cpu_unsupported devi
 PG_CPPFLAGS = -Isrc/engine
 SHLIB_LINK = -lopenblas -lm
 
-UNIT_SRCS = $(sort $(wildcard test/unit/*.c))
+UNIT_SRCS = $(sort $(wildcard test/unit/*.c)) test/device/fake_device.c
 UNIT_BIN = test/unit/run-unit-tests
 ENGINE_LIB = src/engine/libsmengine.a
 
@@ -63,12 +63,22 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	$(AR) crs $@ $^
 
 # Unit tests link the engine library only: no PostgreSQL headers or server.
-$(UNIT_BIN): $(UNIT_SRCS) $(wildcard test/unit/*.h) $(ENGINE_LIB)
-	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc/engine -o $@ $(UNIT_SRCS) $(ENGINE_LIB) -lopenblas -lm -lpthread
+$(UNIT_BIN): $(UNIT_SRCS) $(wildcard test/unit/*.h test/device/*.h) $(ENGINE_LIB)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Isrc/engine -Itest/device -o $@ $(UNIT_SRCS) $(ENGINE_LIB) -lopenblas -lm -lpthread
 
 .PHONY: unit
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
+
+# The fake device module (test/device/): the GPU settings and paths of the
+# glue tested from SQL without a GPU (test/t/gpu_fake.sh); never installed.
+FAKE_DEVICE = test/device/seqmodel_fake_device.so
+EXTRA_CLEAN += $(FAKE_DEVICE)
+$(FAKE_DEVICE): test/device/fake_module.c test/device/fake_device.c test/device/fake_device.h src/engine/ops/sm_device.h src/engine/ops/sm_gemm.h
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -Isrc/engine -Itest/device -o $@ \
+		test/device/fake_module.c test/device/fake_device.c
+.PHONY: fake-device
+fake-device: $(FAKE_DEVICE)
 
 # Fuzzing (test/fuzz/README.md): the engine's parsers and tokenizers under a
 # deterministic mutation loop, engine and driver built with ASan + UBSan.

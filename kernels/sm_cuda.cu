@@ -12,10 +12,13 @@
  * backend"): the products.  A weight is uploaded once per (key, owner) and
  * kept on the device, least recently used first out, within the budget
  * (seqmodel.gpu_cache_size); activations are staged through device buffers
- * that grow as needed; cuBLAS SGEMM runs in pedantic FP32 (no TF32, whatever
- * NVIDIA_TF32_OVERRIDE says), so results are FP32 products in cuBLAS's own
- * summation order.  One lock serialises the module: the engine's tile
- * threads share one handle and one stream.
+ * that grow as needed; cublasGemmEx runs on float32 operands with the compute
+ * type of seqmodel.gpu_precision: fp32 pedantic (no TF32, whatever
+ * NVIDIA_TF32_OVERRIDE says: float32 products in cuBLAS's own summation
+ * order), tf32 or bf16 (tensor cores on the inputs rounded to TF32 or
+ * bfloat16, float32 sums).  One lock serialises the module: the engine's
+ * tile threads share one handle and one stream.  release frees everything
+ * and resets the device, which frees this process's context (about 0.5 GiB).
  *
  * Next (see CHANGELOG.md): the recurrent step, layer norm, GELU, softmax and
  * attention as kernels here, so a forward pass keeps its activations on the
@@ -61,6 +64,7 @@ cudaStream_t stream;
 weight	   *weights = NULL;
 size_t		cached = 0;
 size_t		limit = (size_t) 1 << 30;
+cublasComputeType_t compute = CUBLAS_COMPUTE_32F_PEDANTIC;
 uint64_t	tick = 0,
 			uploads = 0,
 			products = 0,
@@ -74,6 +78,23 @@ int
 fail(char *msg, size_t len, const char *what, cudaError_t e)
 {
 	snprintf(msg, len, "%s failed: %s", what, cudaGetErrorString(e));
+	return 1;
+}
+
+/* a failed cudaMalloc: what was asked and what the device has free */
+int
+fail_alloc(char *msg, size_t len, const char *what, size_t bytes, cudaError_t e)
+{
+	size_t		free_b = 0,
+				total_b = 0;
+
+	cudaGetLastError();			/* clear it, so the query below answers */
+	if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
+		snprintf(msg, len, "%s of %.1f MB failed: %s (%.1f MB free of %.1f MB)", what,
+				 bytes / 1048576.0, cudaGetErrorString(e), free_b / 1048576.0, total_b / 1048576.0);
+	else
+		snprintf(msg, len, "%s of %.1f MB failed: %s", what, bytes / 1048576.0,
+				 cudaGetErrorString(e));
 	return 1;
 }
 
@@ -99,10 +120,8 @@ reserve(buffer *b, size_t bytes, char *msg, size_t len)
 	e = cudaMalloc((void **) &b->d, bytes);
 	if (e != cudaSuccess)
 	{
-		char		what[96];
-
-		snprintf(what, sizeof(what), "cudaMalloc of %zu kB", bytes >> 10);
-		return fail(msg, len, what, e);
+		b->d = NULL;
+		return fail_alloc(msg, len, "cudaMalloc of a staging buffer", bytes, e);
 	}
 	b->bytes = bytes;
 	return 0;
@@ -176,7 +195,7 @@ weight_on_device(uint64_t key, uint64_t owner, const float *w, size_t bytes, con
 	if (e != cudaSuccess)
 	{
 		free(n);
-		return fail(msg, len, "cudaMalloc for a weight", e);
+		return fail_alloc(msg, len, "cudaMalloc for a weight", bytes, e);
 	}
 	e = cudaMemcpyAsync(n->d, w, bytes, cudaMemcpyHostToDevice, stream);
 	if (e != cudaSuccess)
@@ -222,10 +241,11 @@ product(const float *dW, bool w_nk, int N, int K, float alpha, const float *x, i
 		if (e != cudaSuccess)
 			return fail(msg, len, "copying a product's output to the device", e);
 	}
-	s = cublasSgemm(handle, w_nk ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &alpha, dW,
-					w_nk ? K : N, bx.d, K, &beta, by.d, N);
+	s = cublasGemmEx(handle, w_nk ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &alpha, dW,
+					 CUDA_R_32F, w_nk ? K : N, bx.d, CUDA_R_32F, K, &beta, by.d, CUDA_R_32F, N,
+					 compute, CUBLAS_GEMM_DEFAULT);
 	if (s != CUBLAS_STATUS_SUCCESS)
-		return fail_blas(msg, len, "cublasSgemm", s);
+		return fail_blas(msg, len, "cublasGemmEx", s);
 	e = cudaMemcpy2DAsync(y, sizeof(float) * ldy, by.d, sizeof(float) * N, sizeof(float) * N, M,
 						  cudaMemcpyDeviceToHost, stream);
 	if (e != cudaSuccess)
@@ -281,6 +301,7 @@ cuda_open(char *msg, size_t len)
 		goto done;
 	}
 	cublasSetStream(handle, stream);
+	/* the compute type of each product says the precision; no math-mode shortcut besides it */
 	cublasSetMathMode(handle, CUBLAS_PEDANTIC_MATH);
 	opened = true;
 done:
@@ -380,6 +401,76 @@ cuda_stats(sm_device_stats *out)
 	out->uploads = uploads;
 	out->products = products;
 	out->evictions = evictions;
+	out->buffer_bytes = bx.bytes + by.bytes + bw.bytes;
+	if (opened)
+		cudaMemGetInfo(&out->free_bytes, &out->total_bytes);
+	pthread_mutex_unlock(&lock);
+}
+
+int
+cuda_set_precision(int precision, char *msg, size_t len)
+{
+	int			rc = 0;
+
+	pthread_mutex_lock(&lock);
+	switch (precision)
+	{
+		case SM_DEVICE_FP32:
+			compute = CUBLAS_COMPUTE_32F_PEDANTIC;
+			break;
+		case SM_DEVICE_TF32:
+			compute = CUBLAS_COMPUTE_32F_FAST_TF32;
+			break;
+		case SM_DEVICE_BF16:
+			compute = CUBLAS_COMPUTE_32F_FAST_16BF;
+			break;
+		default:
+			snprintf(msg, len, "precision %d is not one of fp32, tf32, bf16", precision);
+			rc = 1;
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+size_t
+cuda_owner_bytes(uint64_t owner)
+{
+	size_t		n = 0;
+
+	pthread_mutex_lock(&lock);
+	for (weight *w = weights; w; w = w->next)
+		if (w->owner == owner)
+			n += w->bytes;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+void
+free_buffer(buffer *b)
+{
+	if (b->d)
+		cudaFree(b->d);
+	b->d = NULL;
+	b->bytes = 0;
+}
+
+void
+cuda_release(void)
+{
+	pthread_mutex_lock(&lock);
+	while (weights)
+		drop(&weights);
+	free_buffer(&bx);
+	free_buffer(&by);
+	free_buffer(&bw);
+	if (opened)
+	{
+		cublasDestroy(handle);
+		cudaStreamDestroy(stream);
+		/* the primary context and everything in it: this process's GPU memory */
+		cudaDeviceReset();
+		opened = false;
+	}
 	pthread_mutex_unlock(&lock);
 }
 
@@ -393,6 +484,9 @@ const sm_device_api api = {
 	cuda_forget,
 	cuda_set_cache_bytes,
 	cuda_stats,
+	cuda_set_precision,
+	cuda_owner_bytes,
+	cuda_release,
 };
 
 }								/* namespace */

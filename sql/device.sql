@@ -27,8 +27,23 @@ SELECT gpu_products > 0 AS gpu_ran, gpu_fallbacks, gpu_cached_bytes > 0 AS gpu_h
 -- a model that leaves the cache leaves the GPU too
 SELECT seqmodel.drop_model('dev');
 SELECT gpu_cached_bytes FROM seqmodel.compute_info();
--- errors: an unknown device (22023, with the list of values); a GPU budget below 16 MB
+-- the backend's GPU (device_info) and giving it back (gpu_release); with a
+-- GPU the backend holds a context and slot 0 of gpu_max_backends until then
+SHOW seqmodel.gpu_precision;
+SHOW seqmodel.gpu_max_backends;
+SHOW seqmodel.gpu_wait_timeout;
+SELECT device, gpu ~ '^none: ' AS no_gpu, gpu_precision, holds_context, slot, gpu_max_backends,
+       weights_bytes, models FROM seqmodel.device_info();
+SELECT seqmodel.gpu_release() AS released;
+SELECT holds_context, slot IS NULL AS no_slot, weights_bytes FROM seqmodel.device_info();
+SELECT seqmodel.gpu_release() AS released_again;
+-- errors: an unknown device or precision (22023, with the list of values); a
+-- GPU budget below 16 MB; a negative wait; gpu_max_backends outside the
+-- server's configuration (55P02)
 SET seqmodel.device = 'tpu';
+SET seqmodel.gpu_precision = 'fp16';
 SET seqmodel.gpu_cache_size = '1MB';
+SET seqmodel.gpu_wait_timeout = -1;
+SET seqmodel.gpu_max_backends = 2;
 RESET seqmodel.device;
 SHOW seqmodel.device;

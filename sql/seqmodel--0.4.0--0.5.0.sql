@@ -484,3 +484,24 @@ AS 'MODULE_PATHNAME', 'sm_generate_options'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION seqmodel.generate(text, text, jsonb) IS
 'continue a prompt with a decoder (or translate it with an encoder-decoder) under the decoding options of translate: num_beams, max_new_tokens (default 50), length_penalty, early_stopping, no_repeat_ngram_size (the prompt counts), temperature, top_k, seed; returns the continuation';
+
+-- The GPU's life in a backend (issue "CUDA offload"): give it back, see it.
+CREATE FUNCTION seqmodel.gpu_release()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'sm_gpu_release'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION seqmodel.gpu_release() IS
+'free this backend''s GPU memory now (the models'' weights on the GPU, its buffers and its CUDA context) and its seqmodel.gpu_max_backends slot; true when it held the GPU; the next GPU use opens it again';
+
+CREATE FUNCTION seqmodel.device_info(OUT device text, OUT gpu text, OUT gpu_precision text,
+                                     OUT holds_context boolean, OUT slot integer,
+                                     OUT gpu_max_backends integer, OUT weights_bytes bigint,
+                                     OUT buffer_bytes bigint, OUT cache_limit_bytes bigint,
+                                     OUT gpu_free_bytes bigint, OUT gpu_total_bytes bigint,
+                                     OUT products bigint, OUT fallbacks bigint,
+                                     OUT last_error text, OUT models jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'sm_device_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION seqmodel.device_info() IS
+'this backend and the GPU: seqmodel.device, the GPU (or why none is used), seqmodel.gpu_precision, whether it holds a CUDA context and which seqmodel.gpu_max_backends slot, the weight and buffer bytes it keeps on the GPU against seqmodel.gpu_cache_size, the GPU''s free and total memory, products sent and fallen back to the CPU, the last GPU error, and the cached models with their bytes on the GPU';

@@ -29,6 +29,8 @@
  */
 #include "sm_pg.h"
 
+#include "utils/json.h"
+
 #include "ops/sm_ops.h"
 
 #include "text/sm_tokenizer.h"
@@ -406,6 +408,32 @@ entry_get(const char *name, bool count_hit)
 	dlist_move_head(&cache_lru, &e->lru);
 	e->last_used = GetCurrentStatementStartTimestamp();
 	return e;
+}
+
+char *
+sm_cache_device_models(const sm_device_api *dev)
+{
+	StringInfoData out;
+	dlist_iter	it;
+	bool		first = true;
+
+	initStringInfo(&out);
+	appendStringInfoChar(&out, '[');
+	if (dev)
+		dlist_foreach(it, &cache_lru)
+		{
+			cache_entry *e = dlist_container(cache_entry, lru, it.cur);
+			size_t		bytes = e->owner ? dev->owner_bytes(e->owner) : 0;
+
+			if (bytes == 0)
+				continue;
+			appendStringInfo(&out, "%s{\"model\": ", first ? "" : ", ");
+			escape_json(&out, e->name);
+			appendStringInfo(&out, ", \"bytes\": %zu}", bytes);
+			first = false;
+		}
+	appendStringInfoChar(&out, ']');
+	return out.data;
 }
 
 const sm_model *

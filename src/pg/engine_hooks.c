@@ -38,11 +38,11 @@ pg_engine_free(void *ptr)
 	pfree(ptr);
 }
 
-/* the engine unwinds and returns SM_ERR_ABORTED; the caller then raises */
+/* the engine unwinds and returns SM_ERR_ABORTED; the caller then raises (a cancel, or a GPU failure under "cuda") */
 static bool
 pg_engine_should_abort(void)
 {
-	return InterruptPending && (QueryCancelPending || ProcDiePending);
+	return (InterruptPending && (QueryCancelPending || ProcDiePending)) || sm_pg_device_should_stop();
 }
 
 static void
@@ -90,8 +90,10 @@ sm_pg_raise(const sm_error *err)
 			sqlstate = ERRCODE_OUT_OF_MEMORY;
 			break;
 		case SM_ERR_ABORTED:
-			/* normally a cancel or terminate is pending: let it speak */
+			/* normally a cancel or terminate is pending: let it speak; else a failed GPU product */
 			CHECK_FOR_INTERRUPTS();
+			if (sm_ops_device_failures() != sm_pg_device_failures_seen)
+				sm_pg_device_report();
 			sqlstate = ERRCODE_QUERY_CANCELED;
 			break;
 		default:

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 
+#include "postmaster/postmaster.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -154,6 +155,39 @@ _PG_init(void)
 							1024, 16, INT_MAX / 2,
 							PGC_SUSET, GUC_UNIT_MB,
 							NULL, sm_gpu_cache_size_assign, NULL);
+	DefineCustomEnumVariable("seqmodel.gpu_precision",
+							 "How the GPU multiplies: fp32, tf32 or bf16.",
+							 "fp32: float32 products (the CPU's answers within 1e-5 normwise on the "
+							 "recurrent fixtures); tf32 and bf16: tensor cores on inputs rounded to 10 "
+							 "or 7 mantissa bits, float32 sums (about 1e-3 and 1e-2 normwise).",
+							 &sm_gpu_precision,
+							 SM_DEVICE_FP32, sm_gpu_precision_options,
+							 PGC_USERSET, 0,
+							 NULL, sm_gpu_precision_assign, NULL);
+	DefineCustomIntVariable("seqmodel.gpu_max_backends",
+							"Backends that may hold a CUDA context at once (0: no limit).",
+							"Each costs about 0.5 GiB of GPU memory. Beyond it, seqmodel.device = auto "
+							"runs on the CPU and cuda waits up to seqmodel.gpu_wait_timeout; "
+							"seqmodel.gpu_release() or the backend's exit frees a slot.",
+							&sm_gpu_max_backends,
+							8, 0, MAX_BACKENDS,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("seqmodel.gpu_wait_timeout",
+							"How long seqmodel.device = cuda waits for a GPU slot (0: no limit).",
+							NULL,
+							&sm_gpu_wait_timeout_ms,
+							10000, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("seqmodel.device_module",
+							   "The device module to load instead of $libdir/seqmodel_cuda (empty: that one).",
+							   "A path to a shared library with seqmodel's device interface, "
+							   "such as the test suite's fake device; superuser only.",
+							   &sm_device_module,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, sm_device_module_assign, NULL);
 	sm_shared_cache_init();
 	MarkGUCPrefixReserved("seqmodel");
 	sm_pg_install_hooks();

@@ -15,6 +15,7 @@
 
 #include "core/sm_core.h"
 #include "core/sm_model.h"
+#include "ops/sm_ops.h"
 
 /* tensors are stored in rows of at most this many bytes (a multiple of 8) */
 #define SM_CHUNK_BYTES (4 * 1024 * 1024)
@@ -61,10 +62,22 @@ enum
 };
 extern int	sm_device;
 extern int	sm_gpu_cache_size_mb;
+extern int	sm_gpu_precision;
+extern int	sm_gpu_max_backends;
+extern int	sm_gpu_wait_timeout_ms;
+extern char *sm_device_module;
 extern const struct config_enum_entry sm_device_options[];
+extern const struct config_enum_entry sm_gpu_precision_options[];
 /* before an engine call: the CPU or the GPU, as seqmodel.device says (ERROR for an unusable "cuda") */
 void		sm_pg_device_select(void);
 void		sm_gpu_cache_size_assign(int newval, void *extra);
+void		sm_gpu_precision_assign(int newval, void *extra);
+void		sm_device_module_assign(const char *newval, void *extra);
+/* products the GPU failed: ERROR under "cuda", NOTICE under "auto" (SM_PG_CHECK calls it) */
+extern uint64 sm_pg_device_failures_seen;
+void		sm_pg_device_report(void);
+/* the engine's abort hook: a failed product under "cuda" stops the pass */
+bool		sm_pg_device_should_stop(void);
 const char *sm_pg_device_name(int v);
 void		sm_pg_device_describe(char *buf, size_t len);
 #define SM_TRUNCATION_ERROR 0
@@ -74,8 +87,14 @@ void		sm_pg_device_describe(char *buf, size_t len);
 void		sm_pg_install_hooks(void);
 /* ereport(ERROR) an engine error, mapping its status to a SQLSTATE. */
 void		sm_pg_raise(const sm_error *err) pg_attribute_noreturn();
-/* sm_pg_raise unless rc is SM_OK */
-#define SM_PG_CHECK(rc, err) do { if ((rc) != SM_OK) sm_pg_raise(err); } while (0)
+/* sm_pg_raise unless rc is SM_OK; then report products the GPU failed, if any */
+#define SM_PG_CHECK(rc, err) \
+	do { \
+		if ((rc) != SM_OK) \
+			sm_pg_raise(err); \
+		if (sm_ops_device_failures() != sm_pg_device_failures_seen) \
+			sm_pg_device_report(); \
+	} while (0)
 
 /* catalog.c: reading and writing seqmodel.model / seqmodel.tensor via SPI */
 typedef struct sm_model_row
@@ -163,6 +182,8 @@ const sm_model *sm_cache_peek(const char *name);
  */
 void	   *sm_cache_pin(const char *name);
 void		sm_cache_unpin(void *pin);
+/* The cached models with weights on the device, as a JSON array of {"model", "bytes"}. */
+char	   *sm_cache_device_models(const sm_device_api *dev);
 /* The catalog version of the model sm_cache_get returned (it must be cached). */
 int64		sm_cache_version(const char *name);
 /* Forget a model (after this backend imported or dropped it). */

@@ -9,7 +9,10 @@
  * layout the engine sends against a double-precision reference (FP32
  * within 1e-5 normwise), the weight cache (one upload per key, LRU
  * eviction within the budget, forget by owner, a weight larger than the
- * budget), and the products of activations.
+ * budget), and the products of activations; owner_bytes; tf32 and bf16
+ * within their tolerances (1e-3, 1e-2 normwise) and not fp32's bits; an
+ * out-of-memory message that says what was asked and what is free; release
+ * (the memory back, then open again).
  *
  *   make cuda-test        (builds seqmodel_cuda.so and this, runs it)
  */
@@ -174,6 +177,62 @@ weight_cache(const sm_device_api *api)
 	free(y2);
 }
 
+/* tf32 and bf16: coarser than fp32, within their tolerances; owner_bytes */
+static void
+precisions(const sm_device_api *api)
+{
+	const int	N = 256,
+				K = 512,
+				M = 64;
+	float	   *w = malloc(sizeof(float) * N * K),
+			   *x = malloc(sizeof(float) * M * K),
+			   *y = malloc(sizeof(float) * M * N);
+	char		msg[256];
+	double		e[3];
+
+	for (int i = 0; i < N * K; i++)
+		w[i] = urand();
+	for (int i = 0; i < M * K; i++)
+		x[i] = urand();
+	for (int p = SM_DEVICE_FP32; p <= SM_DEVICE_BF16; p++)
+	{
+		CHECK(api->set_precision(p, msg, sizeof(msg)) == 0);
+		CHECK(api->matmul(2001, 21, w, N, K, false, x, K, M, 0.0f, y, N, msg, sizeof(msg)) == 0);
+		e[p] = check_product(w, true, N, K, 1.0f, x, K, M, 0.0f, NULL, y, N);
+		printf("precision %d: normwise %.2g\n", p, e[p]);
+	}
+	CHECK(e[SM_DEVICE_FP32] < 1e-5);
+	CHECK(e[SM_DEVICE_TF32] > e[SM_DEVICE_FP32] && e[SM_DEVICE_TF32] < 1e-3);
+	CHECK(e[SM_DEVICE_BF16] > e[SM_DEVICE_TF32] && e[SM_DEVICE_BF16] < 1e-2);
+	CHECK(api->set_precision(9, msg, sizeof(msg)) != 0 && strstr(msg, "not one of") != NULL);
+	CHECK(api->set_precision(SM_DEVICE_FP32, msg, sizeof(msg)) == 0);
+	CHECK(api->owner_bytes(21) == sizeof(float) * N * K && api->owner_bytes(22) == 0);
+	api->forget(21);
+	CHECK(api->owner_bytes(21) == 0);
+	free(w);
+	free(x);
+	free(y);
+}
+
+/* a weight the device cannot hold: the message names the size and the free memory */
+static void
+out_of_memory(const sm_device_api *api)
+{
+	sm_device_stats st;
+	char		msg[256];
+	float		x = 1,
+				y = 0;
+
+	api->stats(&st);
+	api->set_cache_bytes((size_t) -1 / 2);
+	/* N K floats of more than the whole device: cudaMalloc fails before any copy reads w */
+	CHECK(api->matmul(3001, 31, &x, (int) (st.total_bytes / 4 / 65536) + 1, 65536, false, &x, 65536, 1,
+					  0.0f, &y, 1, msg, sizeof(msg)) != 0);
+	printf("out of memory: %s\n", msg);
+	CHECK(strstr(msg, "MB free of") != NULL);
+	api->set_cache_bytes((size_t) 1 << 30);
+}
+
 int
 main(void)
 {
@@ -197,6 +256,21 @@ main(void)
 		CHECK(api->open(msg, sizeof(msg)) == 0);	/* a second open is a no-op */
 		products(api);
 		weight_cache(api);
+		precisions(api);
+		out_of_memory(api);
+		{
+			sm_device_stats st;
+
+			/* release gives the memory back; the device opens again */
+			api->release();
+			api->stats(&st);
+			CHECK(st.cached_bytes == 0 && st.buffer_bytes == 0);
+			api->describe(desc, sizeof(desc));
+			CHECK(strcmp(desc, "not opened") == 0);
+			CHECK(api->open(msg, sizeof(msg)) == 0);
+			products(api);
+			api->release();
+		}
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed == 0 ? 0 : 1;

@@ -29,9 +29,6 @@ void		test_metrics(void);
 double		sm_test_urand(unsigned *s);	/* uniform in [-1, 1] */
 /* max |y - ref| / max |ref| over M rows of N, row stride ld (test_gemm.c) */
 double		sm_test_normwise(const float *y, const float *ref, int M, int N, int ld);
-/* the fake device module of test_device.c */
-#include "ops/sm_device.h"
-const sm_device_api *sm_test_fake_device(void);
 /* a whole file, NUL-terminated, or NULL; and a model from a safetensors file (test_files.c) */
 char	   *sm_test_read_file(const char *path, size_t *len);
 sm_model   *sm_test_load_model(const char *arch, const char *path, const char *config);

@@ -18,6 +18,17 @@
  * the module uploads it on first use and keeps it, least recently used
  * first out, within the budget set by set_cache_bytes; forget(owner) frees
  * an owner's weights when the model leaves the cache.
+ *
+ * Life cycle.  open creates the device context (about 0.5 GiB of GPU
+ * memory on a current NVIDIA GPU, whatever the models); release frees every
+ * weight, buffer and the context itself, after which open may be called
+ * again.  The glue counts the backends that hold a context
+ * (seqmodel.gpu_max_backends) from the first open to release or exit.
+ *
+ * Precision.  set_precision chooses how products run: SM_DEVICE_FP32
+ * (float32 multiplies and sums, no tensor-core shortcuts), SM_DEVICE_TF32
+ * (float32 in and out, tensor cores on 10-bit mantissas) or SM_DEVICE_BF16
+ * (inputs rounded to bfloat16, float32 sums).
  */
 #ifndef SM_DEVICE_H
 #define SM_DEVICE_H
@@ -26,13 +37,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SM_DEVICE_ABI 1
+#define SM_DEVICE_ABI 2
 #define SM_DEVICE_ENTRY "seqmodel_device_api"
+
+typedef enum sm_device_precision
+{
+	SM_DEVICE_FP32 = 0,
+	SM_DEVICE_TF32 = 1,
+	SM_DEVICE_BF16 = 2
+} sm_device_precision;
 
 typedef struct sm_device_stats
 {
 	size_t		cached_bytes;	/* weights resident on the device */
 	size_t		cache_limit;	/* the budget */
+	size_t		buffer_bytes;	/* staging buffers for activations */
+	size_t		free_bytes;		/* the device's free memory (all processes), 0 if unknown */
+	size_t		total_bytes;	/* the device's memory, 0 if unknown */
 	uint64_t	uploads;		/* weights uploaded (misses) */
 	uint64_t	products;		/* products run on the device */
 	uint64_t	evictions;		/* weights evicted for the budget */
@@ -63,6 +84,13 @@ typedef struct sm_device_api
 	void		(*forget) (uint64_t owner);
 	void		(*set_cache_bytes) (size_t bytes);
 	void		(*stats) (sm_device_stats *out);
+
+	/* an sm_device_precision for the products from now on */
+	int			(*set_precision) (int precision, char *msg, size_t len);
+	/* bytes of owner's weights on the device */
+	size_t		(*owner_bytes) (uint64_t owner);
+	/* free every weight and buffer and the context; open may follow */
+	void		(*release) (void);
 } sm_device_api;
 
 /* the module's one exported symbol, named SM_DEVICE_ENTRY */

@@ -263,6 +263,8 @@ typedef enum sm_device_mode
 
 /* open api's device and attach it; SM_ERR_UNSUPPORTED with the reason when it has none */
 sm_status	sm_ops_attach_device(const sm_device_api *api, sm_error *err);
+/* release the attached device (its weights, buffers and context) and detach it */
+void		sm_ops_detach_device(void);
 /* the attached device's table, or NULL */
 const sm_device_api *sm_ops_device(void);
 /* choose the mode (no device attached: always off) */
@@ -282,6 +284,8 @@ typedef struct sm_ops_device_status
 } sm_ops_device_status;
 
 void		sm_ops_device_status_get(sm_ops_device_status *out);
+/* products the device failed so far (read often, cheaply: the glue reports new ones) */
+uint64_t	sm_ops_device_failures(void);
 
 /* keys of weights packed from now on count up from next (returns the old
  * counter): the glue gives a model built into shared memory keys of its own */

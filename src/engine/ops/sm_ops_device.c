@@ -166,6 +166,16 @@ sm_ops_attach_device(const sm_device_api *api, sm_error *err)
 	return SM_OK;
 }
 
+void
+sm_ops_detach_device(void)
+{
+	if (device == NULL)
+		return;
+	device->release();
+	device = NULL;
+	sm_ops_use_device(SM_DEVICE_OFF);
+}
+
 const sm_device_api *
 sm_ops_device(void)
 {
@@ -183,6 +193,12 @@ sm_device_mode
 sm_ops_device_mode(void)
 {
 	return mode;
+}
+
+uint64_t
+sm_ops_device_failures(void)
+{
+	return __atomic_load_n(&fallbacks, __ATOMIC_RELAXED);
 }
 
 void
