@@ -9,7 +9,8 @@
 # is $PEER_MODEL_DIR/lstm_forecast.safetensors.  Writes WORKDIR/sql.txt:
 #   fq THREADS MS            one forecast_query over the 4096 series (horizon 1)
 #   predict THREADS MS       one seqmodel.predict of one series (per call)
-#   engine WORKLOAD THREADS MS   bench_rnn ($BENCH_RNN, if set) timed just before
+#   engine WORKLOAD THREADS MS   bench_rnn ($BENCH_RNN, if set): W1 alternated with
+#                            forecast_query, W5 timed just before predict
 #   note TEXT                what was skipped or looked wrong
 # Timings are server-side (clock_timestamp() around EXECUTE in a plpgsql
 # function), each after a warm-up statement in the same session, so the model
@@ -89,8 +90,14 @@ SQL
 fi
 
 for n in $threads_list; do
-    engine_ref "$n" "${BENCH_RNN:-}" W1_lstm W5_lstm_b1
-    [ $has_fq = 1 ] && time_sql "$n" forecast_query fq "$fq_sql" 1 $reps
+    engine_ref "$n" "${BENCH_RNN:-}" W5_lstm_b1
+    # forecast_query and the engine alternated, each timed $reps times: the VM's
+    # speed drifts 10-30% within minutes, so a block of one then a block of the
+    # other compares two machines (report.py takes the median of each)
+    for _ in $(seq $reps); do
+        engine_ref "$n" "${BENCH_RNN:-}" W1_lstm
+        [ $has_fq = 1 ] && time_sql "$n" forecast_query fq "$fq_sql" 1 1
+    done
     if [ -n "$pred_arg" ]; then
         pq="SELECT count(seqmodel.predict('w1', $pred_arg)) FROM w1_one, generate_series(1, $calls)"
         time_sql "$n" predict predict "$pq" 1 $reps $calls     # ms per call
