@@ -3,7 +3,8 @@
 # (pg_virtualenv): once with seqmodel.cpu_kernels at its default (auto),
 # then again under every other CPU kernel set this machine runs (avx512,
 # avx2, generic, blas) with seqmodel.device = cpu, so each variant passes
-# the whole suite.  The tests of the settings themselves (compute,
+# the whole suite; then with every product through the fake device module
+# (seqmodel.device = cuda).  The tests of the settings themselves (compute,
 # cpu_unsupported, device) run in the first pass only.  Then the whole
 # suite once more with the shared cache (seqmodel preloaded,
 # seqmodel.shared_cache_size 256MB: the cluster restarted for it).  Then the scripts
@@ -36,6 +37,27 @@ for k in avx512 avx2 generic blas; do
     PGOPTIONS="-c seqmodel.cpu_kernels=$k -c seqmodel.device=cpu" make -s installcheck REGRESS="$tests" \
         EXTRA_REGRESS_OPTS="--outputdir=results-$k" || rc=1
 done
+# the suite with every product sent to a device: the fake device module
+# (test/device/: products on the host), seqmodel.device = cuda, so each SQL
+# function's products cross the device interface and its answers still meet
+# the expected files (the settings' own tests and demo_translate, whose
+# Marian model takes minutes on the fake's naive products, left out)
+echo "== regression tests with seqmodel.device = cuda on the fake device module"
+fake_dir=$(mktemp -d /tmp/seqmodel-fake-device.XXXXXX)
+chmod 755 "$fake_dir"
+if make -s fake-device && install -m 644 test/device/seqmodel_fake_device.so "$fake_dir/"; then
+    fake_tests=$(echo " $tests " | sed 's/ demo_translate / /')
+    # shellcheck disable=SC2086  # one argument per test
+    PGOPTIONS="-c seqmodel.device=cuda -c seqmodel.device_module=$fake_dir/seqmodel_fake_device.so" \
+        make -s installcheck REGRESS="$fake_tests" EXTRA_REGRESS_OPTS="--outputdir=results-fake-device" || rc=1
+    # and the sessions did run on it
+    got=$(PGOPTIONS="-c seqmodel.device=cuda -c seqmodel.device_module=$fake_dir/seqmodel_fake_device.so" \
+            psql -X -Atq -d contrib_regression -c "SELECT backend FROM seqmodel.compute_info()" 2>&1)
+    [ "$got" = fake ] || { echo "the fake device pass ran on \"$got\", not on the fake device"; rc=1; }
+else
+    echo "the fake device module did not build"; rc=1
+fi
+rm -rf "$fake_dir"
 # the whole suite again with one copy of the weights per cluster: seqmodel
 # preloaded and seqmodel.shared_cache_size set (a restart), kernels auto
 echo "== regression tests with the shared cache (shared_preload_libraries = seqmodel)"
