@@ -25,15 +25,6 @@ const struct config_enum_entry sm_cpu_kernels_options[] = {
 	{NULL, 0, false}
 };
 
-static const char *
-kernels_name(int v)
-{
-	for (const struct config_enum_entry *e = sm_cpu_kernels_options; e->name; e++)
-		if (e->val == v)
-			return e->name;
-	return "auto";
-}
-
 /* a set this CPU cannot run is refused when set, saying what the CPU has */
 bool
 sm_cpu_kernels_check(int *newval, void **extra, GucSource source)
@@ -47,8 +38,8 @@ sm_cpu_kernels_check(int *newval, void **extra, GucSource source)
 		return true;
 	sm_cpu_feature_list(feats, sizeof(feats));
 	GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
-	GUC_check_errmsg("this CPU cannot run the %s kernels", kernels_name(*newval));
-	GUC_check_errdetail("The %s kernels need %s; this CPU has: %s.", kernels_name(*newval),
+	GUC_check_errmsg("this CPU cannot run the %s kernels", sm_pg_enum_name(sm_cpu_kernels_options, *newval));
+	GUC_check_errdetail("The %s kernels need %s; this CPU has: %s.", sm_pg_enum_name(sm_cpu_kernels_options, *newval),
 						avx512 ? "AVX-512F" : "AVX2 and FMA", feats);
 	GUC_check_errhint("Use \"auto\", or one of the kernel sets this CPU supports.");
 	return false;
@@ -60,7 +51,7 @@ sm_cpu_kernels_assign(int newval, void *extra)
 	sm_error	err;
 
 	/* checked above; "generic", "blas" and "auto" run everywhere */
-	(void) sm_ops_set_kernels(kernels_name(newval), &err);
+	(void) sm_ops_set_kernels(sm_pg_enum_name(sm_cpu_kernels_options, newval), &err);
 }
 
 /* seqmodel.compute_info(): one row */
@@ -84,14 +75,14 @@ sm_compute_info(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(sm_device == SM_PG_DEVICE_CPU || sm_ops_device() == NULL ||
 									(sm_device == SM_PG_DEVICE_AUTO && IsParallelWorker())
 									? "cpu" : sm_ops_device()->name);
-	values[1] = CStringGetTextDatum(kernels_name(sm_cpu_kernels));
+	values[1] = CStringGetTextDatum(sm_pg_enum_name(sm_cpu_kernels_options, sm_cpu_kernels));
 	values[2] = CStringGetTextDatum(info.kernels);
 	values[3] = CStringGetTextDatum(info.cpu);
 	values[4] = CStringGetTextDatum(info.features);
 	values[5] = CStringGetTextDatum(info.blas_core ? info.blas_core : "unknown");
 	values[6] = Int32GetDatum(info.blas_threads);
 	values[7] = Int32GetDatum(sm_threads);
-	values[8] = CStringGetTextDatum(sm_pg_device_name(sm_device));
+	values[8] = CStringGetTextDatum(sm_pg_enum_name(sm_device_options, sm_device));
 	values[9] = CStringGetTextDatum(gpu);
 	values[10] = Int64GetDatum((int64) dev.offloaded);
 	values[11] = Int64GetDatum((int64) dev.fallbacks);

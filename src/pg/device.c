@@ -371,24 +371,6 @@ sm_device_module_assign(const char *newval, void *extra)
 	module_changed = true;
 }
 
-const char *
-sm_pg_device_name(int v)
-{
-	for (const struct config_enum_entry *e = sm_device_options; e->name; e++)
-		if (e->val == v)
-			return e->name;
-	return "auto";
-}
-
-static const char *
-precision_name(int v)
-{
-	for (const struct config_enum_entry *e = sm_gpu_precision_options; e->name; e++)
-		if (e->val == v)
-			return e->name;
-	return "fp32";
-}
-
 /*
  * For compute_info and device_info: the GPU's description, or why there is
  * none (probing as a model use would, without waiting for a slot: nothing
@@ -436,9 +418,9 @@ sm_device_info(PG_FUNCTION_ARGS)
 	dev = sm_ops_device();
 	sm_ops_device_status_get(&st);
 	models = sm_cache_device_models(dev);
-	values[0] = CStringGetTextDatum(sm_pg_device_name(sm_device));
+	values[0] = CStringGetTextDatum(sm_pg_enum_name(sm_device_options, sm_device));
 	values[1] = CStringGetTextDatum(gpu);
-	values[2] = CStringGetTextDatum(precision_name(sm_gpu_precision));
+	values[2] = CStringGetTextDatum(sm_pg_enum_name(sm_gpu_precision_options, sm_gpu_precision));
 	values[3] = BoolGetDatum(dev != NULL);
 	values[4] = Int32GetDatum(held_slot);
 	nulls[4] = !slot_held();

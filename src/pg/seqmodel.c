@@ -73,6 +73,15 @@ sm_pg_series_too_long(const char *key, int64 steps)
 
 void		_PG_init(void);
 
+const char *
+sm_pg_enum_name(const struct config_enum_entry *options, int v)
+{
+	for (const struct config_enum_entry *e = options; e->name; e++)
+		if (e->val == v)
+			return e->name;
+	return options[0].name;
+}
+
 void
 _PG_init(void)
 {

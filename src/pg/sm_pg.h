@@ -41,6 +41,8 @@ int64		sm_pg_buffer_limit(void);
 int64		sm_pg_buffer_grow(int64 cap, int64 need, int64 most);
 void		sm_pg_series_too_long(const char *key, int64 steps) pg_attribute_noreturn();
 
+/* an enum setting's value as its name (seqmodel.c); the first name for an unknown value */
+const char *sm_pg_enum_name(const struct config_enum_entry *options, int v);
 /* seqmodel.cpu_kernels (compute.c) */
 enum
 {
@@ -78,7 +80,6 @@ extern uint64 sm_pg_device_failures_seen;
 void		sm_pg_device_report(void);
 /* the engine's abort hook: a failed product under "cuda" stops the pass */
 bool		sm_pg_device_should_stop(void);
-const char *sm_pg_device_name(int v);
 void		sm_pg_device_describe(char *buf, size_t len);
 #define SM_TRUNCATION_ERROR 0
 #define SM_TRUNCATION_TRUNCATE 1

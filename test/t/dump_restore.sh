@@ -7,13 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 fix=$(pwd)/test/fixtures
-passed=0; failed=0
-check() {  # check NAME COMMAND...: the command prints t for success
-    local name=$1; shift
-    local out; out=$("$@" 2>&1)
-    if [ "$out" = "t" ]; then passed=$((passed + 1)); echo "ok - $name"
-    else failed=$((failed + 1)); echo "not ok - $name: $out"; fi
-}
+. test/t/lib/check_cmd.sh    # passed, failed, check NAME COMMAND...
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 dropdb --if-exists sm_dump_src >/dev/null 2>&1; dropdb --if-exists sm_dump_dst >/dev/null 2>&1

@@ -15,13 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 db=sm_gpu_fake
-passed=0; failed=0
-check() {  # check NAME COMMAND...: the command prints t for success
-    local name=$1; shift
-    local out; out=$("$@" 2>&1)
-    if [ "$out" = "t" ]; then passed=$((passed + 1)); echo "ok - $name"
-    else failed=$((failed + 1)); echo "not ok - $name: $out"; fi
-}
+. test/t/lib/check_cmd.sh    # passed, failed, check NAME COMMAND...
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d $db "$@"; }
 # err_is WANT ARGS...: t when psql ARGS fails with "SQLSTATE message" starting with WANT
 err_is() {
@@ -111,15 +105,8 @@ check "a dropped model leaves the GPU" is "1 t t " q -c "SET seqmodel.device = '
 # 4. slots: gpu_max_backends = 1, session A holds the GPU
 q -c "LOAD 'seqmodel'" -c "ALTER SYSTEM SET seqmodel.gpu_max_backends = 1" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.3
-mkfifo "$tmp/a_in"
-PGAPPNAME=sm_gpu_a psql -X -q -At -d $db < "$tmp/a_in" > "$tmp/a_out" 2>&1 &
-a_pid=$!
-exec 3>"$tmp/a_in"
-a() { echo "$1" >&3; }
-a_wait() {  # until A printed the marker
-    for _ in $(seq 1 600); do grep -q "^$1\$" "$tmp/a_out" && return 0; sleep 0.05; done
-    echo "session A did not reach $1: $(cat "$tmp/a_out")"; return 1
-}
+. test/t/lib/session_a.sh    # a_start, a, a_wait
+a_start sm_gpu_a $db
 a "SET seqmodel.device = 'cuda';"; a "SELECT count(seqmodel.predict('dev', x)) FROM dev_x;"; a '\echo A1'
 a_wait A1
 check "A holds the one slot" q -c "SELECT count(*) = 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)

@@ -10,13 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 fix=$(pwd)/test/fixtures/rnn
 db=sm_state_sessions
-passed=0; failed=0
-check() {  # check NAME COMMAND...: the command prints t for success
-    local name=$1; shift
-    local out; out=$("$@" 2>&1)
-    if [ "$out" = "t" ]; then passed=$((passed + 1)); echo "ok - $name"
-    else failed=$((failed + 1)); echo "not ok - $name: $out"; fi
-}
+. test/t/lib/check_cmd.sh    # passed, failed, check NAME COMMAND...
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d $db "$@"; }
 tmp=$(mktemp -d /tmp/seqmodel-state-t.XXXXXX)
 cleanup() { exec 3>&- 2>/dev/null; kill "$a_pid" 2>/dev/null; wait 2>/dev/null; dropdb --if-exists $db >/dev/null 2>&1; rm -rf "$tmp"; }
@@ -39,15 +33,8 @@ upd() {  # upd SERIES MAX_T: the update statement for one series' rows up to MAX
 }
 
 # session A: a psql fed through a fifo, so its transaction stays open between steps
-mkfifo "$tmp/a_in"
-PGAPPNAME=sm_a psql -X -q -At -d $db < "$tmp/a_in" > "$tmp/a_out" 2>&1 &
-a_pid=$!
-exec 3>"$tmp/a_in"
-a() { echo "$1" >&3; }
-a_wait() {  # until A printed the marker
-    for _ in $(seq 1 600); do grep -q "^$1\$" "$tmp/a_out" && return 0; sleep 0.05; done
-    echo "session A did not reach $1: $(cat "$tmp/a_out")"; return 1
-}
+. test/t/lib/session_a.sh    # a_start, a, a_wait
+a_start sm_a $db
 b_waits() {  # until session B waits for a lock
     for _ in $(seq 1 600); do
         [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sm_b' AND wait_event_type = 'Lock'")" = 1 ] && return 0
