@@ -77,7 +77,7 @@ const struct config_enum_entry sm_gpu_precision_options[] = {
 static const sm_device_api *api = NULL;	/* the module's table, once loaded */
 static bool load_tried = false;	/* dlopen was tried (not retried) */
 static bool open_failed = false;	/* the module found no usable device (not retried) */
-static bool module_changed = false;
+static char loaded_path[MAXPGPATH] = "";	/* the module tried (seqmodel.device_module) */
 static int	held_slot = -1;		/* the slot this backend holds, or -1 */
 static char unavailable[512] = "";
 static LocalTransactionId noticed_lxid = InvalidLocalTransactionId;
@@ -174,6 +174,7 @@ try_load(void)
 
 	load_tried = true;
 	module_path(path, sizeof(path));
+	strlcpy(loaded_path, path, sizeof(loaded_path));
 	if (access(path, F_OK) != 0)
 	{
 		if (sm_device_module && sm_device_module[0])
@@ -239,12 +240,18 @@ let_go(void)
 static bool
 device_usable(bool wait)
 {
-	if (module_changed)
+	if (load_tried)
 	{
-		let_go();
-		api = NULL;
-		load_tried = open_failed = false;
-		module_changed = false;
+		char		path[MAXPGPATH];
+
+		/* seqmodel.device_module names another module: let this one's device go */
+		module_path(path, sizeof(path));
+		if (strcmp(path, loaded_path) != 0)
+		{
+			let_go();
+			api = NULL;
+			load_tried = open_failed = false;
+		}
 	}
 	if (!load_tried)
 	{
@@ -362,13 +369,6 @@ sm_gpu_precision_assign(int newval, void *extra)
 	/* enum-checked: the module accepts each value */
 	if (sm_ops_device())
 		(void) sm_ops_device()->set_precision(newval, msg, sizeof(msg));
-}
-
-void
-sm_device_module_assign(const char *newval, void *extra)
-{
-	/* the next GPU use lets the old module's device go and loads this one */
-	module_changed = true;
 }
 
 /*

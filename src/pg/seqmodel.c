@@ -196,7 +196,7 @@ _PG_init(void)
 							   &sm_device_module,
 							   "",
 							   PGC_SUSET, 0,
-							   NULL, sm_device_module_assign, NULL);
+							   NULL, NULL, NULL);
 	sm_shared_cache_init();
 	MarkGUCPrefixReserved("seqmodel");
 	sm_pg_install_hooks();

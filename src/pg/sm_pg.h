@@ -74,7 +74,6 @@ extern const struct config_enum_entry sm_gpu_precision_options[];
 void		sm_pg_device_select(void);
 void		sm_gpu_cache_size_assign(int newval, void *extra);
 void		sm_gpu_precision_assign(int newval, void *extra);
-void		sm_device_module_assign(const char *newval, void *extra);
 /* products the GPU failed: ERROR under "cuda", NOTICE under "auto" (SM_PG_CHECK calls it) */
 extern uint64 sm_pg_device_failures_seen;
 void		sm_pg_device_report(void);
