@@ -309,6 +309,8 @@ sm_pg_device_select(void)
 						 errmsg("seqmodel.device is \"cuda\" but no CUDA device can be used"),
 						 errdetail("%s.", unavailable),
 						 errhint("Set seqmodel.device to \"auto\" or \"cpu\" to run on the CPU.")));
+			/* a failure an earlier "auto" call left unreported is not this call's to raise */
+			sm_pg_device_failures_seen = sm_ops_device_failures();
 			sm_ops_use_device(SM_DEVICE_ALWAYS);
 			return;
 	}
