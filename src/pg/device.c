@@ -77,7 +77,7 @@ const struct config_enum_entry sm_gpu_precision_options[] = {
 static const sm_device_api *api = NULL;	/* the module's table, once loaded */
 static bool load_tried = false;	/* dlopen was tried (not retried) */
 static bool open_failed = false;	/* the module found no usable device (not retried) */
-static char loaded_path[MAXPGPATH] = "";	/* the module tried (seqmodel.device_module) */
+static char loaded_setting[MAXPGPATH] = "";	/* seqmodel.device_module when it was tried */
 static int	held_slot = -1;		/* the slot this backend holds, or -1 */
 static char unavailable[512] = "";
 static LocalTransactionId noticed_lxid = InvalidLocalTransactionId;
@@ -155,13 +155,11 @@ slot_wait(void)
 	}
 }
 
-static void
-module_path(char *path, size_t len)
+/* seqmodel.device_module, "" when unset (the installed CUDA module) */
+static const char *
+module_setting(void)
 {
-	if (sm_device_module && sm_device_module[0])
-		snprintf(path, len, "%s", sm_device_module);
-	else
-		snprintf(path, len, "%s/seqmodel_cuda%s", pkglib_path, DLSUFFIX);
+	return sm_device_module ? sm_device_module : "";
 }
 
 /* dlopen the module and find its table, once (a failure is kept as the reason) */
@@ -173,11 +171,14 @@ try_load(void)
 	sm_device_entry_fn entry;
 
 	load_tried = true;
-	module_path(path, sizeof(path));
-	strlcpy(loaded_path, path, sizeof(loaded_path));
+	strlcpy(loaded_setting, module_setting(), sizeof(loaded_setting));
+	if (loaded_setting[0])
+		strlcpy(path, loaded_setting, sizeof(path));
+	else
+		snprintf(path, sizeof(path), "%s/seqmodel_cuda%s", pkglib_path, DLSUFFIX);
 	if (access(path, F_OK) != 0)
 	{
-		if (sm_device_module && sm_device_module[0])
+		if (loaded_setting[0])
 			snprintf(unavailable, sizeof(unavailable),
 					 "The device module %s (seqmodel.device_module) does not exist", path);
 		else
@@ -240,22 +241,16 @@ let_go(void)
 static bool
 device_usable(bool wait)
 {
-	if (load_tried)
+	/* seqmodel.device_module names another module: let this one's device go */
+	if (load_tried && strcmp(module_setting(), loaded_setting) != 0)
 	{
-		char		path[MAXPGPATH];
-
-		/* seqmodel.device_module names another module: let this one's device go */
-		module_path(path, sizeof(path));
-		if (strcmp(path, loaded_path) != 0)
-		{
-			let_go();
-			api = NULL;
-			load_tried = open_failed = false;
-		}
+		let_go();
+		api = NULL;
+		load_tried = open_failed = false;
 	}
 	if (!load_tried)
 	{
-		if (!wait && !(sm_device_module && sm_device_module[0]) &&
+		if (!wait && !module_setting()[0] &&
 			access(NVIDIA_DEVICE_NODE, F_OK) != 0)
 		{
 			snprintf(unavailable, sizeof(unavailable), "This server has no NVIDIA GPU (no %s)",

@@ -92,8 +92,7 @@ sm_pg_raise(const sm_error *err)
 		case SM_ERR_ABORTED:
 			/* normally a cancel or terminate is pending: let it speak; else a failed GPU product */
 			CHECK_FOR_INTERRUPTS();
-			if (sm_ops_device_failures() != sm_pg_device_failures_seen)
-				sm_pg_device_report();
+			sm_pg_device_check();
 			sqlstate = ERRCODE_QUERY_CANCELED;
 			break;
 		default:

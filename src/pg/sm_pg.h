@@ -87,13 +87,19 @@ void		sm_pg_device_describe(char *buf, size_t len);
 void		sm_pg_install_hooks(void);
 /* ereport(ERROR) an engine error, mapping its status to a SQLSTATE. */
 void		sm_pg_raise(const sm_error *err) pg_attribute_noreturn();
+/* report products the GPU failed since the last look, if any (device.c) */
+static inline void
+sm_pg_device_check(void)
+{
+	if (sm_ops_device_failures() != sm_pg_device_failures_seen)
+		sm_pg_device_report();
+}
 /* sm_pg_raise unless rc is SM_OK; then report products the GPU failed, if any */
 #define SM_PG_CHECK(rc, err) \
 	do { \
 		if ((rc) != SM_OK) \
 			sm_pg_raise(err); \
-		if (sm_ops_device_failures() != sm_pg_device_failures_seen) \
-			sm_pg_device_report(); \
+		sm_pg_device_check(); \
 	} while (0)
 
 /* catalog.c: reading and writing seqmodel.model / seqmodel.tensor via SPI */
