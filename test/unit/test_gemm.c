@@ -291,6 +291,147 @@ check_epilogue(int M, int N, int K, int pad, unsigned *seed)
 	return ok;
 }
 
+/*
+ * Two operand pairs in one product (sm_gemm_packed2): y = x1 W1^T + x2 W2^T
+ * must have the bits of the two products (beta 0, then beta 1) in every
+ * variant, also over a range of rows, with strides wider than the
+ * matrices, and when K1 + K2 needs more than one pass (the fallback).
+ */
+static bool
+check_two(int M, int N, int K1, int K2, int pad, unsigned *seed)
+{
+	int			ld1 = K1 + pad,
+				ld2 = K2 + 2 * pad,
+				ldy = N + pad;
+	size_t		ny = (size_t) M * ldy;
+	float	   *W1 = malloc(sizeof(float) * (size_t) N * K1),
+			   *W2 = malloc(sizeof(float) * (size_t) N * K2),
+			   *x1 = malloc(sizeof(float) * (size_t) M * ld1),
+			   *x2 = malloc(sizeof(float) * (size_t) M * ld2),
+			   *ref = malloc(sizeof(float) * ny),
+			   *a = malloc(sizeof(float) * ny),
+			   *b = malloc(sizeof(float) * ny),
+			   *P1 = aligned_alloc(64, sizeof(float) * sm_pack_floats(N, K1)),
+			   *P2 = aligned_alloc(64, sizeof(float) * sm_pack_floats(N, K2));
+	bool		ok = true;
+
+	for (size_t i = 0; i < (size_t) N * K1; i++)
+		W1[i] = (float) sm_test_urand(seed);
+	for (size_t i = 0; i < (size_t) N * K2; i++)
+		W2[i] = (float) sm_test_urand(seed);
+	for (size_t i = 0; i < (size_t) M * ld1; i++)
+		x1[i] = (float) sm_test_urand(seed);
+	for (size_t i = 0; i < (size_t) M * ld2; i++)
+		x2[i] = (float) sm_test_urand(seed);
+	sm_pack_into(P1, W1, K1, N, K1, false);
+	sm_pack_into(P2, W2, K2, N, K2, false);
+	for (size_t i = 0; i < ny; i++)
+		ref[i] = -7.0f;
+	sm_gemm_naive(W1, K1, false, N, K1, x1, ld1, M, 1.0f, 0.0f, ref, ldy);
+	sm_gemm_naive(W2, K2, false, N, K2, x2, ld2, M, 1.0f, 1.0f, ref, ldy);
+	for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++)
+	{
+		sm_gemm_seg s2 = {P2, sm_pack_stride(K2), K2, x2, ld2};
+		int			split = M / 3;
+		double		e;
+
+		if (!sm_kernels_supported(variants[v]))
+			continue;
+		for (size_t i = 0; i < ny; i++)
+			a[i] = b[i] = -7.0f;	/* the padding must stay */
+		sm_gemm_packed2(variants[v], P1, sm_pack_stride(K1), N, K1, x1, ld1, &s2, 0, split, a, ldy);
+		sm_gemm_packed2(variants[v], P1, sm_pack_stride(K1), N, K1, x1, ld1, &s2, split, M, a, ldy);
+		sm_gemm_packed(variants[v], P1, sm_pack_stride(K1), N, K1, x1, ld1, 0, M, 1.0f, 0.0f, b, ldy);
+		sm_gemm_packed(variants[v], P2, sm_pack_stride(K2), N, K2, x2, ld2, 0, M, 1.0f, 1.0f, b, ldy);
+		e = sm_test_normwise(a, ref, M, ldy, ldy);
+		if (memcmp(a, b, sizeof(float) * ny) != 0 || e > 2e-7 * sqrt((double) (K1 + K2)))
+		{
+			fprintf(stderr, "gemm two pairs %s M %d N %d K %d + %d: %s, normwise %.2e\n",
+					sm_kernels_name(variants[v]), M, N, K1, K2,
+					memcmp(a, b, sizeof(float) * ny) ? "bits differ from the two products" : "inexact", e);
+			ok = false;
+		}
+		if (e > worst_err)
+			worst_err = e;
+	}
+	free(W1);
+	free(W2);
+	free(x1);
+	free(x2);
+	free(ref);
+	free(a);
+	free(b);
+	free(P1);
+	free(P2);
+	return ok;
+}
+
+/*
+ * sm_op_matmul2 through the seam: the bits of sm_op_matmul then sm_op_matmul
+ * with beta 1, on every kernel set this CPU runs (blas: the two products
+ * themselves) and on 1, 2 and 3 threads (the split by rows or panels): our
+ * kernels' bits do not change with the thread count.
+ */
+static bool
+check_matmul2(int M, int N, int K1, int K2, unsigned *seed)
+{
+	static const char *const sets[] = {"generic", "avx2", "avx512", "blas"};
+	float	   *W1 = malloc(sizeof(float) * (size_t) N * K1),
+			   *W2 = malloc(sizeof(float) * (size_t) N * K2),
+			   *x1 = malloc(sizeof(float) * (size_t) M * K1),
+			   *x2 = malloc(sizeof(float) * (size_t) M * K2),
+			   *a = malloc(sizeof(float) * (size_t) M * N),
+			   *b = malloc(sizeof(float) * (size_t) M * N);
+	sm_packed	p1,
+				p2;
+	sm_error	err;
+	bool		ok = true;
+
+	for (size_t i = 0; i < (size_t) N * K1; i++)
+		W1[i] = (float) sm_test_urand(seed);
+	for (size_t i = 0; i < (size_t) N * K2; i++)
+		W2[i] = (float) sm_test_urand(seed);
+	for (size_t i = 0; i < (size_t) M * K1; i++)
+		x1[i] = (float) sm_test_urand(seed);
+	for (size_t i = 0; i < (size_t) M * K2; i++)
+		x2[i] = (float) sm_test_urand(seed);
+	if (sm_packed_init(&p1, W1, N, K1, false, &err) != SM_OK ||
+		sm_packed_init(&p2, W2, N, K2, false, &err) != SM_OK)
+		return false;
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++)
+	{
+		if (sm_ops_set_kernels(sets[s], &err) != SM_OK)
+			continue;			/* not on this CPU */
+		for (int t = 1; t <= 3; t++)
+		{
+			sm_set_threads(t);
+			memset(a, 0, sizeof(float) * (size_t) M * N);
+			sm_op_matmul2(&p1, x1, K1, &p2, x2, K2, M, a, N);
+			/* OpenBLAS's bits change with its thread count: the blas set on the same count */
+			sm_set_threads(strcmp(sets[s], "blas") == 0 ? t : 1);
+			sm_op_matmul(&p1, x1, K1, M, 0.0f, b, N);
+			sm_op_matmul(&p2, x2, K2, M, 1.0f, b, N);
+			if (memcmp(a, b, sizeof(float) * (size_t) M * N) != 0)
+			{
+				fprintf(stderr, "matmul2 %s, %d threads, M %d N %d K %d + %d: bits differ\n",
+						sets[s], t, M, N, K1, K2);
+				ok = false;
+			}
+		}
+	}
+	(void) sm_ops_set_kernels("auto", &err);
+	sm_set_threads(1);
+	sm_packed_free(&p1);
+	sm_packed_free(&p2);
+	free(W1);
+	free(W2);
+	free(x1);
+	free(x2);
+	free(a);
+	free(b);
+	return ok;
+}
+
 void
 test_gemm(void)
 {
@@ -344,6 +485,30 @@ test_gemm(void)
 		CHECK(check_threads(300, 1000, 64, &seed));
 		CHECK(check_threads(5000, 17, 100, &seed));
 		CHECK(check_threads(3, 20000, 64, &seed));
+	}
+
+	/* two operand pairs in one product (a recurrent step's input and state parts) */
+	{
+		static const int ms[] = {1, 2, 3, 7, 16, 17, 64, 65, 257};
+		static const int ns[] = {1, 15, 16, 17, 64, 256, 300};
+		static const int ks[][2] = {{1, 64}, {7, 16}, {64, 64}, {1, 1}, {300, 212}, {64, 449}, {300, 300}, {600, 5}};
+		int			bad2 = 0,
+					n2 = 0;
+
+		for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+			for (size_t j = 0; j < sizeof(ns) / sizeof(ns[0]); j++)
+				for (size_t k = (i + j) % 2; k < sizeof(ks) / sizeof(ks[0]); k += 2)
+				{
+					n2++;
+					if (!check_two(ms[i], ns[j], ks[k][0], ks[k][1], (int) ((i + k) % 3), &seed))
+						bad2++;
+				}
+		CHECK_MSG(bad2 == 0, "%d of %d two-pair products differ from the two products", bad2, n2);
+		printf("gemm: %d two-pair products, the bits of the two products\n", n2);
+		CHECK(check_matmul2(300, 1000, 64, 64, &seed));	/* split by panels */
+		CHECK(check_matmul2(5000, 17, 1, 100, &seed));	/* split by rows */
+		CHECK(check_matmul2(256, 256, 65, 64, &seed));
+		CHECK(check_matmul2(3, 256, 700, 64, &seed));	/* past one pass */
 	}
 
 	/* the fused bias + activation epilogue */

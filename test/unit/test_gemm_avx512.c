@@ -9,6 +9,7 @@
  */
 #define SM_GEMM_AVX512_TARGET "avx2,fma"
 #define sm_gemm_packed emu_gemm_packed
+#define sm_gemm_packed2 emu_gemm_packed2
 #define sm_gemm_packed_epi emu_gemm_packed_epi
 #define sm_pack_into emu_pack_into
 #define sm_pack_floats emu_pack_floats
@@ -16,6 +17,7 @@
 #define sm_gemm_naive emu_gemm_naive
 #include "../../src/engine/ops/sm_gemm.c"
 #undef sm_gemm_packed
+#undef sm_gemm_packed2
 #undef sm_gemm_packed_epi
 #undef sm_pack_into
 #undef sm_pack_floats
@@ -102,6 +104,55 @@ test_gemm_avx512(void)
 			}
 	CHECK_MSG(bad == 0, "%d of %d shapes differ from the naive reference", bad, shapes);
 	CHECK_MSG(same == shapes, "%d of %d shapes differ from the avx2 kernels' bits", shapes - same, shapes);
+
+	/* two operand pairs in one pass (emu_gemm_packed2): the bits of the two products */
+	{
+		static const int two[][4] = {{1, 256, 1, 64}, {2, 300, 64, 64}, {9, 33, 7, 100}, {17, 256, 65, 64},
+		{64, 17, 300, 212}, {100, 64, 600, 5}};
+		int			two_same = 0;
+
+		for (size_t t = 0; t < sizeof(two) / sizeof(two[0]); t++)
+		{
+			int			M = two[t][0],
+						N = two[t][1],
+						K1 = two[t][2],
+						K2 = two[t][3];
+			float	   *W1 = malloc(sizeof(float) * (size_t) N * K1),
+					   *W2 = malloc(sizeof(float) * (size_t) N * K2),
+					   *x1 = malloc(sizeof(float) * (size_t) M * K1),
+					   *x2 = malloc(sizeof(float) * (size_t) M * K2),
+					   *ya = malloc(sizeof(float) * (size_t) M * N),
+					   *yb = malloc(sizeof(float) * (size_t) M * N),
+					   *P1 = aligned_alloc(64, sizeof(float) * emu_pack_floats(N, K1)),
+					   *P2 = aligned_alloc(64, sizeof(float) * emu_pack_floats(N, K2));
+			sm_gemm_seg s2 = {P2, emu_pack_stride(K2), K2, x2, K2};
+
+			for (size_t i = 0; i < (size_t) N * K1; i++)
+				W1[i] = (float) sm_test_urand(&seed);
+			for (size_t i = 0; i < (size_t) N * K2; i++)
+				W2[i] = (float) sm_test_urand(&seed);
+			for (size_t i = 0; i < (size_t) M * K1; i++)
+				x1[i] = (float) sm_test_urand(&seed);
+			for (size_t i = 0; i < (size_t) M * K2; i++)
+				x2[i] = (float) sm_test_urand(&seed);
+			emu_pack_into(P1, W1, K1, N, K1, false);
+			emu_pack_into(P2, W2, K2, N, K2, false);
+			emu_gemm_packed2(SM_KERNELS_AVX512, P1, emu_pack_stride(K1), N, K1, x1, K1, &s2, 0, M, ya, N);
+			emu_gemm_packed(SM_KERNELS_AVX512, P1, emu_pack_stride(K1), N, K1, x1, K1, 0, M, 1.0f, 0.0f, yb, N);
+			emu_gemm_packed(SM_KERNELS_AVX512, P2, emu_pack_stride(K2), N, K2, x2, K2, 0, M, 1.0f, 1.0f, yb, N);
+			two_same += memcmp(ya, yb, sizeof(float) * (size_t) M * N) == 0;
+			free(W1);
+			free(W2);
+			free(x1);
+			free(x2);
+			free(ya);
+			free(yb);
+			free(P1);
+			free(P2);
+		}
+		CHECK_MSG(two_same == (int) (sizeof(two) / sizeof(two[0])), "%d two-pair products differ from the two products",
+				  (int) (sizeof(two) / sizeof(two[0])) - two_same);
+	}
 	printf("gemm avx512 (emulated on AVX2): %d shapes, largest normwise difference %.2e, %d bit-identical to avx2\n",
 		   shapes, worst, same);
 }

@@ -9,11 +9,15 @@
  * row's state stays zero until its sequence starts.  All sequences end
  * together, so the last-step outputs are one row block.
  *
- * Per layer and direction: one product projects the inputs of a chunk of
- * TIME_CHUNK steps at once (x W_ih^T + biases), then each step is one product
- * over the active rows (h W_hh^T, accumulated onto the projection) and a
- * vectorised elementwise pass for the gates.  Layouts are time-major inside
- * a tile: [T][rows][width].
+ * Per layer and direction, for LSTM and Elman tiles of a few rows or more
+ * (step_fused): each step is one product over the active rows that sums the
+ * input's part and the state's (x_t W_ih^T + h W_hh^T, sm_op_matmul2), then
+ * a vectorised elementwise pass for the gates (biases added there).
+ * Otherwise (the GRU, one or two rows, a device): one product projects the
+ * inputs of a chunk of TIME_CHUNK steps at once, then each step's product
+ * over the active rows (h W_hh^T) is accumulated onto the projection; the
+ * bits are the same as fused.  Layouts are time-major inside a tile:
+ * [T][rows][width].
  *
  * Forecasting.  Unidirectional models carry their state: the history runs
  * once, then each new step costs one step.  Bidirectional models cannot
@@ -469,6 +473,33 @@ dir_wait(const tile_ws *ws, const dir_sync *sync, int steps)
 	return true;
 }
 
+/*
+ * Whether a direction's steps take their input's part of the gates in the
+ * same product as the state's (sm_op_matmul2: g = x_t W_ih^T + h W_hh^T,
+ * stored once), instead of a chunk's input projection first and the state's
+ * product added to it.  The bits are the same either way (one chain over
+ * the input's k, then on over the state's).  What goes: the chunk's
+ * projection buffer (1 MB at W1's shape: beyond a Zen 3 L2) written and
+ * read back, the layer-1 projection of one input (K = 1: all stores), and
+ * a product's short K.  Measured alternately in one process (2-core Zen 3):
+ * W1 (LSTM 2 x 64, 256-row tiles) 1498 -> 1381 ms at 1 thread, 766 -> 674
+ * at 2; equal or faster from 4 rows up, also at hidden 256 x 3 layers.
+ * The chunked projection reads W_ih once per chunk, the fused step once per
+ * step, which costs a batch of one or two (W5: 0.495 -> 0.531 ms): so tiles
+ * of FUSED_MIN_ROWS rows or more only; and not for the GRU, whose n gate
+ * keeps the two parts apart, nor on a device (which wants the chunk's
+ * larger product) or the blas kernels (likewise), nor in the pipelined
+ * batch-1 run (sync).
+ */
+#define FUSED_MIN_ROWS 4
+
+static bool
+step_fused(const sm_rnn *m, const dir_sync *sync, int rows)
+{
+	return sync == NULL && rows >= FUSED_MIN_ROWS && m->cell != SM_CELL_GRU &&
+		sm_ops == &sm_cpu_backend && sm_ops_kernels() != SM_KERNELS_BLAS;
+}
+
 static sm_status
 run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scratch *scr,
 			  const dir_sync *sync, int rows, int T, const float *in, int in_w, float *out,
@@ -483,6 +514,7 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scrat
 	/* a direction that trails the one below it in steps takes short chunks: the lag */
 	const int	chunk = sync != NULL && sync->wait_for[0] >= 0 && !sync->whole ? PIPE_CHUNK : chunk_steps(rows);
 	const float *bias = m->cell == SM_CELL_GRU ? w->b_ih : (w->b_ih ? w->b_sum : NULL);
+	const bool	fused = step_fused(m, sync, rows);
 
 	for (int t0 = 0; t0 < T; t0 += chunk)
 	{
@@ -494,13 +526,14 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scrat
 		if (sync != NULL && !dir_wait(ws, sync, sync->whole ? T : t0 + tc))
 			return sm_fail(err, SM_ERR_ABORTED, "canceled");
 		/* xw[tt][r] = in[first + tt][r] W_ih^T for the whole chunk (biases: in the cell) */
-		matmul_t(tc * rows, &w->p_ih, in + (size_t) first * rows * in_w, 0.0f, xw);
+		if (!fused)
+			matmul_t(tc * rows, &w->p_ih, in + (size_t) first * rows * in_w, 0.0f, xw);
 
 		for (int k = 0; k < tc; k++)
 		{
 			int			t = reverse ? T - 1 - t0 - k : t0 + k;
 			int			n = ws->active[t];
-			float	   *g = xw + (size_t) (t - first) * rows * GH;
+			float	   *g = fused ? xw : xw + (size_t) (t - first) * rows * GH;
 			float	   *y = out + (size_t) t * rows * DR + (size_t) d * R;
 
 			if (dir_should_stop(ws, sync))
@@ -520,8 +553,12 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scrat
 			}
 			else
 			{
-				/* g += h W_hh^T over the active rows */
-				matmul_t(n, &w->p_hh, h, 1.0f, g);
+				/* g (+)= h W_hh^T over the active rows (fused: g = x_t W_ih^T + h W_hh^T) */
+				if (fused)
+					sm_op_matmul2(&w->p_ih, in + (size_t) t * rows * in_w, in_w, &w->p_hh, h, R, n,
+								  g, GH);
+				else
+					matmul_t(n, &w->p_hh, h, 1.0f, g);
 				if (m->cell == SM_CELL_LSTM)
 				{
 					float	   *hout = w->w_hr ? scr->hc : h;

@@ -180,6 +180,35 @@ sm_gemm_packed_epi(sm_kernels kind, const float *P, size_t pstride, int N, int K
 }
 
 void
+sm_gemm_packed2(sm_kernels kind, const float *P, size_t pstride, int N, int K, const float *x,
+				int ldx, const sm_gemm_seg *s2, int m0, int m1, float *y, int ldy)
+{
+	if (m1 <= m0 || N <= 0)
+		return;
+	/* longer than one pass (or an empty part): the two products, same bits */
+	if (K <= 0 || s2->K <= 0 || K + s2->K > SM_GEMM_KC)
+	{
+		sm_gemm_packed(kind, P, pstride, N, K, x, ldx, m0, m1, 1.0f, 0.0f, y, ldy);
+		sm_gemm_packed(kind, s2->P, s2->pstride, N, s2->K, s2->x, s2->ldx, m0, m1, 1.0f, 1.0f, y, ldy);
+		return;
+	}
+	switch (kind)
+	{
+#ifdef SM_GEMM_X86
+		case SM_KERNELS_AVX512:
+			sm_gemm_packed2_avx512(P, pstride, N, K, x, ldx, s2, m0, m1, y, ldy);
+			return;
+		case SM_KERNELS_AVX2:
+			sm_gemm_packed2_avx2(P, pstride, N, K, x, ldx, s2, m0, m1, y, ldy);
+			return;
+#endif
+		default:
+			sm_gemm_packed2_generic(P, pstride, N, K, x, ldx, s2, m0, m1, y, ldy);
+			return;
+	}
+}
+
+void
 sm_gemm_packed(sm_kernels kind, const float *P, size_t pstride, int N, int K, const float *x,
 			   int ldx, int m0, int m1, float alpha, float beta, float *y, int ldy)
 {

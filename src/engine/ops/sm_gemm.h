@@ -75,6 +75,31 @@ void		sm_gemm_packed_epi(sm_kernels kind, const float *P, size_t pstride, int N,
 							   const float *x, int ldx, int m0, int m1, float alpha, float beta,
 							   float *y, int ldy, const sm_gemm_epi *epi);
 
+/*
+ * A second operand pair of a product: y = x W^T + x2 W2^T, W2 [N, K2]
+ * packed (pstride: sm_pack_stride(K2)), x2 rows ldx apart.
+ */
+typedef struct sm_gemm_seg
+{
+	const float *P;
+	size_t		pstride;
+	int			K;
+	const float *x;
+	int			ldx;
+} sm_gemm_seg;
+
+/*
+ * y[m0..m1) rows of y = x W^T + s2->x W2^T, the sum of two products over
+ * the same output columns (a recurrent step: the input's part and the
+ * state's).  Each output element is one chain of multiply-adds over W's K
+ * and then over W2's, so the bits are those of sm_gemm_packed with beta 0
+ * and then with beta 1; when K + K2 fits one pass (SM_GEMM_KC), the
+ * accumulators are stored once, with no store and reload between the two.
+ */
+void		sm_gemm_packed2(sm_kernels kind, const float *P, size_t pstride, int N, int K,
+							const float *x, int ldx, const sm_gemm_seg *s2, int m0, int m1,
+							float *y, int ldy);
+
 /* the naive reference: double accumulation, W unpacked (layout as sm_pack_into) */
 void		sm_gemm_naive(const float *W, int ldw, bool in_major, int N, int K,
 						  const float *x, int ldx, int M, float alpha, float beta,

@@ -52,8 +52,8 @@ typedef float KNAME(uvec) __attribute__((vector_size(VW * 4), aligned(4)));
 #define DEFINE_BLOCK(R, NP) \
 static inline __attribute__((always_inline)) void \
 KNAME(block_##R##_##NP) (const float *restrict x, int ldx, const float *restrict P, \
-						 size_t pstride, int kc, float *restrict y, int ldy, \
-						 bool init, bool last, float alpha) \
+						 size_t pstride, int kc, const sm_gemm_seg *s2, float *restrict y, \
+						 int ldy, bool init, bool last, float alpha) \
 { \
 	VEC			acc[R][NP][NV]; \
 	UNROLL for (int i = 0; i < R; i++) \
@@ -71,6 +71,19 @@ KNAME(block_##R##_##NP) (const float *restrict x, int ldx, const float *restrict
 			UNROLL for (int p = 0; p < NP; p++) \
 			UNROLL for (int v = 0; v < NV; v++) \
 				acc[i][p][v] += a * *(const VEC *) (pk + p * pstride + v * VW); \
+		} \
+	} \
+	/* the second operand pair, its chain continuing from the first's */ \
+	for (int k = 0; s2 && k < s2->K; k++) \
+	{ \
+		const float *pk = s2->P + (size_t) k * SM_PANEL; \
+		UNROLL for (int i = 0; i < R; i++) \
+		{ \
+			const float s = s2->x[(size_t) i * s2->ldx + k]; \
+			VEC			a = SPLAT(s); \
+			UNROLL for (int p = 0; p < NP; p++) \
+			UNROLL for (int v = 0; v < NV; v++) \
+				acc[i][p][v] += a * *(const VEC *) (pk + p * s2->pstride + v * VW); \
 		} \
 	} \
 	UNROLL for (int i = 0; i < R; i++) \
@@ -112,11 +125,13 @@ DEFINE_BLOCK(8, NP_BIG)
 /* mr rows against np panels with all np * 16 columns present in y */
 static void
 KNAME(full) (int mr, int np, const float *x, int ldx, const float *P, size_t pstride, int kc,
-			 float *y, int ldy, bool init, bool last, float alpha)
+			 const sm_gemm_seg *s2, float *y, int ldy, bool init, bool last, float alpha)
 {
-#define CALL(R, N) KNAME(block_##R##_##N) (x, ldx, P, pstride, kc, y, ldy, init, last, alpha)
+	sm_gemm_seg s2p;			/* s2 at panel p (one panel at a time, below) */
+
+#define CALL(R, N) KNAME(block_##R##_##N) (x, ldx, P, pstride, kc, s2, y, ldy, init, last, alpha)
 #define CALL1(R) KNAME(block_##R##_1) (x, ldx, P + (size_t) p * pstride, pstride, kc, \
-									   y + p * SM_PANEL, ldy, init, last, alpha)
+									   s2 ? &s2p : NULL, y + p * SM_PANEL, ldy, init, last, alpha)
 	if (np == NP_BIG && mr >= 3)
 		switch (mr)
 		{
@@ -151,6 +166,12 @@ KNAME(full) (int mr, int np, const float *x, int ldx, const float *P, size_t pst
 	}
 	/* what is left: one panel at a time */
 	for (int p = 0; p < np; p++)
+	{
+		if (s2)
+		{
+			s2p = *s2;
+			s2p.P = s2->P + (size_t) p * s2->pstride;
+		}
 		switch (mr)
 		{
 			case 1: CALL1(1); break;
@@ -174,6 +195,7 @@ KNAME(full) (int mr, int np, const float *x, int ldx, const float *P, size_t pst
 			case 8: CALL1(8); break;
 #endif
 		}
+	}
 #undef CALL
 #undef CALL1
 }
@@ -185,14 +207,14 @@ KNAME(full) (int mr, int np, const float *x, int ldx, const float *P, size_t pst
  */
 static void
 KNAME(rows) (int mr, int np, const float *x, int ldx, const float *P, size_t pstride, int kc,
-			 float *y, int ldy, int ncols, bool init, bool last, float alpha)
+			 const sm_gemm_seg *s2, float *y, int ldy, int ncols, bool init, bool last, float alpha)
 {
 	float		buf[MR_BIG * NP_MAX * SM_PANEL] __attribute__((aligned(64)));
 	const int	ldb = np * SM_PANEL;
 
 	if (ncols == np * SM_PANEL)
 	{
-		KNAME(full) (mr, np, x, ldx, P, pstride, kc, y, ldy, init, last, alpha);
+		KNAME(full) (mr, np, x, ldx, P, pstride, kc, s2, y, ldy, init, last, alpha);
 		return;
 	}
 	for (int i = 0; i < mr; i++)
@@ -201,7 +223,7 @@ KNAME(rows) (int mr, int np, const float *x, int ldx, const float *P, size_t pst
 			memcpy(buf + i * ldb, y + (size_t) i * ldy, sizeof(float) * (size_t) ncols);
 		memset(buf + i * ldb + ncols, 0, sizeof(float) * (size_t) (ldb - ncols));
 	}
-	KNAME(full) (mr, np, x, ldx, P, pstride, kc, buf, ldb, init, last, alpha);
+	KNAME(full) (mr, np, x, ldx, P, pstride, kc, s2, buf, ldb, init, last, alpha);
 	for (int i = 0; i < mr; i++)
 		memcpy(y + (size_t) i * ldy, buf + i * ldb, sizeof(float) * (size_t) ncols);
 }
@@ -237,7 +259,7 @@ KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float
 				{
 					int			mr = me - i < MR_BIG ? me - i : MR_BIG;
 
-					KNAME(rows) (mr, np, x + (size_t) i * ldx + k0, ldx, Pp, pstride, kc,
+					KNAME(rows) (mr, np, x + (size_t) i * ldx + k0, ldx, Pp, pstride, kc, NULL,
 								 y + (size_t) i * ldy + p0 * SM_PANEL, ldy, ncols, init, last, alpha);
 				}
 				/* the epilogue on these rows x columns: finished, and still in L1 */
@@ -245,6 +267,43 @@ KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float
 					sm_bias_act_ld(y + (size_t) mb * ldy + p0 * SM_PANEL, (size_t) ldy,
 								   epi->bias ? epi->bias + p0 * SM_PANEL : NULL, (size_t) rows,
 								   ncols, epi->act);
+			}
+		}
+	}
+}
+
+/*
+ * y[m0..m1) = x W^T + s2->x W2^T in one pass over K + K2 <= SM_GEMM_KC
+ * (sm_gemm_packed2): each block's accumulators run over W's K, then on over
+ * W2's, and are stored once.
+ */
+static void
+KNAME(sm_gemm_packed2) (const float *P, size_t pstride, int N, int K, const float *x, int ldx,
+						const sm_gemm_seg *s2, int m0, int m1, float *y, int ldy)
+{
+	const int	panels = (N + SM_PANEL - 1) / SM_PANEL;
+
+	for (int mb = m0; mb < m1; mb += SM_GEMM_MC)
+	{
+		int			me = m1 - mb < SM_GEMM_MC ? m1 : mb + SM_GEMM_MC;
+		int			rows = me - mb;
+		int			npb = rows == 1 ? NP_ONE : rows == 2 ? NP_TWO : NP_BIG;
+
+		for (int p0 = 0; p0 < panels; p0 += npb)
+		{
+			int			np = panels - p0 < npb ? panels - p0 : npb;
+			int			ncols = N - p0 * SM_PANEL < np * SM_PANEL ? N - p0 * SM_PANEL : np * SM_PANEL;
+			const float *Pp = P + (size_t) p0 * pstride;
+
+			for (int i = mb; i < me; i += MR_BIG)
+			{
+				int			mr = me - i < MR_BIG ? me - i : MR_BIG;
+				sm_gemm_seg b2 = *s2;
+
+				b2.P = s2->P + (size_t) p0 * s2->pstride;
+				b2.x = s2->x + (size_t) i * s2->ldx;
+				KNAME(rows) (mr, np, x + (size_t) i * ldx, ldx, Pp, pstride, K, &b2,
+							 y + (size_t) i * ldy + p0 * SM_PANEL, ldy, ncols, false, true, 1.0f);
 			}
 		}
 	}

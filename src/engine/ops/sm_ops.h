@@ -101,6 +101,13 @@ typedef struct sm_backend
 	void		(*matmul) (const sm_packed *W, const float *x, int ldx, int M, float beta,
 						   float *y, int ldy);
 	/*
+	 * y[M, N] = x1 W1^T + x2 W2^T (W1, W2 with the same N): a recurrent
+	 * step's input and state parts in one pass; the bits of matmul(W1, x1,
+	 * beta 0) then matmul(W2, x2, beta 1)
+	 */
+	void		(*matmul2) (const sm_packed *W1, const float *x1, int ldx1, const sm_packed *W2,
+							const float *x2, int ldx2, int M, float *y, int ldy);
+	/*
 	 * y[M, N] = act(x W^T + bias) (bias [N] or NULL): the product with its
 	 * epilogue fused (the same bits as matmul then bias_act)
 	 */
@@ -144,6 +151,13 @@ static inline void
 sm_op_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, float *y, int ldy)
 {
 	sm_ops->matmul(W, x, ldx, M, beta, y, ldy);
+}
+
+static inline void
+sm_op_matmul2(const sm_packed *W1, const float *x1, int ldx1, const sm_packed *W2,
+			  const float *x2, int ldx2, int M, float *y, int ldy)
+{
+	sm_ops->matmul2(W1, x1, ldx1, W2, x2, ldx2, M, y, ldy);
 }
 
 static inline void

@@ -182,54 +182,70 @@ typedef struct product_job
 				beta;
 	float	   *y;
 	const sm_gemm_epi *epi;
+	const sm_gemm_seg *s2;		/* a second operand pair (sm_gemm_packed2), or NULL */
 } product_job;
+
+/* rows [m0, m1) of panels [p0, p1) of a job's product */
+static void
+product_block(const product_job *j, int p0, int p1, int m0, int m1)
+{
+	int			n0 = p0 * SM_PANEL,
+				n1 = p1 * SM_PANEL < j->N ? p1 * SM_PANEL : j->N;
+	sm_gemm_epi part_epi;
+
+	if (n1 <= n0)
+		return;
+	if (j->s2)
+	{
+		sm_gemm_seg s2 = *j->s2;
+
+		s2.P += (size_t) p0 * s2.pstride;
+		sm_gemm_packed2(j->k, j->P + (size_t) p0 * j->ps, j->ps, n1 - n0, j->K, j->x, j->ldx,
+						&s2, m0, m1, j->y + n0, j->ldy);
+		return;
+	}
+	if (j->epi)
+	{
+		part_epi = *j->epi;
+		if (part_epi.bias)
+			part_epi.bias += n0;
+	}
+	sm_gemm_packed_epi(j->k, j->P + (size_t) p0 * j->ps, j->ps, n1 - n0, j->K, j->x, j->ldx,
+					   m0, m1, j->alpha, j->beta, j->y + n0, j->ldy, j->epi ? &part_epi : NULL);
+}
 
 /* part i of a product: a range of rows, or of panels (every output the same either way) */
 static void
 product_part(void *arg, int i)
 {
 	const product_job *j = arg;
+	int			panels = (j->N + SM_PANEL - 1) / SM_PANEL;
 
 	if (j->by_rows)
-		sm_gemm_packed_epi(j->k, j->P, j->ps, j->N, j->K, j->x, j->ldx,
-						   (int) ((long) j->M * i / j->parts), (int) ((long) j->M * (i + 1) / j->parts),
-						   j->alpha, j->beta, j->y, j->ldy, j->epi);
+		product_block(j, 0, panels, (int) ((long) j->M * i / j->parts),
+					  (int) ((long) j->M * (i + 1) / j->parts));
 	else
-	{
-		int			panels = (j->N + SM_PANEL - 1) / SM_PANEL;
-		int			p0 = panels * i / j->parts,
-					p1 = panels * (i + 1) / j->parts;
-		int			n0 = p0 * SM_PANEL,
-					n1 = p1 * SM_PANEL < j->N ? p1 * SM_PANEL : j->N;
-
-		sm_gemm_epi part_epi;
-
-		if (j->epi)
-		{
-			part_epi = *j->epi;
-			if (part_epi.bias)
-				part_epi.bias += n0;
-		}
-		if (n1 > n0)
-			sm_gemm_packed_epi(j->k, j->P + (size_t) p0 * j->ps, j->ps, n1 - n0, j->K, j->x, j->ldx,
-							   0, j->M, j->alpha, j->beta, j->y + n0, j->ldy,
-							   j->epi ? &part_epi : NULL);
-	}
+		product_block(j, panels * i / j->parts, panels * (i + 1) / j->parts, 0, j->M);
 }
 
 static void
 product(sm_kernels k, const float *P, size_t ps, int N, int K, const float *x, int ldx, int M,
-		float alpha, float beta, float *y, int ldy, const sm_gemm_epi *epi)
+		float alpha, float beta, float *y, int ldy, const sm_gemm_epi *epi,
+		const sm_gemm_seg *s2)
 {
 	int			threads = product_threads;
 	int			panels = (N + SM_PANEL - 1) / SM_PANEL;
 	product_job j;
 
-	if (threads <= 1 || (double) M * N * K < PARALLEL_MIN_MACS)
+	if (threads <= 1 || (double) M * N * (K + (s2 ? s2->K : 0)) < PARALLEL_MIN_MACS)
 	{
-		sm_gemm_packed_epi(k, P, ps, N, K, x, ldx, 0, M, alpha, beta, y, ldy, epi);
+		if (s2)
+			sm_gemm_packed2(k, P, ps, N, K, x, ldx, s2, 0, M, y, ldy);
+		else
+			sm_gemm_packed_epi(k, P, ps, N, K, x, ldx, 0, M, alpha, beta, y, ldy, epi);
 		return;
 	}
+	j.s2 = s2;
 	j.epi = epi;
 	j.k = k;
 	j.P = P;
@@ -258,7 +274,7 @@ cpu_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, float
 		return;
 	if (k != SM_KERNELS_BLAS && W->panels != NULL)
 	{
-		product(k, W->panels, W->pstride, W->N, W->K, x, ldx, M, 1.0f, beta, y, ldy, NULL);
+		product(k, W->panels, W->pstride, W->N, W->K, x, ldx, M, 1.0f, beta, y, ldy, NULL, NULL);
 		return;
 	}
 	/* sgemv for one row, where sgemm's set-up costs more */
@@ -267,6 +283,25 @@ cpu_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, float
 	else
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, W->in_major ? CblasNoTrans : CblasTrans,
 					M, W->N, W->K, 1.0f, x, ldx, W->w, W->in_major ? W->N : W->K, beta, y, ldy);
+}
+
+static void
+cpu_matmul2(const sm_packed *W1, const float *x1, int ldx1, const sm_packed *W2, const float *x2,
+			int ldx2, int M, float *y, int ldy)
+{
+	sm_kernels k = current();
+
+	if (M <= 0)
+		return;
+	if (k != SM_KERNELS_BLAS && W1->panels != NULL && W2->panels != NULL)
+	{
+		sm_gemm_seg s2 = {W2->panels, W2->pstride, W2->K, x2, ldx2};
+
+		product(k, W1->panels, W1->pstride, W1->N, W1->K, x1, ldx1, M, 1.0f, 0.0f, y, ldy, NULL, &s2);
+		return;
+	}
+	cpu_matmul(W1, x1, ldx1, M, 0.0f, y, ldy);
+	cpu_matmul(W2, x2, ldx2, M, 1.0f, y, ldy);
 }
 
 size_t
@@ -288,7 +323,7 @@ cpu_gemm(bool b_trans, int M, int N, int K, float alpha, const float *A, int lda
 		float	   *P = align64(scratch);
 
 		sm_pack_into(P, B, ldb, N, K, !b_trans);
-		product(k, P, sm_pack_stride(K), N, K, A, lda, M, alpha, beta, C, ldc, NULL);
+		product(k, P, sm_pack_stride(K), N, K, A, lda, M, alpha, beta, C, ldc, NULL, NULL);
 		return;
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, b_trans ? CblasTrans : CblasNoTrans, M, N, K,
@@ -427,7 +462,7 @@ cpu_matmul_act(const sm_packed *W, const float *x, int ldx, int M, float *y, int
 		sm_gemm_epi epi = {.bias = bias, .act = act};
 
 		product(k, W->panels, W->pstride, W->N, W->K, x, ldx, M, 1.0f, 0.0f, y, ldy,
-				bias == NULL && act == SM_ACT_IDENTITY ? NULL : &epi);
+				bias == NULL && act == SM_ACT_IDENTITY ? NULL : &epi, NULL);
 		return;
 	}
 	cpu_matmul(W, x, ldx, M, 0.0f, y, ldy);
@@ -476,6 +511,7 @@ sm_ops_describe(sm_ops_info *info)
 const sm_backend sm_cpu_backend = {
 	.name = "cpu",
 	.matmul = cpu_matmul,
+	.matmul2 = cpu_matmul2,
 	.matmul_act = cpu_matmul_act,
 	.gemm = cpu_gemm,
 	.bias_act = cpu_bias_act,

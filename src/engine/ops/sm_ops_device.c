@@ -91,6 +91,15 @@ device_matmul(const sm_packed *W, const float *x, int ldx, int M, float beta, fl
 	sm_cpu_backend.matmul(W, x, ldx, M, beta, y, ldy);
 }
 
+/* the two products as device_matmul runs them: the bits of the unfused step */
+static void
+device_matmul2(const sm_packed *W1, const float *x1, int ldx1, const sm_packed *W2,
+			   const float *x2, int ldx2, int M, float *y, int ldy)
+{
+	device_matmul(W1, x1, ldx1, M, 0.0f, y, ldy);
+	device_matmul(W2, x2, ldx2, M, 1.0f, y, ldy);
+}
+
 static void
 device_matmul_act(const sm_packed *W, const float *x, int ldx, int M, float *y, int ldy,
 				  const float *bias, sm_act act)
@@ -159,6 +168,7 @@ sm_ops_attach_device(const sm_device_api *api, sm_error *err)
 	device_backend = sm_cpu_backend;
 	device_backend.name = api->name;
 	device_backend.matmul = device_matmul;
+	device_backend.matmul2 = device_matmul2;
 	device_backend.matmul_act = device_matmul_act;
 	device_backend.gemm = device_gemm;
 	device_backend.attention = device_attention;
