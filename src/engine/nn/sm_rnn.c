@@ -481,9 +481,10 @@ dir_wait(const tile_ws *ws, const dir_sync *sync, int steps)
  * the input's k, then on over the state's).  What goes: the chunk's
  * projection buffer (1 MB at W1's shape: beyond a Zen 3 L2) written and
  * read back, the layer-1 projection of one input (K = 1: all stores), and
- * a product's short K.  Measured alternately in one process (2-core Zen 3):
- * W1 (LSTM 2 x 64, 256-row tiles) 1498 -> 1381 ms at 1 thread, 766 -> 674
- * at 2; equal or faster from 4 rows up, also at hidden 256 x 3 layers.
+ * a product's short K.  Measured with test/bench/ab.sh against the unfused
+ * build (2-core Zen 3): W1 (LSTM 2 x 64, 256-row tiles) 1-3% faster, LSTMs
+ * of hidden 32 and 128 over 512 steps 4-6%; equal or faster from 4 rows
+ * up, also at hidden 256 x 3 layers.
  * The chunked projection reads W_ih once per chunk, the fused step once per
  * step, which costs a batch of one or two (W5: 0.495 -> 0.531 ms): so tiles
  * of FUSED_MIN_ROWS rows or more only; and not for the GRU, whose n gate
