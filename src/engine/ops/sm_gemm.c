@@ -167,14 +167,14 @@ sm_gemm_packed_epi(sm_kernels kind, const float *P, size_t pstride, int N, int K
 	{
 #ifdef SM_GEMM_X86
 		case SM_KERNELS_AVX512:
-			sm_gemm_packed_avx512(P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy, epi);
+			sm_gemm_packed_avx512(P, pstride, N, K, x, ldx, NULL, m0, m1, alpha, beta, y, ldy, epi);
 			return;
 		case SM_KERNELS_AVX2:
-			sm_gemm_packed_avx2(P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy, epi);
+			sm_gemm_packed_avx2(P, pstride, N, K, x, ldx, NULL, m0, m1, alpha, beta, y, ldy, epi);
 			return;
 #endif
 		default:
-			sm_gemm_packed_generic(P, pstride, N, K, x, ldx, m0, m1, alpha, beta, y, ldy, epi);
+			sm_gemm_packed_generic(P, pstride, N, K, x, ldx, NULL, m0, m1, alpha, beta, y, ldy, epi);
 			return;
 	}
 }
@@ -196,14 +196,14 @@ sm_gemm_packed2(sm_kernels kind, const float *P, size_t pstride, int N, int K, c
 	{
 #ifdef SM_GEMM_X86
 		case SM_KERNELS_AVX512:
-			sm_gemm_packed2_avx512(P, pstride, N, K, x, ldx, s2, m0, m1, y, ldy);
+			sm_gemm_packed_avx512(P, pstride, N, K, x, ldx, s2, m0, m1, 1.0f, 0.0f, y, ldy, NULL);
 			return;
 		case SM_KERNELS_AVX2:
-			sm_gemm_packed2_avx2(P, pstride, N, K, x, ldx, s2, m0, m1, y, ldy);
+			sm_gemm_packed_avx2(P, pstride, N, K, x, ldx, s2, m0, m1, 1.0f, 0.0f, y, ldy, NULL);
 			return;
 #endif
 		default:
-			sm_gemm_packed2_generic(P, pstride, N, K, x, ldx, s2, m0, m1, y, ldy);
+			sm_gemm_packed_generic(P, pstride, N, K, x, ldx, s2, m0, m1, 1.0f, 0.0f, y, ldy, NULL);
 			return;
 	}
 }

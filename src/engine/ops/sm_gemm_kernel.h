@@ -228,11 +228,16 @@ KNAME(rows) (int mr, int np, const float *x, int ldx, const float *P, size_t pst
 		memcpy(y + (size_t) i * ldy, buf + i * ldb, sizeof(float) * (size_t) ncols);
 }
 
-/* the whole product (see the header comment); rows [m0, m1) only */
+/*
+ * The whole product (see the header comment); rows [m0, m1) only.  s2: a
+ * second operand pair (sm_gemm_packed2, which passes it only when K + K2 <=
+ * SM_GEMM_KC): in the one K pass, each block's accumulators run on over
+ * W2's K before they are stored.
+ */
 static void
 KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float *x, int ldx,
-					   int m0, int m1, float alpha, float beta, float *y, int ldy,
-					   const sm_gemm_epi *epi)
+					   const sm_gemm_seg *s2, int m0, int m1, float alpha, float beta, float *y,
+					   int ldy, const sm_gemm_epi *epi)
 {
 	const int	panels = (N + SM_PANEL - 1) / SM_PANEL;
 
@@ -258,8 +263,15 @@ KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float
 				for (int i = mb; i < me; i += MR_BIG)
 				{
 					int			mr = me - i < MR_BIG ? me - i : MR_BIG;
+					sm_gemm_seg b2;
 
-					KNAME(rows) (mr, np, x + (size_t) i * ldx + k0, ldx, Pp, pstride, kc, NULL,
+					if (s2)
+					{
+						b2 = *s2;
+						b2.P = s2->P + (size_t) p0 * s2->pstride;
+						b2.x = s2->x + (size_t) i * s2->ldx;
+					}
+					KNAME(rows) (mr, np, x + (size_t) i * ldx + k0, ldx, Pp, pstride, kc, s2 ? &b2 : NULL,
 								 y + (size_t) i * ldy + p0 * SM_PANEL, ldy, ncols, init, last, alpha);
 				}
 				/* the epilogue on these rows x columns: finished, and still in L1 */
@@ -267,43 +279,6 @@ KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float
 					sm_bias_act_ld(y + (size_t) mb * ldy + p0 * SM_PANEL, (size_t) ldy,
 								   epi->bias ? epi->bias + p0 * SM_PANEL : NULL, (size_t) rows,
 								   ncols, epi->act);
-			}
-		}
-	}
-}
-
-/*
- * y[m0..m1) = x W^T + s2->x W2^T in one pass over K + K2 <= SM_GEMM_KC
- * (sm_gemm_packed2): each block's accumulators run over W's K, then on over
- * W2's, and are stored once.
- */
-static void
-KNAME(sm_gemm_packed2) (const float *P, size_t pstride, int N, int K, const float *x, int ldx,
-						const sm_gemm_seg *s2, int m0, int m1, float *y, int ldy)
-{
-	const int	panels = (N + SM_PANEL - 1) / SM_PANEL;
-
-	for (int mb = m0; mb < m1; mb += SM_GEMM_MC)
-	{
-		int			me = m1 - mb < SM_GEMM_MC ? m1 : mb + SM_GEMM_MC;
-		int			rows = me - mb;
-		int			npb = rows == 1 ? NP_ONE : rows == 2 ? NP_TWO : NP_BIG;
-
-		for (int p0 = 0; p0 < panels; p0 += npb)
-		{
-			int			np = panels - p0 < npb ? panels - p0 : npb;
-			int			ncols = N - p0 * SM_PANEL < np * SM_PANEL ? N - p0 * SM_PANEL : np * SM_PANEL;
-			const float *Pp = P + (size_t) p0 * pstride;
-
-			for (int i = mb; i < me; i += MR_BIG)
-			{
-				int			mr = me - i < MR_BIG ? me - i : MR_BIG;
-				sm_gemm_seg b2 = *s2;
-
-				b2.P = s2->P + (size_t) p0 * s2->pstride;
-				b2.x = s2->x + (size_t) i * s2->ldx;
-				KNAME(rows) (mr, np, x + (size_t) i * ldx, ldx, Pp, pstride, K, &b2,
-							 y + (size_t) i * ldy + p0 * SM_PANEL, ldy, ncols, false, true, 1.0f);
 			}
 		}
 	}
