@@ -353,6 +353,7 @@ typedef struct tile_ws
 	int		   *active;			/* [T] active rows at each step */
 	const sm_par *par;			/* the worker running this workspace */
 	int			split;			/* threads for a one-row tile's layers (run_layers_pipelined) */
+	bool		fused;			/* steps fused (step_fused): xw holds one step's gates */
 	/* a second xw, gh, hc for the second thread (one-row tiles of several layers or
 	 * directions; NULL otherwise) */
 	float	   *xw2,
@@ -388,6 +389,35 @@ typedef struct dir_sync
 } dir_sync;
 
 /*
+ * Whether a direction's steps take their input's part of the gates in the
+ * same product as the state's (sm_op_matmul2: g = x_t W_ih^T + h W_hh^T,
+ * stored once), instead of a chunk's input projection first and the state's
+ * product added to it.  The bits are the same either way (one chain over
+ * the input's k, then on over the state's).  What goes: the chunk's
+ * projection buffer (1 MB at W1's shape: beyond a Zen 3 L2) written and
+ * read back, the layer-1 projection of one input (K = 1: all stores), and
+ * a product's short K.  Measured with test/bench/ab.sh against the unfused
+ * build (2-core Zen 3): W1 (LSTM 2 x 64, 256-row tiles) 1-3% faster, LSTMs
+ * of hidden 32 and 128 over 512 steps 4-6%; equal or faster from 4 rows
+ * up, also at hidden 256 x 3 layers.
+ * The chunked projection reads W_ih once per chunk, the fused step once per
+ * step, which costs a batch of one or two (W5: 0.495 -> 0.531 ms): so tiles
+ * of FUSED_MIN_ROWS rows or more only; and not for the GRU, whose n gate
+ * keeps the two parts apart, nor on a device (which wants the chunk's
+ * larger product) or the blas kernels (likewise), nor in the pipelined
+ * batch-1 run (one row).  Decided when a tile's workspace is carved
+ * (tile_ws.fused): a fused tile's gate buffer holds one step, not a chunk.
+ */
+#define FUSED_MIN_ROWS 4
+
+static bool
+step_fused(const sm_rnn *m, int rows)
+{
+	return rows >= FUSED_MIN_ROWS && m->cell != SM_CELL_GRU &&
+		sm_ops == &sm_cpu_backend && sm_ops_kernels() != SM_KERNELS_BLAS;
+}
+
+/*
  * A tile's buffers, carved from the call's arena (sm_arena.h: called once
  * to measure, once to carve; the pointers are NULL while measuring).
  */
@@ -406,7 +436,8 @@ tile_carve(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_arena *a)
 	ws->x = sm_arena_take(a, t * r, sizeof(float) * (size_t) m->I);
 	ws->ya = sm_arena_take(a, t * r, sizeof(float) * DR);
 	ws->yb = m->L > 1 ? sm_arena_take(a, t * r, sizeof(float) * DR) : NULL;
-	ws->xw = sm_arena_take(a, (size_t) chunk_steps(rows) * r, sizeof(float) * GH);
+	ws->fused = step_fused(m, rows);
+	ws->xw = sm_arena_take(a, (size_t) (ws->fused ? 1 : chunk_steps(rows)) * r, sizeof(float) * GH);
 	ws->gh = sm_arena_take(a, r, sizeof(float) * GH);
 	ws->hc = sm_arena_take(a, r, sizeof(float) * (size_t) m->H);
 	if (rows == 1 && m->L * m->D > 1)
@@ -473,34 +504,6 @@ dir_wait(const tile_ws *ws, const dir_sync *sync, int steps)
 	return true;
 }
 
-/*
- * Whether a direction's steps take their input's part of the gates in the
- * same product as the state's (sm_op_matmul2: g = x_t W_ih^T + h W_hh^T,
- * stored once), instead of a chunk's input projection first and the state's
- * product added to it.  The bits are the same either way (one chain over
- * the input's k, then on over the state's).  What goes: the chunk's
- * projection buffer (1 MB at W1's shape: beyond a Zen 3 L2) written and
- * read back, the layer-1 projection of one input (K = 1: all stores), and
- * a product's short K.  Measured with test/bench/ab.sh against the unfused
- * build (2-core Zen 3): W1 (LSTM 2 x 64, 256-row tiles) 1-3% faster, LSTMs
- * of hidden 32 and 128 over 512 steps 4-6%; equal or faster from 4 rows
- * up, also at hidden 256 x 3 layers.
- * The chunked projection reads W_ih once per chunk, the fused step once per
- * step, which costs a batch of one or two (W5: 0.495 -> 0.531 ms): so tiles
- * of FUSED_MIN_ROWS rows or more only; and not for the GRU, whose n gate
- * keeps the two parts apart, nor on a device (which wants the chunk's
- * larger product) or the blas kernels (likewise), nor in the pipelined
- * batch-1 run (sync).
- */
-#define FUSED_MIN_ROWS 4
-
-static bool
-step_fused(const sm_rnn *m, const dir_sync *sync, int rows)
-{
-	return sync == NULL && rows >= FUSED_MIN_ROWS && m->cell != SM_CELL_GRU &&
-		sm_ops == &sm_cpu_backend && sm_ops_kernels() != SM_KERNELS_BLAS;
-}
-
 static sm_status
 run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scratch *scr,
 			  const dir_sync *sync, int rows, int T, const float *in, int in_w, float *out,
@@ -515,7 +518,7 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scrat
 	/* a direction that trails the one below it in steps takes short chunks: the lag */
 	const int	chunk = sync != NULL && sync->wait_for[0] >= 0 && !sync->whole ? PIPE_CHUNK : chunk_steps(rows);
 	const float *bias = m->cell == SM_CELL_GRU ? w->b_ih : (w->b_ih ? w->b_sum : NULL);
-	const bool	fused = step_fused(m, sync, rows);
+	const bool	fused = sync == NULL && ws->fused;
 
 	for (int t0 = 0; t0 < T; t0 += chunk)
 	{
