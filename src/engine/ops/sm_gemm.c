@@ -145,6 +145,28 @@ SM_TARGET(SM_GEMM_AVX512_TARGET)
 #pragma GCC pop_options
 #endif
 
+/* the variant's kernel: the product, with a second operand pair (s2) or an epilogue (epi) */
+static void
+run_variant(sm_kernels kind, const float *P, size_t pstride, int N, int K, const float *x,
+			int ldx, const sm_gemm_seg *s2, int m0, int m1, float alpha, float beta, float *y,
+			int ldy, const sm_gemm_epi *epi)
+{
+	switch (kind)
+	{
+#ifdef SM_GEMM_X86
+		case SM_KERNELS_AVX512:
+			sm_gemm_packed_avx512(P, pstride, N, K, x, ldx, s2, m0, m1, alpha, beta, y, ldy, epi);
+			return;
+		case SM_KERNELS_AVX2:
+			sm_gemm_packed_avx2(P, pstride, N, K, x, ldx, s2, m0, m1, alpha, beta, y, ldy, epi);
+			return;
+#endif
+		default:
+			sm_gemm_packed_generic(P, pstride, N, K, x, ldx, s2, m0, m1, alpha, beta, y, ldy, epi);
+			return;
+	}
+}
+
 void
 sm_gemm_packed_epi(sm_kernels kind, const float *P, size_t pstride, int N, int K, const float *x,
 				   int ldx, int m0, int m1, float alpha, float beta, float *y, int ldy,
@@ -163,20 +185,7 @@ sm_gemm_packed_epi(sm_kernels kind, const float *P, size_t pstride, int N, int K
 						   epi->act);
 		return;
 	}
-	switch (kind)
-	{
-#ifdef SM_GEMM_X86
-		case SM_KERNELS_AVX512:
-			sm_gemm_packed_avx512(P, pstride, N, K, x, ldx, NULL, m0, m1, alpha, beta, y, ldy, epi);
-			return;
-		case SM_KERNELS_AVX2:
-			sm_gemm_packed_avx2(P, pstride, N, K, x, ldx, NULL, m0, m1, alpha, beta, y, ldy, epi);
-			return;
-#endif
-		default:
-			sm_gemm_packed_generic(P, pstride, N, K, x, ldx, NULL, m0, m1, alpha, beta, y, ldy, epi);
-			return;
-	}
+	run_variant(kind, P, pstride, N, K, x, ldx, NULL, m0, m1, alpha, beta, y, ldy, epi);
 }
 
 void
@@ -192,20 +201,7 @@ sm_gemm_packed2(sm_kernels kind, const float *P, size_t pstride, int N, int K, c
 		sm_gemm_packed(kind, s2->P, s2->pstride, N, s2->K, s2->x, s2->ldx, m0, m1, 1.0f, 1.0f, y, ldy);
 		return;
 	}
-	switch (kind)
-	{
-#ifdef SM_GEMM_X86
-		case SM_KERNELS_AVX512:
-			sm_gemm_packed_avx512(P, pstride, N, K, x, ldx, s2, m0, m1, 1.0f, 0.0f, y, ldy, NULL);
-			return;
-		case SM_KERNELS_AVX2:
-			sm_gemm_packed_avx2(P, pstride, N, K, x, ldx, s2, m0, m1, 1.0f, 0.0f, y, ldy, NULL);
-			return;
-#endif
-		default:
-			sm_gemm_packed_generic(P, pstride, N, K, x, ldx, s2, m0, m1, 1.0f, 0.0f, y, ldy, NULL);
-			return;
-	}
+	run_variant(kind, P, pstride, N, K, x, ldx, s2, m0, m1, 1.0f, 0.0f, y, ldy, NULL);
 }
 
 void

@@ -88,6 +88,17 @@ typedef struct sm_gemm_seg
 	int			ldx;
 } sm_gemm_seg;
 
+/* s moved on by `panels` panels of its output columns and `rows` rows of its x */
+static inline sm_gemm_seg
+sm_gemm_seg_at(const sm_gemm_seg *s, int panels, int rows)
+{
+	sm_gemm_seg r = *s;
+
+	r.P += (size_t) panels * s->pstride;
+	r.x += (size_t) rows * s->ldx;
+	return r;
+}
+
 /*
  * y[m0..m1) rows of y = x W^T + s2->x W2^T, the sum of two products over
  * the same output columns (a recurrent step: the input's part and the

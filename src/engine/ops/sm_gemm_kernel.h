@@ -168,10 +168,7 @@ KNAME(full) (int mr, int np, const float *x, int ldx, const float *P, size_t pst
 	for (int p = 0; p < np; p++)
 	{
 		if (s2)
-		{
-			s2p = *s2;
-			s2p.P = s2->P + (size_t) p * s2->pstride;
-		}
+			s2p = sm_gemm_seg_at(s2, p, 0);
 		switch (mr)
 		{
 			case 1: CALL1(1); break;
@@ -266,11 +263,7 @@ KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float
 					sm_gemm_seg b2;
 
 					if (s2)
-					{
-						b2 = *s2;
-						b2.P = s2->P + (size_t) p0 * s2->pstride;
-						b2.x = s2->x + (size_t) i * s2->ldx;
-					}
+						b2 = sm_gemm_seg_at(s2, p0, i);
 					KNAME(rows) (mr, np, x + (size_t) i * ldx + k0, ldx, Pp, pstride, kc, s2 ? &b2 : NULL,
 								 y + (size_t) i * ldy + p0 * SM_PANEL, ldy, ncols, init, last, alpha);
 				}

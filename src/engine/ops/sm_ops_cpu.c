@@ -197,9 +197,8 @@ product_block(const product_job *j, int p0, int p1, int m0, int m1)
 		return;
 	if (j->s2)
 	{
-		sm_gemm_seg s2 = *j->s2;
+		sm_gemm_seg s2 = sm_gemm_seg_at(j->s2, p0, 0);
 
-		s2.P += (size_t) p0 * s2.pstride;
 		sm_gemm_packed2(j->k, j->P + (size_t) p0 * j->ps, j->ps, n1 - n0, j->K, j->x, j->ldx,
 						&s2, m0, m1, j->y + n0, j->ldy);
 		return;
@@ -237,14 +236,6 @@ product(sm_kernels k, const float *P, size_t ps, int N, int K, const float *x, i
 	int			panels = (N + SM_PANEL - 1) / SM_PANEL;
 	product_job j;
 
-	if (threads <= 1 || (double) M * N * (K + (s2 ? s2->K : 0)) < PARALLEL_MIN_MACS)
-	{
-		if (s2)
-			sm_gemm_packed2(k, P, ps, N, K, x, ldx, s2, 0, M, y, ldy);
-		else
-			sm_gemm_packed_epi(k, P, ps, N, K, x, ldx, 0, M, alpha, beta, y, ldy, epi);
-		return;
-	}
 	j.s2 = s2;
 	j.epi = epi;
 	j.k = k;
@@ -259,6 +250,11 @@ product(sm_kernels k, const float *P, size_t ps, int N, int K, const float *x, i
 	j.beta = beta;
 	j.y = y;
 	j.ldy = ldy;
+	if (threads <= 1 || (double) M * N * (K + (s2 ? s2->K : 0)) < PARALLEL_MIN_MACS)
+	{
+		product_block(&j, 0, panels, 0, M);
+		return;
+	}
 	/* columns when there are enough panels (the input rows are shared), else rows */
 	j.by_rows = panels < 2 * threads;
 	j.parts = j.by_rows ? (M < threads ? M : threads) : threads;
