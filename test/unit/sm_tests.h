@@ -27,6 +27,7 @@ void		test_metrics(void);
 #include <stdbool.h>
 #include "core/sm_model.h"
 double		sm_test_urand(unsigned *s);	/* uniform in [-1, 1] */
+void		sm_test_fill(float *x, size_t n, unsigned *s);	/* x[0..n) = sm_test_urand, in order */
 /* max |y - ref| / max |ref| over M rows of N, row stride ld (test_gemm.c) */
 double		sm_test_normwise(const float *y, const float *ref, int M, int N, int ld);
 /* a whole file, NUL-terminated, or NULL; and a model from a safetensors file (test_files.c) */

@@ -55,12 +55,9 @@ check_shape(int M, int N, int K, bool in_major, float alpha, float beta, int pad
 	bool		ok = true;
 	bool		have_first = false;
 
-	for (size_t i = 0; i < wn; i++)
-		W[i] = (float) sm_test_urand(seed);
-	for (size_t i = 0; i < (size_t) M * ldx; i++)
-		x[i] = (float) sm_test_urand(seed);
-	for (size_t i = 0; i < (size_t) M * ldy; i++)
-		y0[i] = (float) sm_test_urand(seed);
+	sm_test_fill(W, wn, seed);
+	sm_test_fill(x, (size_t) M * ldx, seed);
+	sm_test_fill(y0, (size_t) M * ldy, seed);
 	memcpy(ref, y0, sizeof(float) * (size_t) M * ldy);
 	sm_gemm_naive(W, ldw, in_major, N, K, x, ldx, M, alpha, beta, ref, ldy);
 	sm_pack_into(P, W, ldw, N, K, in_major);
@@ -173,10 +170,8 @@ check_threads(int M, int N, int K, unsigned *seed)
 	sm_error	err;
 	bool		ok = true;
 
-	for (size_t i = 0; i < (size_t) N * K; i++)
-		W[i] = (float) sm_test_urand(seed);
-	for (size_t i = 0; i < (size_t) M * K; i++)
-		x[i] = (float) sm_test_urand(seed);
+	sm_test_fill(W, (size_t) N * K, seed);
+	sm_test_fill(x, (size_t) M * K, seed);
 	if (sm_packed_init(&p, W, N, K, false, &err) != SM_OK)
 		return false;
 	sm_set_threads(1);
@@ -221,8 +216,7 @@ check_epilogue(int M, int N, int K, int pad, unsigned *seed)
 
 	for (size_t i = 0; i < (size_t) N * K; i++)
 		W[i] = (float) sm_test_urand(seed) * 0.2f;
-	for (size_t i = 0; i < (size_t) M * K; i++)
-		x[i] = (float) sm_test_urand(seed);
+	sm_test_fill(x, (size_t) M * K, seed);
 	for (int i = 0; i < N; i++)
 		bias[i] = (float) sm_test_urand(seed);
 	sm_pack_into(P, W, K, N, K, false);
@@ -315,14 +309,10 @@ check_two(int M, int N, int K1, int K2, int pad, unsigned *seed)
 			   *P2 = aligned_alloc(64, sizeof(float) * sm_pack_floats(N, K2));
 	bool		ok = true;
 
-	for (size_t i = 0; i < (size_t) N * K1; i++)
-		W1[i] = (float) sm_test_urand(seed);
-	for (size_t i = 0; i < (size_t) N * K2; i++)
-		W2[i] = (float) sm_test_urand(seed);
-	for (size_t i = 0; i < (size_t) M * ld1; i++)
-		x1[i] = (float) sm_test_urand(seed);
-	for (size_t i = 0; i < (size_t) M * ld2; i++)
-		x2[i] = (float) sm_test_urand(seed);
+	sm_test_fill(W1, (size_t) N * K1, seed);
+	sm_test_fill(W2, (size_t) N * K2, seed);
+	sm_test_fill(x1, (size_t) M * ld1, seed);
+	sm_test_fill(x2, (size_t) M * ld2, seed);
 	sm_pack_into(P1, W1, K1, N, K1, false);
 	sm_pack_into(P2, W2, K2, N, K2, false);
 	for (size_t i = 0; i < ny; i++)
@@ -387,14 +377,10 @@ check_matmul2(int M, int N, int K1, int K2, unsigned *seed)
 	sm_error	err;
 	bool		ok = true;
 
-	for (size_t i = 0; i < (size_t) N * K1; i++)
-		W1[i] = (float) sm_test_urand(seed);
-	for (size_t i = 0; i < (size_t) N * K2; i++)
-		W2[i] = (float) sm_test_urand(seed);
-	for (size_t i = 0; i < (size_t) M * K1; i++)
-		x1[i] = (float) sm_test_urand(seed);
-	for (size_t i = 0; i < (size_t) M * K2; i++)
-		x2[i] = (float) sm_test_urand(seed);
+	sm_test_fill(W1, (size_t) N * K1, seed);
+	sm_test_fill(W2, (size_t) N * K2, seed);
+	sm_test_fill(x1, (size_t) M * K1, seed);
+	sm_test_fill(x2, (size_t) M * K2, seed);
 	if (sm_packed_init(&p1, W1, N, K1, false, &err) != SM_OK ||
 		sm_packed_init(&p2, W2, N, K2, false, &err) != SM_OK)
 		return false;

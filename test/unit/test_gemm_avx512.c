@@ -66,12 +66,9 @@ test_gemm_avx512(void)
 						   *P = aligned_alloc(64, sizeof(float) * emu_pack_floats(N, K));
 				double		md;
 
-				for (size_t i = 0; i < (size_t) N * K; i++)
-					W[i] = (float) sm_test_urand(&seed);
-				for (size_t i = 0; i < (size_t) M * K; i++)
-					x[i] = (float) sm_test_urand(&seed);
-				for (size_t i = 0; i < (size_t) M * ldy; i++)
-					y0[i] = (float) sm_test_urand(&seed);
+				sm_test_fill(W, (size_t) N * K, &seed);
+				sm_test_fill(x, (size_t) M * K, &seed);
+				sm_test_fill(y0, (size_t) M * ldy, &seed);
 				memcpy(ref, y0, sizeof(float) * (size_t) M * ldy);
 				memcpy(ye, y0, sizeof(float) * (size_t) M * ldy);
 				memcpy(ya, y0, sizeof(float) * (size_t) M * ldy);
@@ -127,14 +124,10 @@ test_gemm_avx512(void)
 					   *P2 = aligned_alloc(64, sizeof(float) * emu_pack_floats(N, K2));
 			sm_gemm_seg s2 = {P2, emu_pack_stride(K2), K2, x2, K2};
 
-			for (size_t i = 0; i < (size_t) N * K1; i++)
-				W1[i] = (float) sm_test_urand(&seed);
-			for (size_t i = 0; i < (size_t) N * K2; i++)
-				W2[i] = (float) sm_test_urand(&seed);
-			for (size_t i = 0; i < (size_t) M * K1; i++)
-				x1[i] = (float) sm_test_urand(&seed);
-			for (size_t i = 0; i < (size_t) M * K2; i++)
-				x2[i] = (float) sm_test_urand(&seed);
+			sm_test_fill(W1, (size_t) N * K1, &seed);
+			sm_test_fill(W2, (size_t) N * K2, &seed);
+			sm_test_fill(x1, (size_t) M * K1, &seed);
+			sm_test_fill(x2, (size_t) M * K2, &seed);
 			emu_pack_into(P1, W1, K1, N, K1, false);
 			emu_pack_into(P2, W2, K2, N, K2, false);
 			emu_gemm_packed2(SM_KERNELS_AVX512, P1, emu_pack_stride(K1), N, K1, x1, K1, &s2, 0, M, ya, N);

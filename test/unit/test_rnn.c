@@ -19,6 +19,13 @@ sm_test_urand(unsigned *s)
 	return ((*s >> 8) & 0xffff) / 65535.0 * 2.0 - 1.0;
 }
 
+void
+sm_test_fill(float *x, size_t n, unsigned *s)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float) sm_test_urand(s);
+}
+
 /* a model from a config, every tensor filled with scaled random values */
 sm_model *
 sm_test_make_model(const char *arch, const char *config, unsigned seed, double scale,
