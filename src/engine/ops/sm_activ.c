@@ -39,6 +39,7 @@
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
 
 #define V8(c) ((v8f) {(c), (c), (c), (c), (c), (c), (c), (c)})
 #define I8(c) ((v8i) {(c), (c), (c), (c), (c), (c), (c), (c)})
