@@ -16,6 +16,7 @@
  */
 #include "sm_ops.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,8 @@ static uint64_t next_key = 0;
 static uint64_t offloaded = 0;
 static uint64_t fallbacks = 0;
 static char last_error[256] = "";
+/* products fail on worker threads too, side by side: one writer or reader at a time */
+static pthread_mutex_t last_error_mu = PTHREAD_MUTEX_INITIALIZER;
 
 uint64_t
 sm_ops_next_key(void)
@@ -72,7 +75,9 @@ static void
 failed(const char *msg)
 {
 	__atomic_add_fetch(&fallbacks, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&last_error_mu);
 	snprintf(last_error, sizeof(last_error), "%s", msg);
+	pthread_mutex_unlock(&last_error_mu);
 }
 
 static void
@@ -217,7 +222,9 @@ sm_ops_device_status_get(sm_ops_device_status *out)
 	memset(out, 0, sizeof(*out));
 	if (device)
 		device->stats(&out->dev);
-	out->offloaded = offloaded;
-	out->fallbacks = fallbacks;
+	out->offloaded = __atomic_load_n(&offloaded, __ATOMIC_RELAXED);
+	out->fallbacks = __atomic_load_n(&fallbacks, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&last_error_mu);
 	snprintf(out->last_error, sizeof(out->last_error), "%s", last_error);
+	pthread_mutex_unlock(&last_error_mu);
 }
