@@ -3,7 +3,7 @@
  *
  * How a batch runs.  Sequences are right-aligned (each ends at the last
  * step), sorted by length, longest first, and cut into tiles of at most
- * tile_rows(m) sequences.  Within a tile the sequences active at step t are
+ * TILE_ROWS sequences.  Within a tile the sequences active at step t are
  * then a prefix of the rows, so every recurrent matrix product covers
  * exactly the active rows: padding costs nothing and needs no masks, and a
  * row's state stays zero until its sequence starts.  All sequences end
@@ -40,42 +40,18 @@
 
 #include <pthread.h>
 
-#define TILE_MAX_ROWS 256		/* sequences per tile: at most ... */
-#define TILE_MIN_ROWS 64		/* ... at least (when the batch has them) ... */
-#define TILE_STEP_BYTES (256 * 1024)	/* ... and within that, as many as keep one
-										 * step's rows in half of a 512 kB L2 */
+/*
+ * Sequences per tile.  Tried and dropped (2026-12-02, 2-core Zen 3): tiles
+ * sized so that one step's rows stay in half of L2 (128 rows at W1's shape,
+ * 64 from hidden 128): W1 with test/bench/ab.sh B/A 0.96-1.02, and one
+ * step's product and cells per row (test/bench/rnn_step.c) the same at 32
+ * to 256 rows within the VM's +-20% from run to run.
+ */
+#define TILE_ROWS 256
 #define TIME_CHUNK 32			/* at most this many steps per input-projection product */
 #define CHUNK_ROWS 1024			/* ... and at most this many rows (steps x sequences), so a
 								 * chunk's projection (1 MB at 4H = 256) stays in L2 until
 								 * its steps read it: 8192 (8 MB) cost W1 about 20% */
-
-/*
- * Sequences per tile.  A step of the widest layer touches, per row, its
- * gates (G * H floats, written by the product and read by the cell), the
- * input and state rows the product reads, the new state and the cell state.
- * With those and the layer's packed weights in L2, the step runs from L2.
- * At W1's shape (LSTM 2 x 64: 2 kB a row) 256 rows are 512 kB a step plus
- * 128 kB of weights, more than a Zen 3's L2: one step's fused product and
- * cells took 12-17% less time per row at 128 rows than at 256, alone in a
- * loop (2-core Zen 3); in W1 as a whole the difference was within that
- * VM's noise (test/bench/ab.sh, B/A 0.96-1.02).  The rows halve from
- * TILE_MAX_ROWS while a step's rows exceed TILE_STEP_BYTES, down to
- * TILE_MIN_ROWS: fewer rows would read a large model's weights (which no
- * tile size keeps in L2) for too few rows.  Each row's bits are the same in
- * any tile (the kernels' order does not depend on the rows).
- */
-static int
-tile_rows(const sm_rnn *m)
-{
-	const int	in = m->I > m->D * m->R ? m->I : m->D * m->R;
-	const size_t row = sizeof(float) * ((size_t) m->G * m->H + (size_t) in + 2 * (size_t) m->R +
-										(size_t) m->H);
-	int			rows = TILE_MAX_ROWS;
-
-	while (rows > TILE_MIN_ROWS && (size_t) rows * row > TILE_STEP_BYTES)
-		rows /= 2;
-	return rows;
-}
 
 /* steps per input-projection chunk for tiles of `rows` rows */
 static inline int
@@ -1021,7 +997,6 @@ typedef struct fwd_ctx
 	int			T;
 	const order_item *o;
 	int			B;
-	int			tile;			/* rows per tile: tile_rows(m) */
 	float	   *last,
 			   *steps;
 	float	   *state;			/* [B][S] states in and out (advance), or NULL */
@@ -1038,8 +1013,8 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 	const int	W = sm_rnn_output_width(m);
 	const size_t DR = (size_t) m->D * m->R;
 	const int	T = c->T;
-	int			b0 = tile * c->tile;
-	int			rows = c->B - b0 < c->tile ? c->B - b0 : c->tile;
+	int			b0 = tile * TILE_ROWS;
+	int			rows = c->B - b0 < TILE_ROWS ? c->B - b0 : TILE_ROWS;
 	const order_item *it = c->o + b0;
 	int			Tt = it[0].len;
 	float	   *top;
@@ -1133,8 +1108,7 @@ forward_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 	if (B == 0)
 		return SM_OK;
 	c.o = order_by_length(B, T, lengths);
-	c.tile = tile_rows(m);
-	n_tiles = (B + c.tile - 1) / c.tile;
+	n_tiles = (B + TILE_ROWS - 1) / TILE_ROWS;
 	n_workers = workers_for(n_tiles);
 	c.workers = sm_alloc0(sizeof(fwd_worker) * (size_t) n_workers);
 	if (c.o == NULL || c.workers == NULL)
@@ -1151,7 +1125,7 @@ forward_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 		{
 			fwd_worker *wk = &c.workers[w];
 
-			tile_carve(m, B < c.tile ? B : c.tile, c.o[0].len, &wk->ws, &arena);
+			tile_carve(m, B < TILE_ROWS ? B : TILE_ROWS, c.o[0].len, &wk->ws, &arena);
 			wk->tmp = sm_arena_take(&arena, (size_t) wk->ws.rows * (steps ? (size_t) wk->ws.T : 1),
 									sizeof(float) * (size_t) W);
 		}
@@ -1440,11 +1414,9 @@ forecast_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 	}
 	o = order_by_length(B, T, eff);
 	/* sampling multiplies rows: keep a tile's rows * S bounded */
-	tile = tile_rows(m);
-	if (p.S > 1)
-		tile = tile * 8 / p.S > 0 ? tile * 8 / p.S : 1;
-	if (tile > tile_rows(m))
-		tile = tile_rows(m);
+	tile = p.S > 1 ? (TILE_ROWS * 8 / p.S > 0 ? TILE_ROWS * 8 / p.S : 1) : TILE_ROWS;
+	if (tile > TILE_ROWS)
+		tile = TILE_ROWS;
 	if (tile > B)
 		tile = B;
 	n_tiles = (B + tile - 1) / tile;
