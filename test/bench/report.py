@@ -14,7 +14,7 @@ Suite rnn (test/bench/rnn.sh):
     W5_lstm_b1:      seqmodel batch-1 latency <= 0.3 ms
   --sql FILE: lines "fq THREADS MS" and "predict THREADS MS_PER_CALL" (rnn_sql.sh):
     forecast_query over W1's 4096 series: SQL ms / engine W1 ms <= 1.1
-    predict of one series: <= 0.5 ms per call
+    predict of one series: <= 1.1x the engine and <= 0.5 ms per call
 
 Suite tfm (test/bench/tfm.sh): also the engine's GFLOP/s (workloads.json's FLOP
 count / its median) and its worst normwise relative error against PyTorch's
@@ -268,11 +268,11 @@ def sql_rnn(sql, sql_engine, engine_ref):
             s = statistics.median(v)
             e = engine_ref(wl, thr)
             r = s / e if e else None
-            if kind == "fq":
-                tgt, missed = sql_batch_target(r)
-            else:
+            tgt, missed = sql_batch_target(r)
+            if kind == "predict":
+                # the compute-layer issue's 1.1x of the engine, and the per-call bound before it
                 ok = s <= SQL_PREDICT_MAX_MS
-                tgt, missed = f"<= {SQL_PREDICT_MAX_MS} ms {verdict(ok)}", int(not ok)
+                tgt, missed = f"{tgt}; <= {SQL_PREDICT_MAX_MS} ms {verdict(ok)}", missed + int(not ok)
             failed += missed
             print(f"{what:<34} {thr:>3} {fmt_ms(s):>9} {fmt_ms(e):>10} {fmt_ratio(r):>10}  {tgt}")
     return failed
