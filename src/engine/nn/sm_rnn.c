@@ -525,7 +525,8 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scrat
 	/* a direction that trails the one below it in steps takes short chunks: the lag */
 	const int	chunk = sync != NULL && sync->wait_for[0] >= 0 && !sync->whole ? PIPE_CHUNK : chunk_steps(rows);
 	const float *bias = m->cell == SM_CELL_GRU ? w->b_ih : (w->b_ih ? w->b_sum : NULL);
-	const bool	fused = sync == NULL && ws->fused;
+	/* a pipelined run (sync) has one-row tiles, which step_fused never fuses */
+	const bool	fused = ws->fused;
 
 	for (int t0 = 0; t0 < T; t0 += chunk)
 	{

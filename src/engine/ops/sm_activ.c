@@ -50,6 +50,14 @@ typedef uint32_t v8u __attribute__((vector_size(32)));
 #define LN2_HI 0.693359375f
 #define LN2_LO -2.12194440e-4f
 #define ROUND_MAGIC 12582912.0f	/* 1.5 * 2^23 */
+/* e^r = 1 + r + r^2 P(r) on |r| <= ln2/2: P's coefficients, highest degree first
+ * (Cephes), shared by vexp_core and vexp_neg */
+#define EXP_P0 1.9875691500E-4f
+#define EXP_P1 1.3981999507E-3f
+#define EXP_P2 8.3334519073E-3f
+#define EXP_P3 4.1665795894E-2f
+#define EXP_P4 1.6666665459E-1f
+#define EXP_P5 5.0000001201E-1f
 
 
 /*
