@@ -10,8 +10,8 @@ itself the median of that run's timed runs), the best peer, ratio = best-peer ms
 target for that workload.
 
 Suite rnn (test/bench/rnn.sh):
-    W1_lstm, W2_gru: seqmodel >= 1.3x ONNX Runtime  (ORT ms / seqmodel ms >= 1.3)
-    W5_lstm_b1:      seqmodel batch-1 latency <= 0.3 ms
+    W1_lstm >= 1.3, W2_gru >= 1.5, W5_lstm_b1 >= 1.3 (best peer ms / seqmodel ms),
+    and W5_lstm_b1's batch-1 latency <= 0.3 ms (the compute-layer issue's targets)
   --sql FILE: lines "fq THREADS MS" and "predict THREADS MS_PER_CALL" (rnn_sql.sh):
     forecast_query over W1's 4096 series: SQL ms / engine W1 ms <= 1.1
     predict of one series: <= 1.1x the engine and <= 0.5 ms per call
@@ -69,9 +69,10 @@ TARGETS = {
 SUITES = {
     "rnn": {
         "order": ["W1_lstm", "W2_gru", "W5_lstm_b1"],
-        "vs_ort": {"W1_lstm": 1.3, "W2_gru": 1.3},      # ORT ms / seqmodel ms >= x
+        "vs_ort": {},                                   # ORT ms / seqmodel ms >= x
         "latency_ms": {"W5_lstm_b1": 0.3},              # seqmodel ms <= x
-        "ratio_min": {},                                # best peer ms / seqmodel ms >= x
+        "ratio_min": {"W1_lstm": 1.3, "W2_gru": 1.5,    # best peer ms / seqmodel ms >= x
+                      "W5_lstm_b1": 1.3},
         "extra_cols": False,
         "wl_width": 11,
         "runs_note": "7 at batch 4096, 100 at batch 1",
@@ -199,19 +200,19 @@ def main():
         sm = cols["seqmodel"]
         engine_ms[(wl, thr)] = sm
         ratio = peers[best] / sm if (best and sm) else None
-        target = ""
+        targets = []                    # every kind that names wl (W5_lstm_b1: ratio and latency)
         for kind, (figure, met, measured, unmeasured_text) in TARGETS.items():
-            if wl in suite[kind]:       # the first kind that names wl
+            if wl in suite[kind]:
                 want = suite[kind][wl]
                 got = figure(sm, cols["ort"], ratio)
                 if got:
                     ok = met(got, want)
                     failed += not ok
-                    target = f"{measured.format(got=got, want=want)} {verdict(ok)}"
+                    targets.append(f"{measured.format(got=got, want=want)} {verdict(ok)}")
                 else:
-                    target = f"{unmeasured_text.format(want=want)}: n/a"
+                    targets.append(f"{unmeasured_text.format(want=want)}: n/a")
                     unmeasured += 1
-                break
+        target = "; ".join(targets)
         row = (f"{wl:<{ww}} {thr:>3} {fmt_ms(sm):>12} {fmt_ms(cols['pytorch']):>11} {fmt_ms(cols['ort']):>10}"
                f" {best or '-':>10} {fmt_ratio(ratio):>6}")
         if extra:
