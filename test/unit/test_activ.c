@@ -10,6 +10,8 @@
 #include "sm_tests.h"
 
 #include "ops/sm_activ.h"
+#include "ops/sm_gemm.h"
+#include "ops/sm_ops.h"
 
 #define N 200001
 
@@ -118,6 +120,103 @@ test_cells(void)
 		sm_gru_cell(g, NULL, gh, NULL, h, 9);
 		CHECK(isnan(h[2]) && h[1] == 0.0f && h[8] == 0.0f);
 	}
+}
+
+/*
+ * The AVX-512 build of the elementwise passes gives the FMA build's bits
+ * (sm_activ.c): every activation of sm_bias_act with and without a bias,
+ * over rows of every width 1 .. 40 and 257 (so every tail length of both
+ * builds), an ld wider than the row, the cells and the array functions,
+ * inputs from tiny to saturated with NaN, infinities and -0 among them.
+ * Runs once, under the avx512 kernel set, on a CPU that has AVX-512F.
+ */
+static void
+test_wide_same_bits(void)
+{
+	static const sm_act acts[] = {SM_ACT_IDENTITY, SM_ACT_RELU, SM_ACT_GELU, SM_ACT_GELU_TANH,
+	SM_ACT_TANH, SM_ACT_SILU};
+	enum
+	{
+		ROWS = 3, LD = 300, NX = ROWS * LD
+	};
+	static float in[NX], bias[LD], a[NX], b[NX], ca[4 * LD], cb[4 * LD], ha[LD], hb[LD];
+	unsigned	seed = 777;
+	int			mismatches = 0;
+
+	for (int i = 0; i < NX; i++)
+	{
+		double		u;
+
+		seed = seed * 1103515245u + 12345u;
+		u = (seed >> 8) / 16777216.0 - 0.5;
+		in[i] = (float) (u * u * u * 320.0);	/* |x| up to 40, dense near 0 */
+	}
+	in[5] = NAN;
+	in[17] = INFINITY;
+	in[30] = -INFINITY;
+	in[41] = -0.0f;
+	in[64] = 1e-30f;
+	for (int i = 0; i < LD; i++)
+		bias[i] = in[NX - 1 - i] * 0.05f;
+	bias[3] = 0.0f;
+
+	for (int w = 1; w <= 257; w = w < 40 ? w + 1 : 257)
+	{
+		for (size_t ai = 0; ai < sizeof(acts) / sizeof(acts[0]); ai++)
+			for (int wb = 0; wb < 2; wb++)
+			{
+				memcpy(a, in, sizeof(a));
+				memcpy(b, in, sizeof(b));
+				sm_activ_use(SM_ACTIV_FMA);
+				sm_bias_act_ld(a, LD, wb ? bias : NULL, ROWS, w, acts[ai]);
+				sm_activ_use(SM_ACTIV_AVX512);
+				sm_bias_act_ld(b, LD, wb ? bias : NULL, ROWS, w, acts[ai]);
+				mismatches += memcmp(a, b, sizeof(a)) != 0;
+			}
+		/* cells: w units; gates from in (|g| up to 40), states from in as well */
+		memcpy(ca, in + 7, sizeof(float) * (size_t) w);
+		memcpy(cb, in + 7, sizeof(float) * (size_t) w);
+		memcpy(ha, in + 400, sizeof(float) * (size_t) w);
+		memcpy(hb, in + 400, sizeof(float) * (size_t) w);
+		sm_activ_use(SM_ACTIV_FMA);
+		sm_lstm_cell(in, bias, ca, ha, w);
+		sm_activ_use(SM_ACTIV_AVX512);
+		sm_lstm_cell(in, bias, cb, hb, w);
+		mismatches += memcmp(ca, cb, sizeof(float) * (size_t) w) != 0;
+		mismatches += memcmp(ha, hb, sizeof(float) * (size_t) w) != 0;
+		sm_activ_use(SM_ACTIV_FMA);
+		sm_gru_cell(in + 11, bias, in + 500, bias + 1, ha, w);
+		sm_elman_cell(in + 13, bias, ca, w, false);
+		sm_activ_use(SM_ACTIV_AVX512);
+		sm_gru_cell(in + 11, bias, in + 500, bias + 1, hb, w);
+		sm_elman_cell(in + 13, bias, cb, w, false);
+		mismatches += memcmp(ha, hb, sizeof(float) * (size_t) w) != 0;
+		mismatches += memcmp(ca, cb, sizeof(float) * (size_t) w) != 0;
+		sm_activ_use(SM_ACTIV_FMA);
+		sm_elman_cell(in + 13, bias, ca, w, true);
+		sm_activ_use(SM_ACTIV_AVX512);
+		sm_elman_cell(in + 13, bias, cb, w, true);
+		mismatches += memcmp(ca, cb, sizeof(float) * (size_t) w) != 0;
+		{
+			void		(*const fns[]) (float *, size_t) = {sm_vexp, sm_vsigmoid, sm_vtanh};
+
+			for (int f = 0; f < 3; f++)
+			{
+				memcpy(a, in, sizeof(float) * (size_t) w);
+				memcpy(b, in, sizeof(float) * (size_t) w);
+				sm_activ_use(SM_ACTIV_FMA);
+				fns[f] (a, (size_t) w);
+				sm_activ_use(SM_ACTIV_AVX512);
+				fns[f] (b, (size_t) w);
+				mismatches += memcmp(a, b, sizeof(float) * (size_t) w) != 0;
+			}
+		}
+		if (w == 257)
+			break;
+	}
+	sm_activ_use(SM_ACTIV_AVX512);	/* the avx512 set's build, as before */
+	printf("activations: AVX-512 build against the FMA build: %d mismatching passes\n", mismatches);
+	CHECK(mismatches == 0);
 }
 
 void
@@ -253,6 +352,8 @@ test_activ(void)
 		CHECK(v[0] >= 0.0f && v[0] < 1e-37f && v[1] == 1.0f && v[2] == 0.5f);
 	}
 	test_cells();
+	if (sm_ops_kernels() == SM_KERNELS_AVX512)
+		test_wide_same_bits();
 	CHECK(fabsf(sm_softplus(0.0f) - 0.6931472f) < 1e-7f);
 	CHECK(sm_softplus(30.0f) == 30.0f);
 	CHECK(sm_softplus(-30.0f) > 0.0f);

@@ -231,7 +231,8 @@ check_epilogue(int M, int N, int K, int pad, unsigned *seed)
 			{
 				if (!sm_kernels_supported(variants[v]))
 					continue;
-				sm_activ_use_fma(variants[v] != SM_KERNELS_GENERIC);
+				sm_activ_use(variants[v] == SM_KERNELS_AVX512 ? SM_ACTIV_AVX512 :
+							 variants[v] == SM_KERNELS_AVX2 ? SM_ACTIV_FMA : SM_ACTIV_BASE);
 				memset(a, 0, sizeof(float) * (size_t) M * ldy);
 				memset(b, 0, sizeof(float) * (size_t) M * ldy);
 				sm_gemm_packed(variants[v], P, sm_pack_stride(K), N, K, x, K, 0, M, 1.0f, 0.0f, a, ldy);

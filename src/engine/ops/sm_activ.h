@@ -1,9 +1,10 @@
 /*
  * sm_activ.h -- elementwise activations over float arrays, written so the
  * compiler vectorises them (no libm calls, no branches in the loops), and
- * compiled twice: baseline x86-64 (no FMA) and AVX2 + FMA; the compute seam
- * picks the build with its kernel set (sm_activ_use_fma), so on one machine
- * and kernel set the results are always the same bits.
+ * compiled three times: baseline x86-64 (no FMA), AVX2 + FMA, and AVX-512
+ * (the elementwise passes only, same bits as AVX2 + FMA); the compute seam
+ * picks the build with its kernel set (sm_activ_use), so on one machine and
+ * kernel set the results are always the same bits.
  *
  * Accuracy (checked by the unit tests against libm over wide ranges):
  * expf within 2 ulp; sigmoid and tanh within 4e-7 relative (absolute
@@ -15,8 +16,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* run the AVX2 + FMA build (only where the CPU has both; sm_ops_cpu.c decides) */
-void		sm_activ_use_fma(bool on);
+/* the builds (sm_activ.c); a build runs only where the CPU has its features: sm_ops_cpu.c decides */
+typedef enum sm_activ_build
+{
+	SM_ACTIV_BASE = 0,			/* baseline x86-64 or any GCC target; no FMA */
+	SM_ACTIV_FMA,				/* AVX2 + FMA */
+	SM_ACTIV_AVX512				/* AVX-512F elementwise passes, AVX2 + FMA reductions */
+} sm_activ_build;
+
+void		sm_activ_use(sm_activ_build b);
 
 void		sm_vexp(float *x, size_t n);		/* x = exp(x) */
 void		sm_vsigmoid(float *x, size_t n);	/* x = 1 / (1 + exp(-x)) */

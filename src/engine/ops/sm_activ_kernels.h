@@ -10,7 +10,6 @@
 #define vgelu AV(vgelu)
 #define vgelu_tanh AV(vgelu_tanh)
 #define vload AV(vload)
-#define vmask AV(vmask)
 #define vrelu AV(vrelu)
 #define vsel AV(vsel)
 #define vsigmoid AV(vsigmoid)
@@ -19,10 +18,10 @@
 #define vstore AV(vstore)
 #define vtanh AV(vtanh)
 #define vtanh_frac AV(vtanh_frac)
-V8_INLINE v8f
-vsel(v8i mask, v8f a, v8f b)
+V8_INLINE vf
+vsel(vi mask, vf a, vf b)
 {
-	return (v8f) ((mask & (v8i) a) | (~mask & (v8i) b));
+	return (vf) ((mask & (vi) a) | (~mask & (vi) b));
 }
 
 /*
@@ -31,44 +30,44 @@ vsel(v8i mask, v8f a, v8f b)
  * those of 1.5 * 2^23 plus n = round(x log2e): shifted left by 23 they are
  * n's exponent field (the constant's bits shift out), with no conversion.
  */
-V8_INLINE v8f
-vexp_core(v8f x)
+V8_INLINE vf
+vexp_core(vf x)
 {
-	v8f			t,
+	vf			t,
 				n,
 				r,
 				r2,
 				p;
-	v8u			e;				/* unsigned: the shift drops the constant's bits */
+	vu			e;				/* unsigned: the shift drops the constant's bits */
 
-	t = x * V8(LOG2E) + V8(ROUND_MAGIC);
-	n = t - V8(ROUND_MAGIC);
-	r = x - n * V8(LN2_HI);
-	r = r - n * V8(LN2_LO);
+	t = x * VF(LOG2E) + VF(ROUND_MAGIC);
+	n = t - VF(ROUND_MAGIC);
+	r = x - n * VF(LN2_HI);
+	r = r - n * VF(LN2_LO);
 	r2 = r * r;
-	p = V8(EXP_P0);
-	p = p * r + V8(EXP_P1);
-	p = p * r + V8(EXP_P2);
-	p = p * r + V8(EXP_P3);
-	p = p * r + V8(EXP_P4);
-	p = p * r + V8(EXP_P5);
-	p = p * r2 + r + V8(1.0f);
-	e = (v8u) t + (v8u) I8(127);
-	return p * (v8f) (e << 23);
+	p = VF(EXP_P0);
+	p = p * r + VF(EXP_P1);
+	p = p * r + VF(EXP_P2);
+	p = p * r + VF(EXP_P3);
+	p = p * r + VF(EXP_P4);
+	p = p * r + VF(EXP_P5);
+	p = p * r2 + r + VF(1.0f);
+	e = (vu) t + (vu) VI(127);
+	return p * (vf) (e << 23);
 }
 
-V8_INLINE v8f
-vexp(v8f x)
+V8_INLINE vf
+vexp(vf x)
 {
-	x = vsel(x > V8(EXP_HI), V8(EXP_HI), x);
-	x = vsel(x < V8(EXP_LO), V8(EXP_LO), x);
+	x = vsel(x > VF(EXP_HI), VF(EXP_HI), x);
+	x = vsel(x < VF(EXP_LO), VF(EXP_LO), x);
 	return vexp_core(x);
 }
 
-V8_INLINE v8f
-vsigmoid(v8f x)
+V8_INLINE vf
+vsigmoid(vf x)
 {
-	return V8(1.0f) / (V8(1.0f) + vexp(-x));
+	return VF(1.0f) / (VF(1.0f) + vexp(-x));
 }
 
 /*
@@ -79,35 +78,35 @@ vsigmoid(v8f x)
  * division, no exp.  |x| is clamped to 9, where tanh is 1 in float, and the
  * result to 1.  Relative error below 4e-7 in float (unit-tested).
  */
-V8_INLINE v8f
-vtanh(v8f v)
+V8_INLINE vf
+vtanh(vf v)
 {
-	v8i			sign = (v8i) v & I8((int32_t) 0x80000000);
-	v8f			a = (v8f) ((v8i) v & I8(0x7fffffff));
-	v8f			z,
+	vi			sign = (vi) v & VI((int32_t) 0x80000000);
+	vf			a = (vf) ((vi) v & VI(0x7fffffff));
+	vf			z,
 				p,
 				q,
 				t;
 
-	a = vsel(a > V8(9.0f), V8(9.0f), a);
+	a = vsel(a > VF(9.0f), VF(9.0f), a);
 	z = a * a;
-	p = V8(1.264885556e-13f);	/* 1 */
-	p = p * z + V8(5.179706351e-10f);	/* 4095 */
-	p = p * z + V8(3.228683625e-07f);	/* 2552550 */
-	p = p * z + V8(6.625258799e-05f);	/* 523783260 */
-	p = p * z + V8(5.217391304e-03f);	/* 41247931725 */
-	p = p * z + V8(1.466666667e-01f);	/* 1159525191825 */
-	p = p * z + V8(1.0f);
-	q = V8(1.151045856e-11f);	/* 91 */
-	q = q * z + V8(1.519380530e-08f);	/* 120120 */
-	q = q * z + V8(5.230467473e-06f);	/* 41351310 */
-	q = q * z + V8(6.625258799e-04f);	/* 5237832600 */
-	q = q * z + V8(3.188405797e-02f);	/* 252070693875 */
-	q = q * z + V8(4.800000000e-01f);	/* 3794809718700 */
-	q = q * z + V8(1.0f);
+	p = VF(1.264885556e-13f);	/* 1 */
+	p = p * z + VF(5.179706351e-10f);	/* 4095 */
+	p = p * z + VF(3.228683625e-07f);	/* 2552550 */
+	p = p * z + VF(6.625258799e-05f);	/* 523783260 */
+	p = p * z + VF(5.217391304e-03f);	/* 41247931725 */
+	p = p * z + VF(1.466666667e-01f);	/* 1159525191825 */
+	p = p * z + VF(1.0f);
+	q = VF(1.151045856e-11f);	/* 91 */
+	q = q * z + VF(1.519380530e-08f);	/* 120120 */
+	q = q * z + VF(5.230467473e-06f);	/* 41351310 */
+	q = q * z + VF(6.625258799e-04f);	/* 5237832600 */
+	q = q * z + VF(3.188405797e-02f);	/* 252070693875 */
+	q = q * z + VF(4.800000000e-01f);	/* 3794809718700 */
+	q = q * z + VF(1.0f);
 	t = a * p / q;
-	t = vsel(t > V8(1.0f), V8(1.0f), t);
-	return (v8f) ((v8i) t | sign);
+	t = vsel(t > VF(1.0f), VF(1.0f), t);
+	return (vf) ((vi) t | sign);
 }
 
 /*
@@ -129,79 +128,79 @@ vtanh(v8f v)
  * are vexp_core's), one operation less per vector in every LSTM and GRU
  * gate.
  */
-V8_INLINE v8f
-vexp_neg(v8f x)
+V8_INLINE vf
+vexp_neg(vf x)
 {
-	v8f			xc = VMIN(V8(30.0f), VMAX(V8(-30.0f), x)),
+	vf			xc = VMIN(VF(30.0f), VMAX(VF(-30.0f), x)),
 				t,
 				n,
 				q,
 				q2,
 				p;
-	v8u			e;
+	vu			e;
 
-	t = xc * V8(-LOG2E) + V8(ROUND_MAGIC);
-	n = t - V8(ROUND_MAGIC);
-	q = xc + n * V8(LN2_HI);
-	q = q + n * V8(LN2_LO);
+	t = xc * VF(-LOG2E) + VF(ROUND_MAGIC);
+	n = t - VF(ROUND_MAGIC);
+	q = xc + n * VF(LN2_HI);
+	q = q + n * VF(LN2_LO);
 	q2 = q * q;
-	p = V8(EXP_P0);
-	p = V8(EXP_P1) - p * q;
-	p = V8(EXP_P2) - p * q;
-	p = V8(EXP_P3) - p * q;
-	p = V8(EXP_P4) - p * q;
-	p = V8(EXP_P5) - p * q;
-	p = (p * q2 - q) + V8(1.0f);
-	e = (v8u) t + (v8u) I8(127);
-	return p * (v8f) (e << 23);
+	p = VF(EXP_P0);
+	p = VF(EXP_P1) - p * q;
+	p = VF(EXP_P2) - p * q;
+	p = VF(EXP_P3) - p * q;
+	p = VF(EXP_P4) - p * q;
+	p = VF(EXP_P5) - p * q;
+	p = (p * q2 - q) + VF(1.0f);
+	e = (vu) t + (vu) VI(127);
+	return p * (vf) (e << 23);
 }
 
-V8_INLINE v8f
-vsigmoid_den(v8f x)
+V8_INLINE vf
+vsigmoid_den(vf x)
 {
-	return V8(1.0f) + vexp_neg(x);
+	return VF(1.0f) + vexp_neg(x);
 }
 
-V8_INLINE v8f
-vtanh_frac(v8f v, v8f *den)
+V8_INLINE vf
+vtanh_frac(vf v, vf *den)
 {
-	v8f			x = VMIN(V8(9.0f), VMAX(V8(-9.0f), v));
-	v8f			z = x * x,
+	vf			x = VMIN(VF(9.0f), VMAX(VF(-9.0f), v));
+	vf			z = x * x,
 				p,
 				q;
 
-	p = V8(1.264885556e-13f);
-	p = p * z + V8(5.179706351e-10f);
-	p = p * z + V8(3.228683625e-07f);
-	p = p * z + V8(6.625258799e-05f);
-	p = p * z + V8(5.217391304e-03f);
-	p = p * z + V8(1.466666667e-01f);
-	p = p * z + V8(1.0f);
-	q = V8(1.151045856e-11f);
-	q = q * z + V8(1.519380530e-08f);
-	q = q * z + V8(5.230467473e-06f);
-	q = q * z + V8(6.625258799e-04f);
-	q = q * z + V8(3.188405797e-02f);
-	q = q * z + V8(4.800000000e-01f);
-	q = q * z + V8(1.0f);
+	p = VF(1.264885556e-13f);
+	p = p * z + VF(5.179706351e-10f);
+	p = p * z + VF(3.228683625e-07f);
+	p = p * z + VF(6.625258799e-05f);
+	p = p * z + VF(5.217391304e-03f);
+	p = p * z + VF(1.466666667e-01f);
+	p = p * z + VF(1.0f);
+	q = VF(1.151045856e-11f);
+	q = q * z + VF(1.519380530e-08f);
+	q = q * z + VF(5.230467473e-06f);
+	q = q * z + VF(6.625258799e-04f);
+	q = q * z + VF(3.188405797e-02f);
+	q = q * z + VF(4.800000000e-01f);
+	q = q * z + VF(1.0f);
 	*den = q;
 	return x * p;
 }
 
 /* apply f to x[0..n) eight at a time; the tail through a padded copy */
-#define APPLY8(f, x, n) \
+#define APPLY(f, x, n) \
 	do { \
 		size_t		i_ = 0; \
-		for (; i_ + 8 <= (n); i_ += 8) \
+		for (; i_ + VL <= (n); i_ += VL) \
 		{ \
-			v8f			v_; \
+			vf			v_; \
 			memcpy(&v_, (x) + i_, sizeof(v_)); \
 			v_ = f(v_); \
 			memcpy((x) + i_, &v_, sizeof(v_)); \
 		} \
 		if (i_ < (n)) \
 		{ \
-			v8f			v_ = V8(0.0f); \
+			vf			v_ = VF(0.0f); \
 			memcpy(&v_, (x) + i_, sizeof(float) * ((n) - i_)); \
 			v_ = f(v_); \
 			memcpy((x) + i_, &v_, sizeof(float) * ((n) - i_)); \
@@ -211,52 +210,46 @@ vtanh_frac(v8f v, v8f *den)
 static void
 AV(sm_vexp)(float *x, size_t n)
 {
-	APPLY8(vexp, x, n);
+	APPLY(vexp, x, n);
 }
 
 static void
 AV(sm_vsigmoid)(float *x, size_t n)
 {
-	APPLY8(vsigmoid, x, n);
+	APPLY(vsigmoid, x, n);
 }
 
 static void
 AV(sm_vtanh)(float *x, size_t n)
 {
-	APPLY8(vtanh, x, n);
+	APPLY(vtanh, x, n);
 }
 
 /*
- * load n <= 8 floats (the rest zero) / store n floats.  A partial vector
+ * load n <= VL floats (the rest zero) / store n floats.  A partial vector
  * never calls memcpy: a call inside a loop clobbers every vector register,
  * so the loop's constants were spilled to the stack and reloaded on every
  * iteration (bias + exact GELU ran at 2.4 ns per element, now 1.5).  The
- * FMA build uses AVX's masked moves (masked-off lanes do not fault); the
- * baseline one moves the n floats one by one.
+ * FMA and AVX-512 builds use masked moves (AV_LOAD_PART / AV_STORE_PART,
+ * sm_activ.c: masked-off lanes do not fault); the baseline one moves the n
+ * floats one by one.
  */
-#ifdef AV_MASKED
-V8_INLINE v8i
-vmask(int n)
-{
-	return (v8i) {0, 1, 2, 3, 4, 5, 6, 7} < I8(n);
-}
-#endif
 
-V8_INLINE v8f
+V8_INLINE vf
 vload(const float *p, int n)
 {
-	v8f			v;
+	vf			v;
 
-	if (__builtin_expect(n == 8, 1))
+	if (__builtin_expect(n == VL, 1))
 	{
 		memcpy(&v, p, sizeof(v));	/* a constant size: one unaligned vector load */
 		return v;
 	}
-#ifdef AV_MASKED
-	return __builtin_ia32_maskloadps256((const v8f *) p, vmask(n));
+#ifdef AV_LOAD_PART
+	return AV_LOAD_PART(p, n);
 #else
-	v = V8(0.0f);
-	for (int k = 0; k < 8; k++)
+	v = VF(0.0f);
+	for (int k = 0; k < VL; k++)
 		if (k < n)
 			v[k] = p[k];
 	return v;
@@ -264,17 +257,17 @@ vload(const float *p, int n)
 }
 
 V8_INLINE void
-vstore(float *p, v8f v, int n)
+vstore(float *p, vf v, int n)
 {
-	if (__builtin_expect(n == 8, 1))
+	if (__builtin_expect(n == VL, 1))
 	{
 		memcpy(p, &v, sizeof(v));
 		return;
 	}
-#ifdef AV_MASKED
-	__builtin_ia32_maskstoreps256((v8f *) p, vmask(n), v);
+#ifdef AV_STORE_PART
+	AV_STORE_PART(p, v, n);
 #else
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < VL; k++)
 		if (k < n)
 			p[k] = v[k];
 #endif
@@ -283,14 +276,14 @@ vstore(float *p, v8f v, int n)
 static void
 AV(sm_lstm_cell)(const float *g, const float *b, float *c, float *h, int H)
 {
-	for (int j = 0; j < H; j += 8)
+	for (int j = 0; j < H; j += VL)
 	{
-		int			n = H - j < 8 ? H - j : 8;
-		v8f			gi = vload(g + j, n),
+		int			n = H - j < VL ? H - j : VL;
+		vf			gi = vload(g + j, n),
 					gf = vload(g + H + j, n),
 					gg = vload(g + 2 * H + j, n),
 					go = vload(g + 3 * H + j, n);
-		v8f			cv;
+		vf			cv;
 
 		if (b)
 		{
@@ -301,7 +294,7 @@ AV(sm_lstm_cell)(const float *g, const float *b, float *c, float *h, int H)
 		}
 		{
 			/* c = c / df + tn / (di td), h = cn / (do cd): two divisions */
-			v8f			di = vsigmoid_den(gi),
+			vf			di = vsigmoid_den(gi),
 						df = vsigmoid_den(gf),
 						dout = vsigmoid_den(go),
 						td,
@@ -321,16 +314,16 @@ AV(sm_lstm_cell)(const float *g, const float *b, float *c, float *h, int H)
 static void
 AV(sm_gru_cell)(const float *gx, const float *bx, const float *gh, const float *bh, float *h, int H)
 {
-	for (int j = 0; j < H; j += 8)
+	for (int j = 0; j < H; j += VL)
 	{
-		int			n = H - j < 8 ? H - j : 8;
-		v8f			xr = vload(gx + j, n),
+		int			n = H - j < VL ? H - j : VL;
+		vf			xr = vload(gx + j, n),
 					xz = vload(gx + H + j, n),
 					xn = vload(gx + 2 * H + j, n);
-		v8f			hr = vload(gh + j, n),
+		vf			hr = vload(gh + j, n),
 					hz = vload(gh + H + j, n),
 					hn = vload(gh + 2 * H + j, n);
-		v8f			r,
+		vf			r,
 					z,
 					nn;
 
@@ -347,13 +340,13 @@ AV(sm_gru_cell)(const float *gx, const float *bx, const float *gh, const float *
 			hn = hn + vload(bh + 2 * H + j, n);
 		}
 		/* h' = (1 - z) n + z h = (tn ez + h td) / (td (1 + ez)), ez = e^-(xz+hz) */
-		r = V8(1.0f) / vsigmoid_den(xr + hr);
+		r = VF(1.0f) / vsigmoid_den(xr + hr);
 		z = vexp_neg(xz + hz);
 		{
-			v8f			td,
+			vf			td,
 						tn = vtanh_frac(xn + r * hn, &td);
 
-			nn = (tn * z + vload(h + j, n) * td) / (td * (V8(1.0f) + z));
+			nn = (tn * z + vload(h + j, n) * td) / (td * (VF(1.0f) + z));
 		}
 		vstore(h + j, nn, n);
 	}
@@ -362,14 +355,14 @@ AV(sm_gru_cell)(const float *gx, const float *bx, const float *gh, const float *
 static void
 AV(sm_elman_cell)(const float *g, const float *b, float *h, int H, bool relu)
 {
-	for (int j = 0; j < H; j += 8)
+	for (int j = 0; j < H; j += VL)
 	{
-		int			n = H - j < 8 ? H - j : 8;
-		v8f			v = vload(g + j, n);
+		int			n = H - j < VL ? H - j : VL;
+		vf			v = vload(g + j, n);
 
 		if (b)
 			v = v + vload(b + j, n);
-		v = relu ? vsel(v > V8(0.0f), v, V8(0.0f)) : vtanh(v);
+		v = relu ? vsel(v > VF(0.0f), v, VF(0.0f)) : vtanh(v);
 		vstore(h + j, v, n);
 	}
 }
@@ -381,56 +374,56 @@ AV(sm_elman_cell)(const float *g, const float *b, float *h, int H, bool relu)
  * relative accuracy holds in the tail too, so gelu(x) = x/2 erfc(-x/sqrt 2)
  * stays accurate for negative x, where 1 + erf(x) would cancel.
  */
-V8_INLINE v8f
-verfc_pos(v8f z)
+V8_INLINE vf
+verfc_pos(vf z)
 {
-	v8f			t = V8(1.0f) / (V8(1.0f) + V8(0.5f) * z);
-	v8f			p = V8(0.17087277f);
+	vf			t = VF(1.0f) / (VF(1.0f) + VF(0.5f) * z);
+	vf			p = VF(0.17087277f);
 
-	p = p * t + V8(-0.82215223f);
-	p = p * t + V8(1.48851587f);
-	p = p * t + V8(-1.13520398f);
-	p = p * t + V8(0.27886807f);
-	p = p * t + V8(-0.18628806f);
-	p = p * t + V8(0.09678418f);
-	p = p * t + V8(0.37409196f);
-	p = p * t + V8(1.00002368f);
-	p = p * t + V8(-1.26551223f);
+	p = p * t + VF(-0.82215223f);
+	p = p * t + VF(1.48851587f);
+	p = p * t + VF(-1.13520398f);
+	p = p * t + VF(0.27886807f);
+	p = p * t + VF(-0.18628806f);
+	p = p * t + VF(0.09678418f);
+	p = p * t + VF(0.37409196f);
+	p = p * t + VF(1.00002368f);
+	p = p * t + VF(-1.26551223f);
 	return t * vexp(p - z * z);
 }
 
 /* exact GELU: x/2 erfc(-x / sqrt 2) */
-V8_INLINE v8f
-vgelu(v8f x)
+V8_INLINE vf
+vgelu(vf x)
 {
-	v8f			u = x * V8(-0.70710678118654752f);
-	v8f			z = (v8f) ((v8i) u & I8(0x7fffffff));
-	v8f			e = verfc_pos(z);
+	vf			u = x * VF(-0.70710678118654752f);
+	vf			z = (vf) ((vi) u & VI(0x7fffffff));
+	vf			e = verfc_pos(z);
 
-	e = vsel(u < V8(0.0f), V8(2.0f) - e, e);
-	return V8(0.5f) * x * e;
+	e = vsel(u < VF(0.0f), VF(2.0f) - e, e);
+	return VF(0.5f) * x * e;
 }
 
 /* tanh GELU: x/2 (1 + tanh(k (x + 0.044715 x^3))) = x sigmoid(2 k (...)) */
-V8_INLINE v8f
-vgelu_tanh(v8f x)
+V8_INLINE vf
+vgelu_tanh(vf x)
 {
-	v8f			u = V8(1.5957691216057308f) * (x + V8(0.044715f) * x * x * x);
+	vf			u = VF(1.5957691216057308f) * (x + VF(0.044715f) * x * x * x);
 
 	return x * vsigmoid(u);
 }
 
 /* SiLU (swish): x sigmoid(x) */
-V8_INLINE v8f
-vsilu(v8f x)
+V8_INLINE vf
+vsilu(vf x)
 {
 	return x * vsigmoid(x);
 }
 
-V8_INLINE v8f
-vrelu(v8f x)
+V8_INLINE vf
+vrelu(vf x)
 {
-	return vsel(x > V8(0.0f), x, V8(0.0f));
+	return vsel(x > VF(0.0f), x, VF(0.0f));
 }
 
 /*
@@ -443,24 +436,24 @@ vrelu(v8f x)
 	{ \
 		float	   *row = x + r * ld; \
 		int			j = 0; \
-		for (; j + 16 <= cols; j += 16) \
+		for (; j + 2 * VL <= cols; j += 2 * VL) \
 		{ \
-			v8f			v0 = vload(row + j, 8), \
-						v1 = vload(row + j + 8, 8); \
+			vf			v0 = vload(row + j, VL), \
+						v1 = vload(row + j + VL, VL); \
 			if (b) \
 			{ \
-				v0 = v0 + vload(b + j, 8); \
-				v1 = v1 + vload(b + j + 8, 8); \
+				v0 = v0 + vload(b + j, VL); \
+				v1 = v1 + vload(b + j + VL, VL); \
 			} \
 			v0 = f(v0); \
 			v1 = f(v1); \
-			vstore(row + j, v0, 8); \
-			vstore(row + j + 8, v1, 8); \
+			vstore(row + j, v0, VL); \
+			vstore(row + j + VL, v1, VL); \
 		} \
-		for (; j < cols; j += 8) \
+		for (; j < cols; j += VL) \
 		{ \
-			int			n = cols - j < 8 ? cols - j : 8; \
-			v8f			v = vload(row + j, n); \
+			int			n = cols - j < VL ? cols - j : VL; \
+			vf			v = vload(row + j, n); \
 			if (b) \
 				v = v + vload(b + j, n); \
 			vstore(row + j, f(v), n); \
@@ -485,7 +478,7 @@ AV(sm_bias_act)(float *x, size_t ld, const float *b, size_t rows, int cols, sm_a
 			BIAS_ACT(vtanh);
 			break;
 		case SM_ACT_IDENTITY:
-			BIAS_ACT((v8f));
+			BIAS_ACT((vf));
 			break;
 		case SM_ACT_SILU:
 			BIAS_ACT(vsilu);
@@ -493,45 +486,52 @@ AV(sm_bias_act)(float *x, size_t ld, const float *b, size_t rows, int cols, sm_a
 	}
 }
 
+/*
+ * The reductions (their sums run across a vector's lanes, so a wider build
+ * would add in another order): not in the AVX-512 build, which defines
+ * AV_ELEMENTWISE_ONLY; the avx512 kernel set runs the FMA build's, so its
+ * results stay those of the avx2 set bit for bit.
+ */
+#ifndef AV_ELEMENTWISE_ONLY
 /* x = softmax(x) over n values; exp(x - max), so no overflow */
 static void
 AV(sm_softmax)(float *x, int n)
 {
-	v8f			mv = V8(-INFINITY);
+	vf			mv = VF(-INFINITY);
 	float		m = -INFINITY,
 				sum = 0.0f;
-	v8f			sv = V8(0.0f);
+	vf			sv = VF(0.0f);
 	int			j;
 
-	for (j = 0; j + 8 <= n; j += 8)
+	for (j = 0; j + VL <= n; j += VL)
 	{
-		v8f			v = vload(x + j, 8);
+		vf			v = vload(x + j, VL);
 
 		mv = vsel(v > mv, v, mv);
 	}
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < VL; k++)
 		m = mv[k] > m ? mv[k] : m;
 	for (; j < n; j++)
 		m = x[j] > m ? x[j] : m;
-	for (j = 0; j < n; j += 8)
+	for (j = 0; j < n; j += VL)
 	{
-		int			c = n - j < 8 ? n - j : 8;
-		v8f			v = vexp(vload(x + j, c) - V8(m));
+		int			c = n - j < VL ? n - j : VL;
+		vf			v = vexp(vload(x + j, c) - VF(m));
 
-		if (c < 8)
-			for (int k = c; k < 8; k++)
+		if (c < VL)
+			for (int k = c; k < VL; k++)
 				v[k] = 0.0f;
 		vstore(x + j, v, c);
 		sv = sv + v;
 	}
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < VL; k++)
 		sum += sv[k];
 	{
-		v8f			inv = V8(1.0f / sum);
+		vf			inv = VF(1.0f / sum);
 
-		for (j = 0; j < n; j += 8)
+		for (j = 0; j < n; j += VL)
 		{
-			int			c = n - j < 8 ? n - j : 8;
+			int			c = n - j < VL ? n - j : VL;
 
 			vstore(x + j, vload(x + j, c) * inv, c);
 		}
@@ -543,22 +543,22 @@ static double
 AV(sm_logsumexp)(const float *x, int n)
 {
 	float		m = -INFINITY;
-	v8f			sv = V8(0.0f);
+	vf			sv = VF(0.0f);
 	double		sum = 0;
 
 	for (int j = 0; j < n; j++)
 		m = x[j] > m ? x[j] : m;
-	for (int j = 0; j < n; j += 8)
+	for (int j = 0; j < n; j += VL)
 	{
-		int			c = n - j < 8 ? n - j : 8;
-		v8f			v = vexp(vload(x + j, c) - V8(m));
+		int			c = n - j < VL ? n - j : VL;
+		vf			v = vexp(vload(x + j, c) - VF(m));
 
-		if (c < 8)
-			for (int k = c; k < 8; k++)
+		if (c < VL)
+			for (int k = c; k < VL; k++)
 				v[k] = 0.0f;
 		sv = sv + v;
 	}
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < VL; k++)
 		sum += sv[k];
 	return (double) m + log(sum);
 }
@@ -576,16 +576,16 @@ AV(sm_add_layernorm)(float *x, const float *b, const float *g, const float *beta
 	{
 		float	   *row = x + r * (size_t) cols;
 		float	   *o = out + r * (size_t) cols;
-		v8f			sv = V8(0.0f),
-					qv = V8(0.0f);
+		vf			sv = VF(0.0f),
+					qv = VF(0.0f);
 		float		mean = 0.0f,
 					var = 0.0f,
 					rstd;
 
-		for (int j = 0; j < cols; j += 8)
+		for (int j = 0; j < cols; j += VL)
 		{
-			int			n = cols - j < 8 ? cols - j : 8;
-			v8f			v = vload(row + j, n);
+			int			n = cols - j < VL ? cols - j : VL;
+			vf			v = vload(row + j, n);
 
 			if (b)
 			{
@@ -596,32 +596,33 @@ AV(sm_add_layernorm)(float *x, const float *b, const float *g, const float *beta
 		}
 		if (g == NULL)
 			continue;
-		for (int k = 0; k < 8; k++)
+		for (int k = 0; k < VL; k++)
 			mean += sv[k];
 		mean /= (float) cols;
-		for (int j = 0; j < cols; j += 8)
+		for (int j = 0; j < cols; j += VL)
 		{
-			int			n = cols - j < 8 ? cols - j : 8;
-			v8f			v = vload(row + j, n) - V8(mean);
+			int			n = cols - j < VL ? cols - j : VL;
+			vf			v = vload(row + j, n) - VF(mean);
 
-			if (n < 8)
-				for (int k = n; k < 8; k++)
+			if (n < VL)
+				for (int k = n; k < VL; k++)
 					v[k] = 0.0f;
 			qv = qv + v * v;
 		}
-		for (int k = 0; k < 8; k++)
+		for (int k = 0; k < VL; k++)
 			var += qv[k];
 		var /= (float) cols;
 		rstd = 1.0f / sqrtf(var + eps);
-		for (int j = 0; j < cols; j += 8)
+		for (int j = 0; j < cols; j += VL)
 		{
-			int			n = cols - j < 8 ? cols - j : 8;
-			v8f			v = (vload(row + j, n) - V8(mean)) * V8(rstd);
+			int			n = cols - j < VL ? cols - j : VL;
+			vf			v = (vload(row + j, n) - VF(mean)) * VF(rstd);
 
 			vstore(o + j, v * vload(g + j, n) + vload(beta + j, n), n);
 		}
 	}
 }
+#endif							/* AV_ELEMENTWISE_ONLY */
 
 #undef verfc_pos
 #undef vexp
@@ -630,7 +631,6 @@ AV(sm_add_layernorm)(float *x, const float *b, const float *g, const float *beta
 #undef vgelu
 #undef vgelu_tanh
 #undef vload
-#undef vmask
 #undef vrelu
 #undef vsel
 #undef vsigmoid

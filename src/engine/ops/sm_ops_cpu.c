@@ -26,13 +26,14 @@ auto_kernels(void)
 	return f->avx512f ? SM_KERNELS_AVX512 : f->avx2_fma ? SM_KERNELS_AVX2 : SM_KERNELS_GENERIC;
 }
 
-/* the fused passes follow the kernel set: FMA builds with avx2 and avx512 */
+/* the fused passes follow the kernel set: the FMA build with avx2, the AVX-512 one with avx512 */
 static void
 choose(sm_kernels k)
 {
 	kernels = k;
 	kernels_chosen = true;
-	sm_activ_use_fma(k == SM_KERNELS_AVX2 || k == SM_KERNELS_AVX512);
+	sm_activ_use(k == SM_KERNELS_AVX512 ? SM_ACTIV_AVX512 :
+				 k == SM_KERNELS_AVX2 ? SM_ACTIV_FMA : SM_ACTIV_BASE);
 }
 
 static inline sm_kernels
