@@ -137,13 +137,15 @@ test_wide_same_bits(void)
 	SM_ACT_TANH, SM_ACT_SILU};
 	enum
 	{
-		ROWS = 3, LD = 300, NX = ROWS * LD
+		ROWS = 3, LD = 300, NX = ROWS * LD,
+		NIN = 1300,				/* inputs: the cells read up to in[500 + 3 * 257] */
+		NB = 4 * LD				/* biases: the LSTM cell reads 4 * 257 */
 	};
-	static float in[NX], bias[LD], a[NX], b[NX], ca[4 * LD], cb[4 * LD], ha[LD], hb[LD];
+	static float in[NIN], bias[NB], a[NX], b[NX], ca[4 * LD], cb[4 * LD], ha[LD], hb[LD];
 	unsigned	seed = 777;
 	int			mismatches = 0;
 
-	for (int i = 0; i < NX; i++)
+	for (int i = 0; i < NIN; i++)
 	{
 		double		u;
 
@@ -156,8 +158,8 @@ test_wide_same_bits(void)
 	in[30] = -INFINITY;
 	in[41] = -0.0f;
 	in[64] = 1e-30f;
-	for (int i = 0; i < LD; i++)
-		bias[i] = in[NX - 1 - i] * 0.05f;
+	for (int i = 0; i < NB; i++)
+		bias[i] = in[NIN - 1 - i] * 0.05f;
 	bias[3] = 0.0f;
 
 	for (int w = 1; w <= 257; w = w < 40 ? w + 1 : 257)

@@ -84,9 +84,6 @@ typedef uint32_t v16u __attribute__((vector_size(64)));
 #define VMIN(c, x) vsel((c) < (x), (c), (x))
 #define VMAX(c, x) vsel((c) > (x), (c), (x))
 #include "sm_activ_kernels.h"
-#undef VMIN
-#undef VMAX
-#undef AV
 
 #ifdef SM_ACTIV_FMA
 /* AVX2 + FMA build: contraction on (Makefile), so a * b + c is one rounding */
@@ -99,12 +96,7 @@ typedef uint32_t v16u __attribute__((vector_size(64)));
 #define VMIN(c, x) __builtin_ia32_minps256((c), (x))
 #define VMAX(c, x) __builtin_ia32_maxps256((c), (x))
 #include "sm_activ_kernels.h"
-#undef VMIN
-#undef VMAX
 #undef AV_LANES_BELOW
-#undef AV_LOAD_PART
-#undef AV_STORE_PART
-#undef AV
 #pragma GCC pop_options
 #endif
 
@@ -138,12 +130,6 @@ typedef uint32_t v16u __attribute__((vector_size(64)));
 #define VMIN(c, x) ((v16f) _mm512_min_ps((__m512) (c), (__m512) (x)))
 #define VMAX(c, x) ((v16f) _mm512_max_ps((__m512) (c), (__m512) (x)))
 #include "sm_activ_kernels.h"
-#undef VMIN
-#undef VMAX
-#undef AV_LOAD_PART
-#undef AV_STORE_PART
-#undef AV_ELEMENTWISE_ONLY
-#undef AV
 #undef vf
 #undef vi
 #undef vu

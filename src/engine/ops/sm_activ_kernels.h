@@ -1,7 +1,11 @@
 /*
  * sm_activ_kernels.h -- the activation passes, written once and compiled
- * twice by sm_activ.c: AV(name) names the build (name_base for baseline
- * x86-64 / any GCC target, name_fma for AVX2 + FMA).  See sm_activ.c.
+ * three times by sm_activ.c: AV(name) names the build (name_base for
+ * baseline x86-64 / any GCC target, name_fma for AVX2 + FMA, name_avx512).
+ * The build's parameters (AV, VMIN, VMAX, and where defined AV_LOAD_PART,
+ * AV_STORE_PART, AV_ELEMENTWISE_ONLY) are undefined at the end, ready for
+ * the next build; its vector types (vf, vi, vu, VL, VF, VI) are not, since
+ * the two 8-lane builds share them.  See sm_activ.c.
  */
 #define verfc_pos AV(verfc_pos)
 #define vexp AV(vexp)
@@ -680,3 +684,9 @@ AV(sm_add_layernorm)(float *x, const float *b, const float *g, const float *beta
 #undef vstore
 #undef vtanh
 #undef vtanh_frac
+#undef AV
+#undef VMIN
+#undef VMAX
+#undef AV_LOAD_PART
+#undef AV_STORE_PART
+#undef AV_ELEMENTWISE_ONLY
