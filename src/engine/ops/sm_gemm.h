@@ -7,8 +7,9 @@
  *
  *   packed[p * pstride + k * SM_PANEL + j] = W[16 p + j, k]    (0 past N)
  *
- * pstride = K * SM_PANEL rounded to whole cache lines; the buffer is 64-byte
- * aligned.  One layout serves every kernel variant (generic, AVX2,
+ * pstride = K * SM_PANEL floats padded to an odd number of 64-byte lines
+ * (sm_pack_stride: side-by-side panels then fall in different L1 sets); the
+ * buffer is 64-byte aligned.  One layout serves every kernel variant (generic, AVX2,
  * AVX-512), so changing seqmodel.cpu_kernels never repacks.  The kernels
  * (sm_gemm_kernel.h) sum every output element in the order k = 0 .. K-1
  * whatever the block shape, so results are bit-identical across thread
