@@ -611,8 +611,9 @@ test_threads(void)
 
 /*
  * One series on two threads: its layers' directions run side by side
- * (run_layers_pipelined in sm_rnn.c), bit-identical to one thread, for
- * every cell, stacked and bidirectional layers, a projection, a series
+ * (run_layers_pipelined in sm_rnn.c), or with W_hh of 512 kB or more each
+ * step's units in two halves (run_direction_halves), bit-identical to one thread,
+ * for every cell, stacked and bidirectional layers, a projection, a series
  * shorter than the input, and they stop when canceled.
  */
 static void
@@ -624,6 +625,10 @@ test_pipelined_layers(void)
 		{"gru", "{\"input_size\": 2, \"hidden_size\": 48, \"num_layers\": 2, \"bidirectional\": true}"},
 		{"rnn", "{\"input_size\": 1, \"hidden_size\": 33, \"num_layers\": 3, \"nonlinearity\": \"relu\"}"},
 		{"rnn", "{\"input_size\": 1, \"hidden_size\": 16, \"bidirectional\": true, \"bias\": false}"},
+		/* W_hh of 512 kB or more: each step's units in two halves (run_direction_halves) */
+		{"lstm", "{\"input_size\": 3, \"hidden_size\": 256, \"num_layers\": 2, \"output_size\": 2}"},
+		{"gru", "{\"input_size\": 2, \"hidden_size\": 224, \"bidirectional\": true}"},
+		{"rnn", "{\"input_size\": 1, \"hidden_size\": 384, \"bias\": false}"},
 	};
 	const int	T = 150;
 
@@ -680,29 +685,40 @@ test_pipelined_layers(void)
 	}
 }
 
-/* a forecast of one series: its history's layers on two threads, the same bits */
+/*
+ * A forecast of one series: its history's layers on two threads (pipelined,
+ * or at hidden 256 by halves of the units), the same bits.
+ */
 static void
 test_pipelined_forecast(void)
 {
-	sm_model   *model = sm_test_make_model("lstm", "{\"input_size\": 1, \"hidden_size\": 32, \"num_layers\": 2, \"output_size\": 1}", 77, 0.4, true);
-	const sm_rnn *m = sm_rnn_of(model);
-	const int	T = 200;
-	float		x[200],
-				a[6],
-				b[6];
-	sm_forecast_opts opts = {.horizon = 6};
-	sm_error	err;
-	unsigned	seed = 3;
+	static const char *const configs[] = {
+		"{\"input_size\": 1, \"hidden_size\": 32, \"num_layers\": 2, \"output_size\": 1}",
+		"{\"input_size\": 1, \"hidden_size\": 256, \"num_layers\": 2, \"output_size\": 1}",
+	};
 
-	for (int i = 0; i < T; i++)
-		x[i] = (float) sm_test_urand(&seed);
-	sm_set_threads(1);
-	CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &opts, a, NULL, &err) == SM_OK);
-	sm_set_threads(2);
-	CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &opts, b, NULL, &err) == SM_OK);
-	CHECK(memcmp(a, b, sizeof(a)) == 0);
-	sm_set_threads(1);
-	sm_model_free(model);
+	for (size_t k = 0; k < sizeof(configs) / sizeof(configs[0]); k++)
+	{
+		sm_model   *model = sm_test_make_model("lstm", configs[k], 77, 0.4, true);
+		const sm_rnn *m = sm_rnn_of(model);
+		const int	T = 200;
+		float		x[200],
+					a[6],
+					b[6];
+		sm_forecast_opts opts = {.horizon = 6};
+		sm_error	err;
+		unsigned	seed = 3;
+
+		for (int i = 0; i < T; i++)
+			x[i] = (float) sm_test_urand(&seed);
+		sm_set_threads(1);
+		CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &opts, a, NULL, &err) == SM_OK);
+		sm_set_threads(2);
+		CHECK(sm_rnn_forecast(m, x, 1, T, NULL, &opts, b, NULL, &err) == SM_OK);
+		CHECK_MSG(memcmp(a, b, sizeof(a)) == 0, "forecast %s: 2 threads differ from 1", configs[k]);
+		sm_set_threads(1);
+		sm_model_free(model);
+	}
 }
 
 /*

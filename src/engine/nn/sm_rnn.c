@@ -366,6 +366,12 @@ typedef struct tile_ws
 	float	   *xw2,
 			   *gh2,
 			   *hc2;
+	/* a one-row tile's direction by halves of its units (run_direction_halves) */
+	float	   *hv_xw[2],		/* [chunk][G * H] a half's gates, [G][its units] per step */
+			   *hv_gh[2],		/* [G * H] its recurrent part (gru) */
+			   *hv_b[2],		/* [G * H] its biases (b_sum or b_ih) */
+			   *hv_bh[2],		/* [G * H] its b_hh (gru) */
+			   *hv_h;			/* [R] the state's second buffer */
 } tile_ws;
 
 /* the scratch of one direction's run: xw, gh, hc of tile_ws, or their second set */
@@ -452,6 +458,17 @@ tile_carve(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_arena *a)
 		ws->xw2 = sm_arena_take(a, (size_t) chunk_steps(rows), sizeof(float) * GH);
 		ws->gh2 = sm_arena_take(a, 1, sizeof(float) * GH);
 		ws->hc2 = sm_arena_take(a, 1, sizeof(float) * (size_t) m->H);
+	}
+	if (rows == 1)
+	{
+		for (int i = 0; i < 2; i++)
+		{
+			ws->hv_xw[i] = sm_arena_take(a, (size_t) chunk_steps(1), sizeof(float) * GH);
+			ws->hv_gh[i] = sm_arena_take(a, 1, sizeof(float) * GH);
+			ws->hv_b[i] = sm_arena_take(a, 1, sizeof(float) * GH);
+			ws->hv_bh[i] = sm_arena_take(a, 1, sizeof(float) * GH);
+		}
+		ws->hv_h = sm_arena_take(a, 1, sizeof(float) * (size_t) m->R);
 	}
 	ws->h = sm_arena_take(a, LD * r, sizeof(float) * (size_t) m->R);
 	ws->c = sm_arena_take(a, LD * r, sizeof(float) * (size_t) m->H);
@@ -720,6 +737,223 @@ run_layers_pipelined(const sm_rnn *m, tile_ws *ws, int T, float **top, sm_error 
 }
 
 /*
+ * A one-row tile's direction with its units in two halves, each step's two
+ * halves on two threads.  At batch 1 every step reads all of W_hh, and past
+ * L2 (hidden 256: 1 MB for an LSTM) one core streams it from L3 at every
+ * step; by halves each core reads half of it, which stays in its own L2.
+ * Half j takes the units [u[j], u[j + 1]) of every gate, i.e. the gate
+ * columns q H + u[j] .. of each gate q (panel-aligned views of the packed
+ * weights, sm_packed_columns), in its own buffers laid out [G][its units],
+ * and runs the cell on its units.  The state has two buffers: step s reads
+ * hb[s & 1] whole and writes its half of hb[(s + 1) & 1].
+ *
+ * Tasks (step, half) are claimed in order from one counter, and a task of
+ * step s waits until the 2 s tasks of the steps before are done.  So a
+ * thread that never comes costs nothing (the other one claims every task),
+ * and no task waits on one that nobody has claimed.  Each element is
+ * computed by the same operations whoever runs it: the bits are those of
+ * the one-thread run.  Measured (bench_shapes 2, 2-core Zen 4, 1 MB L2
+ * per core, alternated with the build before): LSTM hidden 256 x 3 layers
+ * over 24 steps 1.10-1.28 -> 0.60-0.65 ms (it ran on one thread: too short
+ * to pipeline), over 512 steps 14.7-16.7 -> 13.2 ms (pipelined before); at
+ * hidden 128 (LSTM W_hh 256 kB, GRU 192 kB) no gain, the halves' products
+ * of 4 panels and the hand-off eat what the smaller stream saves: hence
+ * HALVES_MIN_BYTES.
+ */
+#define HALVES_MIN_BYTES (512 * 1024)
+
+typedef struct halves_ctx
+{
+	const sm_rnn *m;
+	const sm_rnn_dir *w;
+	tile_ws    *ws;
+	int			T;
+	const float *in;			/* [T][in_w] the layer's input */
+	int			in_w;
+	float	   *out;			/* [T][D * R] the layer's output */
+	int			d;
+	float	   *hb[2];			/* the state's two buffers */
+	float	   *c;				/* lstm cell state */
+	bool		has_b,
+				has_bh;
+	int			u[3];			/* half j: units [u[j], u[j + 1]) */
+	int			next;			/* atomic: the next task to claim */
+	int			done;			/* atomic: tasks done */
+	int			stop;			/* atomic: canceled */
+	pthread_t	caller;
+} halves_ctx;
+
+static bool
+halves(const sm_rnn *m, const tile_ws *ws, int rows)
+{
+	size_t		w_hh = sizeof(float) * (size_t) m->G * m->H * m->R;
+
+	if (!(ws->split > 1 && rows == 1 && ws->hv_h != NULL && m->R == m->H &&
+		  m->H % (2 * SM_PANEL) == 0 && w_hh >= HALVES_MIN_BYTES &&
+		  sm_ops == &sm_cpu_backend && sm_ops_kernels() != SM_KERNELS_BLAS))
+		return false;
+	for (int i = 0; i < m->L * m->D; i++)
+		if (m->dirs[i].p_ih.panels == NULL || m->dirs[i].p_hh.panels == NULL)
+			return false;
+	return true;
+}
+
+/* canceled: the caller's thread asks the call, every thread reads the flag */
+static bool
+halves_stop(halves_ctx *h, bool polls)
+{
+	if (polls && sm_par_should_stop(h->ws->par))
+		__atomic_store_n(&h->stop, 1, __ATOMIC_RELAXED);
+	return __atomic_load_n(&h->stop, __ATOMIC_RELAXED) != 0;
+}
+
+/* y[rows][its gates] (+)= x W^T over the gate columns of half j */
+static void
+halves_product(const halves_ctx *h, const sm_packed *W, int j, const float *x, int ldx, int rows,
+			   float beta, float *y)
+{
+	const int	H = h->m->H,
+				G = h->m->G,
+				u0 = h->u[j],
+				n = h->u[j + 1] - u0;
+
+	for (int q = 0; q < G; q++)
+	{
+		sm_packed	v;
+
+		if (!sm_packed_columns(W, q * H + u0, n, &v))
+			continue;			/* not reached: halves() admits packed, panel-aligned halves only */
+		sm_op_matmul(&v, x, ldx, rows, beta, y + (size_t) q * n, G * n);
+	}
+}
+
+static void
+halves_task(halves_ctx *h, int task)
+{
+	const sm_rnn *m = h->m;
+	tile_ws    *ws = h->ws;
+	const int	j = task & 1,
+				s = task >> 1,
+				T = h->T,
+				u0 = h->u[j],
+				n = h->u[j + 1] - u0,
+				chunk = chunk_steps(1);
+	const bool	reverse = h->d == 1;
+	const int	t = reverse ? T - 1 - s : s;
+	/* the chunk this step is in, in processing order as run_direction's */
+	const int	t0 = s - s % chunk,
+				tc = T - t0 < chunk ? T - t0 : chunk,
+				first = reverse ? T - t0 - tc : t0;
+	float	   *g = ws->hv_xw[j] + (size_t) (t - first) * m->G * n;
+	const float *hcur = h->hb[s & 1];
+	float	   *hnext = h->hb[(s + 1) & 1] + u0;
+	float	   *y = h->out + (size_t) t * m->D * m->R + (size_t) h->d * m->R + u0;
+	const float *b = h->has_b ? ws->hv_b[j] : NULL;
+
+	/* the chunk's input projection for this half (biases: in the cell) */
+	if (s == t0)
+		halves_product(h, &h->w->p_ih, j, h->in + (size_t) first * h->in_w, h->in_w, tc, 0.0f,
+					   ws->hv_xw[j]);
+	if (ws->active[t] == 0)
+	{
+		/* before the sequence starts: the state stays, the output is zero */
+		memcpy(hnext, hcur + u0, sizeof(float) * n);
+		memset(y, 0, sizeof(float) * n);
+		return;
+	}
+	if (m->cell == SM_CELL_GRU)
+	{
+		halves_product(h, &h->w->p_hh, j, hcur, m->R, 1, 0.0f, ws->hv_gh[j]);
+		memcpy(hnext, hcur + u0, sizeof(float) * n);
+		sm_op_gru_cell(g, b, ws->hv_gh[j], h->has_bh ? ws->hv_bh[j] : NULL, hnext, n);
+	}
+	else
+	{
+		halves_product(h, &h->w->p_hh, j, hcur, m->R, 1, 1.0f, g);
+		if (m->cell == SM_CELL_LSTM)
+			sm_op_lstm_cell(g, b, h->c + u0, hnext, n);
+		else
+			sm_op_elman_cell(g, b, hnext, n, m->cell == SM_CELL_RNN_RELU);
+	}
+	memcpy(y, hnext, sizeof(float) * n);
+}
+
+static void
+halves_run(void *arg, int item)
+{
+	halves_ctx *h = arg;
+	const bool	polls = pthread_equal(pthread_self(), h->caller);
+
+	(void) item;
+	for (;;)
+	{
+		int			task = __atomic_fetch_add(&h->next, 1, __ATOMIC_ACQ_REL);
+		int			spins = 0;
+
+		if (task >= 2 * h->T || halves_stop(h, polls))
+			return;
+		/* every task of the steps before this one is done */
+		while (__atomic_load_n(&h->done, __ATOMIC_ACQUIRE) < (task & ~1))
+		{
+			if ((++spins & 63) == 0 && halves_stop(h, polls))
+				return;
+			sm_cpu_pause();
+		}
+		halves_task(h, task);
+		__atomic_fetch_add(&h->done, 1, __ATOMIC_RELEASE);
+	}
+}
+
+static sm_status
+run_direction_halves(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, int T, const float *in,
+					 int in_w, float *out, int d, float *hstate, float *c, sm_error *err)
+{
+	halves_ctx	h;
+	const int	H = m->H;
+	const float *b = m->cell == SM_CELL_GRU ? w->b_ih : (w->b_ih ? w->b_sum : NULL);
+	const float *bh = m->cell == SM_CELL_GRU ? w->b_hh : NULL;
+
+	memset(&h, 0, sizeof(h));
+	h.m = m;
+	h.w = w;
+	h.ws = ws;
+	h.T = T;
+	h.in = in;
+	h.in_w = in_w;
+	h.out = out;
+	h.d = d;
+	h.hb[0] = hstate;
+	h.hb[1] = ws->hv_h;
+	h.c = c;
+	h.has_b = b != NULL;
+	h.has_bh = bh != NULL;
+	h.u[0] = 0;
+	h.u[1] = H / 2;
+	h.u[2] = H;
+	h.caller = pthread_self();
+	/* each half's biases, laid out as its gates */
+	for (int j = 0; j < 2; j++)
+	{
+		int			n = h.u[j + 1] - h.u[j];
+
+		for (int q = 0; q < m->G; q++)
+		{
+			if (b)
+				memcpy(ws->hv_b[j] + (size_t) q * n, b + (size_t) q * H + h.u[j], sizeof(float) * n);
+			if (bh)
+				memcpy(ws->hv_bh[j] + (size_t) q * n, bh + (size_t) q * H + h.u[j], sizeof(float) * n);
+		}
+	}
+	sm_pool_run(2, 2, halves_run, &h);
+	if (__atomic_load_n(&h.stop, __ATOMIC_RELAXED))
+		return sm_fail(err, SM_ERR_ABORTED, "canceled");
+	/* after an odd number of steps the state is in the second buffer */
+	if (T & 1)
+		memcpy(hstate, ws->hv_h, sizeof(float) * (size_t) m->R);
+	return SM_OK;
+}
+
+/*
  * All layers over the tile's input ws->x [T][rows][I] (already scaled).
  * Leaves the top layer's output in *top ([T][rows][D*R]).  States start from
  * what ws holds (zero after tile_reset_state).
@@ -733,7 +967,7 @@ run_layers(const sm_rnn *m, tile_ws *ws, int rows, int T, float **top, sm_error 
 	const size_t DR = (size_t) m->D * m->R;
 	const dir_scratch scr = {ws->xw, ws->gh, ws->hc};
 
-	if (pipelined(m, ws, rows, T))
+	if (pipelined(m, ws, rows, T) && !halves(m, ws, rows))
 		return run_layers_pipelined(m, ws, T, top, err);
 
 	for (int k = 0; k < m->L; k++)
@@ -741,8 +975,11 @@ run_layers(const sm_rnn *m, tile_ws *ws, int rows, int T, float **top, sm_error 
 		for (int d = 0; d < m->D; d++)
 		{
 			size_t		s = (size_t) (k * m->D + d) * ws->rows;
-			sm_status	rc = run_direction(m, &m->dirs[k * m->D + d], ws, &scr, NULL, rows, T, in, in_w,
-										   out, d, ws->h + s * m->R, ws->c + s * m->H, err);
+			const sm_rnn_dir *w = &m->dirs[k * m->D + d];
+			sm_status	rc = halves(m, ws, rows) ?
+				run_direction_halves(m, w, ws, T, in, in_w, out, d, ws->h + s * m->R, ws->c + s * m->H, err) :
+				run_direction(m, w, ws, &scr, NULL, rows, T, in, in_w, out, d, ws->h + s * m->R,
+							  ws->c + s * m->H, err);
 
 			if (rc != SM_OK)
 				return rc;

@@ -55,6 +55,15 @@ sm_status	sm_packed_init(sm_packed *p, const float *w, int N, int K, bool in_maj
 void		sm_packed_free(sm_packed *p);
 
 /*
+ * A view of W's output columns [c0, c0 + n) for a product on the CPU
+ * backend's own kernels (not the blas set, not a device: the view has the
+ * panels but no stored weights and no device key).  c0 must be a multiple
+ * of SM_PANEL, and n too unless the view ends at N; false otherwise, or
+ * when W has no panels.  Lets threads share one product by columns.
+ */
+bool		sm_packed_columns(const sm_packed *W, int c0, int n, sm_packed *view);
+
+/*
  * Multi-head attention over one block of query rows: for each head h (its
  * columns h dh .. h dh + dh - 1 of q, k, v and ctx),
  *   ctx_h = softmax(scale q_h k_h^T) v_h

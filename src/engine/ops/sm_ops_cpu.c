@@ -155,6 +155,21 @@ sm_packed_free(sm_packed *p)
 	p->panels = NULL;
 }
 
+bool
+sm_packed_columns(const sm_packed *W, int c0, int n, sm_packed *view)
+{
+	if (W->panels == NULL || c0 < 0 || n <= 0 || c0 + n > W->N || c0 % SM_PANEL != 0 ||
+		(n % SM_PANEL != 0 && c0 + n != W->N))
+		return false;
+	*view = *W;
+	view->N = n;
+	view->w = NULL;
+	view->raw = NULL;
+	view->panels = W->panels + (size_t) (c0 / SM_PANEL) * W->pstride;
+	view->key = 0;
+	return true;
+}
+
 /* ---------------------------------------------------------------- products */
 
 /*
