@@ -663,15 +663,21 @@ test_pipelined_layers(void)
 					  rep ? " (shorter series)" : "");
 		}
 		{
-			/* a long series, canceled early: whichever thread runs what, the caller asks */
+			/*
+			 * A long series, canceled early: whichever thread runs what, the
+			 * caller asks.  Long enough (at hidden 16, about 10 ms) that the
+			 * other thread cannot finish it alone while a loaded machine
+			 * keeps the caller off its core for its first polls.
+			 */
 			sm_hooks	hooks = {plain_alloc, free, abort_countdown, NULL};
-			float	   *xl = calloc((size_t) 20000 * I, sizeof(float));
+			const int	TL = 100000;
+			float	   *xl = calloc((size_t) TL * I, sizeof(float));
 			sm_status	arc;
 
 			sm_set_threads(2);
 			sm_set_hooks(&hooks);
 			abort_after = 5;
-			arc = sm_rnn_forward(m, xl, 1, 20000, NULL, lb, NULL, &err);
+			arc = sm_rnn_forward(m, xl, 1, TL, NULL, lb, NULL, &err);
 			CHECK_MSG(arc == SM_ERR_ABORTED, "%s %s: status %d when canceled", configs[k][0], configs[k][1], (int) arc);
 			free(xl);
 			abort_after = -1;

@@ -747,15 +747,18 @@ run_layers_pipelined(const sm_rnn *m, tile_ws *ws, int T, float **top, sm_error 
  * and runs the cell on its units.  The state has two buffers: step s reads
  * hb[s & 1] whole and writes its half of hb[(s + 1) & 1].
  *
- * Tasks (step, half) are claimed in order from one counter, and a task of
- * step s waits until the 2 s tasks of the steps before are done.  So a
- * thread that never comes costs nothing (the other one claims every task),
- * and no task waits on one that nobody has claimed.  Each element is
+ * Each thread keeps its half for the whole direction (so its part of W_hh
+ * stays in its L2) and before step s waits until the other half has done
+ * step s - 1.  A half is owned by whoever starts it first; a thread that
+ * has waited STEAL_SPINS polls for a half nobody owns (the other thread
+ * never came: the pool ran both items on the caller, one after the other)
+ * takes it over and runs both halves alone.  Each element is
  * computed by the same operations whoever runs it: the bits are those of
  * the one-thread run.  Measured (bench_shapes 2, 2-core Zen 4, 1 MB L2
  * per core, alternated with the build before): LSTM hidden 256 x 3 layers
- * over 24 steps 1.10-1.28 -> 0.60-0.65 ms (it ran on one thread: too short
- * to pipeline), over 512 steps 14.7-16.7 -> 13.2 ms (pipelined before); at
+ * over 24 steps 1.07-1.31 -> 0.52-0.56 ms (it ran on one thread: too short
+ * to pipeline), over 512 steps 14.6-15.0 -> 11.3 ms (pipelined before;
+ * 12.0-12.9 when either thread took either half from step to step); at
  * hidden 128 (LSTM W_hh 256 kB, GRU 192 kB) no gain, the halves' products
  * of 4 panels and the hand-off eat what the smaller stream saves: hence
  * HALVES_MIN_BYTES.
@@ -777,8 +780,8 @@ typedef struct halves_ctx
 	bool		has_b,
 				has_bh;
 	int			u[3];			/* half j: units [u[j], u[j + 1]) */
-	int			next;			/* atomic: the next task to claim */
-	int			done;			/* atomic: tasks done */
+	int			owner[2];		/* atomic: half j taken (1) */
+	int			prog[2];		/* atomic: steps half j has done */
 	int			stop;			/* atomic: canceled */
 	pthread_t	caller;
 } halves_ctx;
@@ -828,13 +831,11 @@ halves_product(const halves_ctx *h, const sm_packed *W, int j, const float *x, i
 }
 
 static void
-halves_task(halves_ctx *h, int task)
+halves_task(halves_ctx *h, int j, int s)
 {
 	const sm_rnn *m = h->m;
 	tile_ws    *ws = h->ws;
-	const int	j = task & 1,
-				s = task >> 1,
-				T = h->T,
+	const int	T = h->T,
 				u0 = h->u[j],
 				n = h->u[j + 1] - u0,
 				chunk = chunk_steps(1);
@@ -878,29 +879,78 @@ halves_task(halves_ctx *h, int task)
 	memcpy(y, hnext, sizeof(float) * n);
 }
 
+/* polls of a wait before a thread takes over a half that nobody owns (~1 ms) */
+#define STEAL_SPINS (1 << 16)
+
+static bool
+halves_take(halves_ctx *h, int j)
+{
+	int			unowned = 0;
+
+	return __atomic_compare_exchange_n(&h->owner[j], &unowned, 1, false, __ATOMIC_ACQ_REL,
+									   __ATOMIC_ACQUIRE);
+}
+
+static void
+halves_do(halves_ctx *h, int j, int s)
+{
+	halves_task(h, j, s);
+	__atomic_store_n(&h->prog[j], s + 1, __ATOMIC_RELEASE);
+}
+
 static void
 halves_run(void *arg, int item)
 {
 	halves_ctx *h = arg;
 	const bool	polls = pthread_equal(pthread_self(), h->caller);
+	const int	j = item,
+				o = 1 - item;
 
-	(void) item;
-	for (;;)
+	if (!halves_take(h, j))
 	{
-		int			task = __atomic_fetch_add(&h->next, 1, __ATOMIC_ACQ_REL);
+		/*
+		 * The other thread took this half over.  If that is the worker,
+		 * the caller still waits here, asking whether the call is
+		 * canceled (the worker never asks, it only reads the flag).
+		 */
 		int			spins = 0;
 
-		if (task >= 2 * h->T || halves_stop(h, polls))
-			return;
-		/* every task of the steps before this one is done */
-		while (__atomic_load_n(&h->done, __ATOMIC_ACQUIRE) < (task & ~1))
+		while (polls && (__atomic_load_n(&h->prog[0], __ATOMIC_ACQUIRE) < h->T ||
+						 __atomic_load_n(&h->prog[1], __ATOMIC_ACQUIRE) < h->T))
 		{
 			if ((++spins & 63) == 0 && halves_stop(h, polls))
 				return;
 			sm_cpu_pause();
 		}
-		halves_task(h, task);
-		__atomic_fetch_add(&h->done, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	for (int s = 0; s < h->T; s++)
+	{
+		int			spins = 0;
+
+		if (halves_stop(h, polls))
+			return;
+		/* the other half's step s - 1: it wrote its part of the state this step reads */
+		while (__atomic_load_n(&h->prog[o], __ATOMIC_ACQUIRE) < s)
+		{
+			if ((++spins & 63) == 0 && halves_stop(h, polls))
+				return;
+			if (spins >= STEAL_SPINS && halves_take(h, o))
+			{
+				/* alone: both halves, each step's in order, from where they are */
+				for (int t = __atomic_load_n(&h->prog[o], __ATOMIC_ACQUIRE); t < h->T; t++)
+				{
+					if (halves_stop(h, polls))
+						return;
+					if (t >= s)
+						halves_do(h, j, t);
+					halves_do(h, o, t);
+				}
+				return;
+			}
+			sm_cpu_pause();
+		}
+		halves_do(h, j, s);
 	}
 }
 
