@@ -366,7 +366,8 @@ typedef struct tile_ws
 	float	   *xw2,
 			   *gh2,
 			   *hc2;
-	/* a one-row tile's direction by halves of its units (run_direction_halves) */
+	/* a one-row tile's direction by halves of its units (run_direction_halves;
+	 * carved only where halves_fit) */
 	float	   *hv_xw[2],		/* [chunk][G * H] a half's gates, [G][its units] per step */
 			   *hv_gh[2],		/* [G * H] its recurrent part (gru) */
 			   *hv_b[2],		/* [G * H] its biases (b_sum or b_ih) */
@@ -431,6 +432,26 @@ step_fused(const sm_rnn *m, int rows)
 }
 
 /*
+ * Whether a model's one-row tiles may run a direction by halves of its
+ * units (run_direction_halves, below, which says why and measures the
+ * threshold): what the model decides; halves() adds what the call does.
+ */
+#define HALVES_MIN_BYTES (512 * 1024)
+
+static bool
+halves_fit(const sm_rnn *m)
+{
+	size_t		w_hh = sizeof(float) * (size_t) m->G * m->H * m->R;
+
+	if (!(m->R == m->H && m->H % (2 * SM_PANEL) == 0 && w_hh >= HALVES_MIN_BYTES))
+		return false;
+	for (int i = 0; i < m->L * m->D; i++)
+		if (m->dirs[i].p_ih.panels == NULL || m->dirs[i].p_hh.panels == NULL)
+			return false;
+	return true;
+}
+
+/*
  * A tile's buffers, carved from the call's arena (sm_arena.h: called once
  * to measure, once to carve; the pointers are NULL while measuring).
  */
@@ -459,7 +480,7 @@ tile_carve(const sm_rnn *m, int rows, int T, tile_ws *ws, sm_arena *a)
 		ws->gh2 = sm_arena_take(a, 1, sizeof(float) * GH);
 		ws->hc2 = sm_arena_take(a, 1, sizeof(float) * (size_t) m->H);
 	}
-	if (rows == 1)
+	if (rows == 1 && halves_fit(m))
 	{
 		for (int i = 0; i < 2; i++)
 		{
@@ -763,7 +784,6 @@ run_layers_pipelined(const sm_rnn *m, tile_ws *ws, int T, float **top, sm_error 
  * of 4 panels and the hand-off eat what the smaller stream saves: hence
  * HALVES_MIN_BYTES.
  */
-#define HALVES_MIN_BYTES (512 * 1024)
 
 typedef struct halves_ctx
 {
@@ -786,19 +806,12 @@ typedef struct halves_ctx
 	pthread_t	caller;
 } halves_ctx;
 
+/* the tile's buffers exist only where halves_fit(m) held when it was carved */
 static bool
-halves(const sm_rnn *m, const tile_ws *ws, int rows)
+halves(const tile_ws *ws, int rows)
 {
-	size_t		w_hh = sizeof(float) * (size_t) m->G * m->H * m->R;
-
-	if (!(ws->split > 1 && rows == 1 && ws->hv_h != NULL && m->R == m->H &&
-		  m->H % (2 * SM_PANEL) == 0 && w_hh >= HALVES_MIN_BYTES &&
-		  sm_ops == &sm_cpu_backend && sm_ops_kernels() != SM_KERNELS_BLAS))
-		return false;
-	for (int i = 0; i < m->L * m->D; i++)
-		if (m->dirs[i].p_ih.panels == NULL || m->dirs[i].p_hh.panels == NULL)
-			return false;
-	return true;
+	return ws->split > 1 && rows == 1 && ws->hv_h != NULL &&
+		sm_ops == &sm_cpu_backend && sm_ops_kernels() != SM_KERNELS_BLAS;
 }
 
 /* canceled: the caller's thread asks the call, every thread reads the flag */
@@ -825,7 +838,7 @@ halves_product(const halves_ctx *h, const sm_packed *W, int j, const float *x, i
 		sm_packed	v;
 
 		if (!sm_packed_columns(W, q * H + u0, n, &v))
-			continue;			/* not reached: halves() admits packed, panel-aligned halves only */
+			continue;			/* not reached: halves_fit() admits packed, panel-aligned halves only */
 		sm_op_matmul(&v, x, ldx, rows, beta, y + (size_t) q * n, G * n);
 	}
 }
@@ -1016,8 +1029,9 @@ run_layers(const sm_rnn *m, tile_ws *ws, int rows, int T, float **top, sm_error 
 	float	   *out = ws->ya;
 	const size_t DR = (size_t) m->D * m->R;
 	const dir_scratch scr = {ws->xw, ws->gh, ws->hc};
+	const bool	by_halves = halves(ws, rows);
 
-	if (pipelined(m, ws, rows, T) && !halves(m, ws, rows))
+	if (pipelined(m, ws, rows, T) && !by_halves)
 		return run_layers_pipelined(m, ws, T, top, err);
 
 	for (int k = 0; k < m->L; k++)
@@ -1026,7 +1040,7 @@ run_layers(const sm_rnn *m, tile_ws *ws, int rows, int T, float **top, sm_error 
 		{
 			size_t		s = (size_t) (k * m->D + d) * ws->rows;
 			const sm_rnn_dir *w = &m->dirs[k * m->D + d];
-			sm_status	rc = halves(m, ws, rows) ?
+			sm_status	rc = by_halves ?
 				run_direction_halves(m, w, ws, T, in, in_w, out, d, ws->h + s * m->R, ws->c + s * m->H, err) :
 				run_direction(m, w, ws, &scr, NULL, rows, T, in, in_w, out, d, ws->h + s * m->R,
 							  ws->c + s * m->H, err);
