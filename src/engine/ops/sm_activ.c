@@ -81,6 +81,7 @@ typedef uint32_t v16u __attribute__((vector_size(64)));
  */
 /* baseline build: SSE2 on x86-64, whatever GCC targets elsewhere; no FMA */
 #define AV(name) name##_base
+#define AV_FMA(a, b, c) ((a) * (b) + (c))
 #define VMIN(c, x) vsel((c) < (x), (c), (x))
 #define VMAX(c, x) vsel((c) > (x), (c), (x))
 #include "sm_activ_kernels.h"
@@ -90,6 +91,7 @@ typedef uint32_t v16u __attribute__((vector_size(64)));
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define AV(name) name##_fma
+#define AV_FMA(a, b, c) __builtin_ia32_vfmaddps256((a), (b), (c))
 #define AV_LANES_BELOW(n) ((v8i) {0, 1, 2, 3, 4, 5, 6, 7} < VI(n))
 #define AV_LOAD_PART(p, n) __builtin_ia32_maskloadps256((const v8f *) (p), AV_LANES_BELOW(n))
 #define AV_STORE_PART(p, v, n) __builtin_ia32_maskstoreps256((v8f *) (p), AV_LANES_BELOW(n), (v))
@@ -124,6 +126,7 @@ typedef uint32_t v16u __attribute__((vector_size(64)));
 #define VF(c) ((v16f) {COPIES8(c), COPIES8(c)})
 #define VI(c) ((v16i) {COPIES8(c), COPIES8(c)})
 #define AV(name) name##_avx512
+#define AV_FMA(a, b, c) ((v16f) _mm512_fmadd_ps((__m512) (a), (__m512) (b), (__m512) (c)))
 #define AV_ELEMENTWISE_ONLY 1
 #define AV_LOAD_PART(p, n) ((v16f) _mm512_maskz_loadu_ps((__mmask16) ((1u << (n)) - 1), (p)))
 #define AV_STORE_PART(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16) ((1u << (n)) - 1), (__m512) (v))
