@@ -566,6 +566,20 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scrat
 	/* a pipelined run (sync) has one-row tiles, which step_fused never fuses */
 	const bool	fused = ws->fused;
 
+	/*
+	 * Chained: each step's h is written straight into its output row and
+	 * the next step reads it there (ld D * R), instead of h being updated
+	 * in place and copied out (3% of W1, an LSTM of hidden 64 at 4096
+	 * rows); h gets the last step's at the end.  Only where every row is
+	 * active at every step (then no row's state stays behind while others
+	 * go on) and the cell writes h without reading it: not the GRU, not an
+	 * LSTM with a projection.  Same products, same bits.
+	 */
+	const bool	chained = T > 0 && ws->active[reverse ? 0 : T - 1] == rows &&
+		ws->active[reverse ? T - 1 : 0] == rows && m->cell != SM_CELL_GRU && !w->w_hr;
+	const float *hsrc = h;		/* the state this step reads */
+	int			hld = R;
+
 	for (int t0 = 0; t0 < T; t0 += chunk)
 	{
 		int			tc = T - t0 < chunk ? T - t0 : chunk;
@@ -603,26 +617,34 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scrat
 			}
 			else
 			{
+				/* the cells' h: into the output rows (chained), or the state (or hc) */
+				float	   *hout = chained ? y : w->w_hr ? scr->hc : h;
+				const size_t hs = chained ? (size_t) DR : (size_t) H;
+
 				/* g (+)= h W_hh^T over the active rows (fused: g = x_t W_ih^T + h W_hh^T) */
 				if (fused)
-					sm_op_matmul2(&w->p_ih, in + (size_t) t * rows * in_w, in_w, &w->p_hh, h, R, n,
-								  g, GH);
+					sm_op_matmul2(&w->p_ih, in + (size_t) t * rows * in_w, in_w, &w->p_hh, hsrc, hld,
+								  n, g, GH);
 				else
-					matmul_t(n, &w->p_hh, h, 1.0f, g);
+					sm_op_matmul(&w->p_hh, hsrc, hld, n, 1.0f, g, GH);
 				if (m->cell == SM_CELL_LSTM)
 				{
-					float	   *hout = w->w_hr ? scr->hc : h;
-
 					for (int r = 0; r < n; r++)
 						sm_op_lstm_cell(g + (size_t) r * GH, bias, c + (size_t) r * H,
-									 hout + (size_t) r * H, H);
+									 hout + (size_t) r * hs, H);
 					if (w->w_hr)	/* h = (o * tanh(c)) W_hr^T */
 						matmul_t(n, &w->p_hr, scr->hc, 0.0f, h);
 				}
 				else
 					for (int r = 0; r < n; r++)
-						sm_op_elman_cell(g + (size_t) r * GH, bias, h + (size_t) r * R, H,
+						sm_op_elman_cell(g + (size_t) r * GH, bias, hout + (size_t) r * hs, H,
 									m->cell == SM_CELL_RNN_RELU);
+			}
+			if (chained)
+			{
+				hsrc = y;
+				hld = DR;
+				continue;
 			}
 			for (int r = 0; r < n; r++)
 				memcpy(y + (size_t) r * DR, h + (size_t) r * R, sizeof(float) * R);
@@ -633,6 +655,9 @@ run_direction(const sm_rnn *m, const sm_rnn_dir *w, tile_ws *ws, const dir_scrat
 		if (sync != NULL)
 			__atomic_store_n(&sync->progress[sync->self], t0 + tc, __ATOMIC_RELEASE);
 	}
+	if (chained)				/* the state: the last step's outputs */
+		for (int r = 0; r < rows; r++)
+			memcpy(h + (size_t) r * R, hsrc + (size_t) r * DR, sizeof(float) * R);
 	if (sync != NULL)
 		__atomic_store_n(&sync->progress[sync->self], T, __ATOMIC_RELEASE);
 	return SM_OK;
