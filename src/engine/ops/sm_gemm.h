@@ -29,6 +29,8 @@
 #define SM_PANEL 16				/* output columns per packed panel */
 #define SM_GEMM_KC 512			/* K steps per pass over a panel chunk (16 x 512 floats: 32 kB, L1) */
 #define SM_GEMM_MC 64			/* rows of x per pass over the panels (64 x 512 floats: 128 kB, L2) */
+#define SM_GEMM_KSHORT 128		/* K up to this: rows per pass fitted to the L1 instead */
+#define SM_GEMM_L1X (16 * 1024)	/* bytes of x per pass then (half a 32 kB L1) */
 
 /* the CPU kernel variants, by instruction set */
 typedef enum sm_kernels

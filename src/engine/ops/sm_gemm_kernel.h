@@ -244,9 +244,21 @@ KNAME(sm_gemm_packed) (const float *P, size_t pstride, int N, int K, const float
 		bool		init = k0 > 0 || beta != 0.0f;
 		bool		last = k0 + kc >= K;
 
-		for (int mb = m0; mb < m1; mb += SM_GEMM_MC)
+		/*
+		 * Rows per pass: SM_GEMM_MC (x's block in L2), or where this pass's
+		 * K (with the second pair's) is short, as many blocks of MR_BIG rows
+		 * as keep x's block within half the L1, so it stays there while
+		 * every panel passes over it (an LSTM step of hidden 64: K 65 and
+		 * 128).  Rows go to blocks as before; only the order of the blocks
+		 * changes, so the bits do not.
+		 */
+		const int	kp = kc + (s2 ? s2->K : 0);
+		const int	mc = kp <= SM_GEMM_KSHORT ?
+			(SM_GEMM_L1X / (int) sizeof(float) / kp) / MR_BIG * MR_BIG : SM_GEMM_MC;
+
+		for (int mb = m0; mb < m1; mb += mc)
 		{
-			int			me = m1 - mb < SM_GEMM_MC ? m1 : mb + SM_GEMM_MC;
+			int			me = m1 - mb < mc ? m1 : mb + mc;
 			int			rows = me - mb;
 			/* blocks of one or two rows take more panels at once */
 			int			npb = rows == 1 ? NP_ONE : rows == 2 ? NP_TWO : NP_BIG;
