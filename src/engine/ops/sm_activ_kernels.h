@@ -77,41 +77,76 @@ vsigmoid(vf x)
 	return VF(1.0f) / (VF(1.0f) + vexp(-x));
 }
 
+/* vectors per group in the cells (sm_lstm_cell), and the most any _n helper takes */
+#define CELL_GROUP 2
+#define VN_FOR(N) _Pragma("GCC unroll 8") for (int u = 0; u < (N); u++)
+
 /*
  * tanh(x) = x P(x^2) / Q(x^2): the 12th convergent of Lambert's continued
- * fraction tanh x = x / (1 + x^2 / (3 + x^2 / (5 + ...))), expanded (the
- * integer coefficients over 7905853580625 are in the comments).  All
- * coefficients are positive, so Horner's rule has no cancellation; one
- * division, no exp.  |x| is clamped to 9, where tanh is 1 in float, and the
- * result to 1.  Relative error below 4e-7 in float (unit-tested).
+ * fraction tanh x = x / (1 + x^2 / (3 + x^2 / (5 + ...))), expanded; the
+ * integer coefficients over 7905853580625, highest degree first, are
+ * P: 1, 4095, 2552550, 523783260, 41247931725, 1159525191825, and
+ * Q: 91, 120120, 41351310, 5237832600, 252070693875, 3794809718700 (both
+ * then 1).  All coefficients are positive, so Horner's rule has no
+ * cancellation; one division, no exp.  |x| is clamped to 9, where tanh is
+ * 1 in float, and the result to 1.  Relative error below 4e-7 in float
+ * (unit-tested).
  */
+static const float AV(tanh_p)[7] = {
+	1.264885556e-13f, 5.179706351e-10f, 3.228683625e-07f, 6.625258799e-05f,
+	5.217391304e-03f, 1.466666667e-01f, 1.0f
+};
+static const float AV(tanh_q)[7] = {
+	1.151045856e-11f, 1.519380530e-08f, 5.230467473e-06f, 6.625258799e-04f,
+	3.188405797e-02f, 4.800000000e-01f, 1.0f
+};
+
+/*
+ * tanh(v) = num / den over N vectors, num returned: the rational before its
+ * division, v clamped to [-9, 9].  Each step over all N vectors before the
+ * next (see vexp_neg_n): the same operations per vector as one at a time.
+ */
+V8_INLINE void
+vtanh_frac_n(const vf *v, vf *num, vf *den, int N)
+{
+	vf			x[CELL_GROUP],
+				z[CELL_GROUP],
+				p[CELL_GROUP],
+				q[CELL_GROUP];
+
+	VN_FOR(N)
+	{
+		x[u] = VMIN(VF(9.0f), VMAX(VF(-9.0f), v[u]));
+		z[u] = x[u] * x[u];
+		p[u] = VF(AV(tanh_p)[0]);
+		q[u] = VF(AV(tanh_q)[0]);
+	}
+	_Pragma("GCC unroll 8")
+	for (int k = 1; k < 7; k++)
+		VN_FOR(N)
+		{
+			p[u] = p[u] * z[u] + VF(AV(tanh_p)[k]);
+			q[u] = q[u] * z[u] + VF(AV(tanh_q)[k]);
+		}
+	VN_FOR(N)
+	{
+		den[u] = q[u];
+		num[u] = x[u] * p[u];
+	}
+}
+
+/* tanh: the fraction of |v| (odd, so the sign goes back on at the end) */
 V8_INLINE vf
 vtanh(vf v)
 {
 	vi			sign = (vi) v & VI((int32_t) 0x80000000);
-	vf			a = (vf) ((vi) v & VI(0x7fffffff));
-	vf			z,
-				p,
-				q,
+	vf			a = (vf) ((vi) v & VI(0x7fffffff)),
+				num,
+				den,
 				t;
 
-	a = vsel(a > VF(9.0f), VF(9.0f), a);
-	z = a * a;
-	p = VF(1.264885556e-13f);	/* 1 */
-	p = p * z + VF(5.179706351e-10f);	/* 4095 */
-	p = p * z + VF(3.228683625e-07f);	/* 2552550 */
-	p = p * z + VF(6.625258799e-05f);	/* 523783260 */
-	p = p * z + VF(5.217391304e-03f);	/* 41247931725 */
-	p = p * z + VF(1.466666667e-01f);	/* 1159525191825 */
-	p = p * z + VF(1.0f);
-	q = VF(1.151045856e-11f);	/* 91 */
-	q = q * z + VF(1.519380530e-08f);	/* 120120 */
-	q = q * z + VF(5.230467473e-06f);	/* 41351310 */
-	q = q * z + VF(6.625258799e-04f);	/* 5237832600 */
-	q = q * z + VF(3.188405797e-02f);	/* 252070693875 */
-	q = q * z + VF(4.800000000e-01f);	/* 3794809718700 */
-	q = q * z + VF(1.0f);
-	t = a * p / q;
+	vtanh_frac_n(&a, &num, &den, 1);
+	t = num / den;
 	t = vsel(t > VF(1.0f), VF(1.0f), t);
 	return (vf) ((vi) t | sign);
 }
@@ -135,28 +170,23 @@ vtanh(vf v)
  * are vexp_core's), one operation less per vector in every LSTM and GRU
  * gate.
  *
- * vexp_neg_n and vtanh_frac_n below work on N vectors at once, each step
- * over all N before the next (the cells pass N = CELL_GROUP): the same
+ * vexp_neg_n, like vtanh_frac_n above, works on N vectors at once, each
+ * step over all N before the next (the cells pass N = CELL_GROUP): the same
  * operations per vector as one at a time, so the same bits, but the
  * program order interleaves N independent chains.  One vector's chain
  * (clamp, nine dependent multiply-adds, the exponent) is long, and the
  * cells' are longer still; issued one after another, the chains leave the
  * core waiting on latency (see sm_lstm_cell).
  */
-/* the cells' vectors per group (sm_lstm_cell), and the most any helper takes */
-#define CELL_GROUP 2
-#define CELL_GROUP_MAX CELL_GROUP
-#define VN_FOR(N) _Pragma("GCC unroll 8") for (int u = 0; u < (N); u++)
-
 V8_INLINE void
 vexp_neg_n(const vf *x, vf *e, int N)
 {
-	vf			xc[CELL_GROUP_MAX],
-				t[CELL_GROUP_MAX],
-				n[CELL_GROUP_MAX],
-				q[CELL_GROUP_MAX],
-				q2[CELL_GROUP_MAX],
-				p[CELL_GROUP_MAX];
+	vf			xc[CELL_GROUP],
+				t[CELL_GROUP],
+				n[CELL_GROUP],
+				q[CELL_GROUP],
+				q2[CELL_GROUP],
+				p[CELL_GROUP];
 
 	VN_FOR(N) xc[u] = VMIN(VF(30.0f), VMAX(VF(-30.0f), x[u]));
 	VN_FOR(N) t[u] = xc[u] * VF(-LOG2E) + VF(ROUND_MAGIC);
@@ -193,54 +223,6 @@ vsigmoid_den_n(const vf *x, vf *d, int N)
 {
 	vexp_neg_n(x, d, N);
 	VN_FOR(N) d[u] = VF(1.0f) + d[u];
-}
-
-/* tanh(v) = num / den, num returned: vtanh's rational before its division */
-V8_INLINE void
-vtanh_frac_n(const vf *v, vf *num, vf *den, int N)
-{
-	vf			x[CELL_GROUP_MAX],
-				z[CELL_GROUP_MAX],
-				p[CELL_GROUP_MAX],
-				q[CELL_GROUP_MAX];
-
-	VN_FOR(N) x[u] = VMIN(VF(9.0f), VMAX(VF(-9.0f), v[u]));
-	VN_FOR(N) z[u] = x[u] * x[u];
-	VN_FOR(N)
-	{
-		p[u] = VF(1.264885556e-13f) * z[u] + VF(5.179706351e-10f);
-		q[u] = VF(1.151045856e-11f) * z[u] + VF(1.519380530e-08f);
-	}
-	VN_FOR(N)
-	{
-		p[u] = p[u] * z[u] + VF(3.228683625e-07f);
-		q[u] = q[u] * z[u] + VF(5.230467473e-06f);
-	}
-	VN_FOR(N)
-	{
-		p[u] = p[u] * z[u] + VF(6.625258799e-05f);
-		q[u] = q[u] * z[u] + VF(6.625258799e-04f);
-	}
-	VN_FOR(N)
-	{
-		p[u] = p[u] * z[u] + VF(5.217391304e-03f);
-		q[u] = q[u] * z[u] + VF(3.188405797e-02f);
-	}
-	VN_FOR(N)
-	{
-		p[u] = p[u] * z[u] + VF(1.466666667e-01f);
-		q[u] = q[u] * z[u] + VF(4.800000000e-01f);
-	}
-	VN_FOR(N)
-	{
-		p[u] = p[u] * z[u] + VF(1.0f);
-		q[u] = q[u] * z[u] + VF(1.0f);
-	}
-	VN_FOR(N)
-	{
-		den[u] = q[u];
-		num[u] = x[u] * p[u];
-	}
 }
 
 V8_INLINE vf
@@ -352,20 +334,20 @@ vstore(float *p, vf v, int n)
  * be contracted either way, AV_FMA (sm_activ.c: an explicit multiply-add
  * in the FMA builds) fixes which product is fused: GCC's choice followed
  * the statement order, which the grouping changes (the GRU's h' came out
- * up to 2000 ulps apart near cancellation); the one fused is the one the
+ * up to 2248 ulps apart near cancellation); the one fused is the one the
  * cells fused one vector at a time, so the bits are unchanged.
  */
 V8_INLINE void
 AV(lstm_cell_n)(const float *g, const float *b, float *c, float *h, int H, int j, int n, int N)
 {
-	vf			e[3 * CELL_GROUP_MAX],	/* i, f, o per vector: their sigmoids' denominators */
-				d[3 * CELL_GROUP_MAX],
-				gg[CELL_GROUP_MAX],
-				tn[CELL_GROUP_MAX],
-				td[CELL_GROUP_MAX],
-				cv[CELL_GROUP_MAX],
-				cn[CELL_GROUP_MAX],
-				cd[CELL_GROUP_MAX];
+	vf			e[3 * CELL_GROUP],	/* i, f, o per vector: their sigmoids' denominators */
+				d[3 * CELL_GROUP],
+				gg[CELL_GROUP],
+				tn[CELL_GROUP],
+				td[CELL_GROUP],
+				cv[CELL_GROUP],
+				cn[CELL_GROUP],
+				cd[CELL_GROUP];
 
 	VN_FOR(N)
 	{
@@ -418,11 +400,12 @@ V8_INLINE void
 AV(gru_cell_n)(const float *gx, const float *bx, const float *gh, const float *bh, float *h,
 			   int H, int j, int n, int N)
 {
-	vf			s[2 * CELL_GROUP_MAX],	/* r, z per vector: x + h parts */
-				d[2 * CELL_GROUP_MAX],
-				xn[CELL_GROUP_MAX],
-				tn[CELL_GROUP_MAX],
-				td[CELL_GROUP_MAX];
+	vf			s[2 * CELL_GROUP],	/* r, z per vector: x + h parts */
+				d[2 * CELL_GROUP],
+				xn[CELL_GROUP],
+				hn[CELL_GROUP],
+				tn[CELL_GROUP],
+				td[CELL_GROUP];
 
 	VN_FOR(N)
 	{
@@ -430,10 +413,10 @@ AV(gru_cell_n)(const float *gx, const float *bx, const float *gh, const float *b
 		vf			xr = vload(gx + k, n),
 					xz = vload(gx + H + k, n),
 					hr = vload(gh + k, n),
-					hz = vload(gh + H + k, n),
-					hn = vload(gh + 2 * H + k, n);
+					hz = vload(gh + H + k, n);
 
 		xn[u] = vload(gx + 2 * H + k, n);
+		hn[u] = vload(gh + 2 * H + k, n);
 		if (bx)
 		{
 			xr = xr + vload(bx + k, n);
@@ -444,11 +427,10 @@ AV(gru_cell_n)(const float *gx, const float *bx, const float *gh, const float *b
 		{
 			hr = hr + vload(bh + k, n);
 			hz = hz + vload(bh + H + k, n);
-			hn = hn + vload(bh + 2 * H + k, n);
+			hn[u] = hn[u] + vload(bh + 2 * H + k, n);
 		}
 		s[u] = xr + hr;
 		s[N + u] = xz + hz;
-		td[u] = hn;				/* hn, until r is known */
 	}
 	vsigmoid_den_n(s, d, N);	/* r = 1 / d */
 	vexp_neg_n(s + N, d + N, N);	/* ez */
@@ -456,7 +438,7 @@ AV(gru_cell_n)(const float *gx, const float *bx, const float *gh, const float *b
 	{
 		vf			r = VF(1.0f) / d[u];
 
-		xn[u] = xn[u] + r * td[u];
+		xn[u] = xn[u] + r * hn[u];
 	}
 	vtanh_frac_n(xn, tn, td, N);
 	VN_FOR(N)
@@ -812,7 +794,7 @@ AV(sm_add_layernorm)(float *x, const float *b, const float *g, const float *beta
 #undef vtanh_frac_n
 #undef VN_FOR
 #undef CELL_GROUP
-#undef CELL_GROUP_MAX
+#undef CELL_GROUP
 #undef AV
 #undef AV_FMA
 #undef VMIN
