@@ -48,6 +48,8 @@
  * to 256 rows within the VM's +-20% from run to run.
  */
 #define TILE_ROWS 256
+#define MIN_TILE_ROWS 64
+#define TILES_PER_WORKER 4
 #define TIME_CHUNK 32			/* at most this many steps per input-projection product */
 #define CHUNK_ROWS 1024			/* ... and at most this many rows (steps x sequences), so a
 								 * chunk's projection (1 MB at 4H = 256) stays in L2 until
@@ -1324,6 +1326,7 @@ typedef struct fwd_ctx
 	int			T;
 	const order_item *o;
 	int			B;
+	int			tile;			/* rows per tile (tile_rows_for) */
 	float	   *last,
 			   *steps;
 	float	   *state;			/* [B][S] states in and out (advance), or NULL */
@@ -1340,8 +1343,8 @@ forward_tile(void *arg, const sm_par *par, int tile, sm_error *err)
 	const int	W = sm_rnn_output_width(m);
 	const size_t DR = (size_t) m->D * m->R;
 	const int	T = c->T;
-	int			b0 = tile * TILE_ROWS;
-	int			rows = c->B - b0 < TILE_ROWS ? c->B - b0 : TILE_ROWS;
+	int			b0 = tile * c->tile;
+	int			rows = c->B - b0 < c->tile ? c->B - b0 : c->tile;
 	const order_item *it = c->o + b0;
 	int			Tt = it[0].len;
 	float	   *top;
@@ -1419,6 +1422,33 @@ product_threads_restore(int saved)
 		sm_ops_set_threads(saved);
 }
 
+/*
+ * Rows per tile for a batch of B rows: TILE_ROWS, halved (down to
+ * MIN_TILE_ROWS) while the batch would make fewer than TILES_PER_WORKER
+ * tiles per thread.  Tiles are claimed in order and a call ends with its
+ * slowest worker's last tile: with one or two tiles per thread, a tile
+ * that runs slower (its core taken for a while, a cold cache) leaves the
+ * other threads idle for up to a whole tile.  Measured (2-core Zen 3, W1's
+ * LSTM, 2 threads): four calls of 1024 series (forecast_query's batches)
+ * took 548-827 ms against 503-663 ms for one of 4096, 486-562 ms with
+ * 128-row tiles; eight calls of 512 took 658-743 ms.  Large batches keep
+ * TILE_ROWS (fewer, longer products per step).  Only which rows share a
+ * tile changes, and on our kernels a row's bits do not depend on its tile.
+ * OpenBLAS's do (its blocking follows the product's row count), so on the
+ * blas kernel set tiles stay TILE_ROWS: results there do not change with
+ * the thread count either.
+ */
+static int
+tile_rows_for(int B)
+{
+	int			n = sm_get_threads();
+	int			tile = TILE_ROWS;
+
+	while (n > 1 && sm_ops_kernels() != SM_KERNELS_BLAS && tile > MIN_TILE_ROWS && (B + tile - 1) / tile < TILES_PER_WORKER * n)
+		tile /= 2;
+	return B < tile ? (B > 0 ? B : 1) : tile;
+}
+
 static sm_status
 forward_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 			float *last, float *steps, float *state, sm_error *err)
@@ -1435,7 +1465,8 @@ forward_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 	if (B == 0)
 		return SM_OK;
 	c.o = order_by_length(B, T, lengths);
-	n_tiles = (B + TILE_ROWS - 1) / TILE_ROWS;
+	c.tile = tile_rows_for(B);
+	n_tiles = (B + c.tile - 1) / c.tile;
 	n_workers = workers_for(n_tiles);
 	c.workers = sm_alloc0(sizeof(fwd_worker) * (size_t) n_workers);
 	if (c.o == NULL || c.workers == NULL)
@@ -1452,7 +1483,7 @@ forward_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 		{
 			fwd_worker *wk = &c.workers[w];
 
-			tile_carve(m, B < TILE_ROWS ? B : TILE_ROWS, c.o[0].len, &wk->ws, &arena);
+			tile_carve(m, c.tile, c.o[0].len, &wk->ws, &arena);
 			wk->tmp = sm_arena_take(&arena, (size_t) wk->ws.rows * (steps ? (size_t) wk->ws.T : 1),
 									sizeof(float) * (size_t) W);
 		}
@@ -1741,11 +1772,9 @@ forecast_run(const sm_rnn *m, const float *x, int B, int T, const int *lengths,
 	}
 	o = order_by_length(B, T, eff);
 	/* sampling multiplies rows: keep a tile's rows * S bounded */
-	tile = p.S > 1 ? (TILE_ROWS * 8 / p.S > 0 ? TILE_ROWS * 8 / p.S : 1) : TILE_ROWS;
-	if (tile > TILE_ROWS)
-		tile = TILE_ROWS;
-	if (tile > B)
-		tile = B;
+	tile = tile_rows_for(B);
+	if (p.S > 1 && tile > (TILE_ROWS * 8 / p.S > 0 ? TILE_ROWS * 8 / p.S : 1))
+		tile = TILE_ROWS * 8 / p.S > 0 ? TILE_ROWS * 8 / p.S : 1;
 	n_tiles = (B + tile - 1) / tile;
 	n_workers = workers_for(n_tiles);
 	c.workers = sm_alloc0(sizeof(fc_worker) * (size_t) n_workers);
