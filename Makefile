@@ -18,7 +18,7 @@ GLUE_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/pg/*.c)))
 OBJS = $(ENGINE_OBJS) $(GLUE_OBJS)
 
 # regression tests, in order (sql/<name>.sql, expected/<name>.out)
-REGRESS = setup import predict errors cache catalog compute cpu_unsupported device client_import rnn forecast forecast_errors forecast_time forecast_covariates backtest tfm state text tokenizer_spm seq2seq tfm_seq2seq translate roles cancel work_mem demo_co2 demo_langid demo_gapminder demo_translate shared_cache upgrade
+REGRESS = setup import predict errors cache catalog compute cpu_unsupported device client_import rnn forecast forecast_batches forecast_errors forecast_time forecast_covariates backtest tfm state text tokenizer_spm seq2seq tfm_seq2seq translate roles cancel work_mem demo_co2 demo_langid demo_gapminder demo_translate shared_cache upgrade
 
 PG_CPPFLAGS = -Isrc/engine
 SHLIB_LINK = -lopenblas -lm

@@ -189,7 +189,10 @@ sm_cache_unpin(void *pin)
 void
 sm_cache_forget(const char *name)
 {
-	cache_entry *e = entry_find(name);
+	cache_entry *e;
+
+	sm_pg_helper_quiesce_quietly();
+	e = entry_find(name);
 
 	if (e != NULL)
 		entry_free(e);
@@ -351,6 +354,9 @@ static cache_entry *
 entry_get(const char *name, bool count_hit)
 {
 	cache_entry *e;
+
+	/* a batch forecast in flight (forecast_query) uses the engine: let it finish */
+	sm_pg_helper_quiesce();
 
 	if (cache_context == NULL)
 		cache_context = AllocSetContextCreate(TopMemoryContext, "seqmodel cache",
@@ -580,6 +586,7 @@ sm_cache_reset(PG_FUNCTION_ARGS)
 {
 	int64		n = 0;
 
+	sm_pg_helper_quiesce();
 	while (!dlist_is_empty(&cache_lru))
 	{
 		entry_free(dlist_container(cache_entry, lru, dlist_head_node(&cache_lru)));

@@ -51,6 +51,7 @@ sm_cpu_kernels_assign(int newval, void *extra)
 	sm_error	err;
 
 	/* checked above; "generic", "blas" and "auto" run everywhere */
+	sm_pg_helper_quiesce_quietly();
 	(void) sm_ops_set_kernels(sm_pg_enum_name(sm_cpu_kernels_options, newval), &err);
 }
 

@@ -30,6 +30,12 @@
 
 /* series per engine call in forecast_query, and padded values per batch */
 #define QUERY_BATCH_SERIES 1024
+/*
+ * ... and in the first batch, when batches overlap the reading (run_batch):
+ * the engine starts after a few milliseconds of reading instead of a whole
+ * batch's; the batches after it are whole.
+ */
+#define QUERY_FIRST_BATCH_SERIES 128
 #define QUERY_BATCH_VALUES (16 * 1024 * 1024)
 #define MAX_SAMPLES 100000
 #define MAX_ORIGINS 10000
@@ -777,70 +783,128 @@ future_of_series(const fut_table *ft, const char *key)
 	return e->vals;
 }
 
-static void
-run_query_batch(const char *name, const sm_seqmodel *m, query_batch *qb, quantile_opts *qo,
-				ReturnSetInfo *rsinfo, uint64 seed, const fut_table *ft)
+/*
+ * One batch's forecast, taken out of the reader's query_batch: its inputs
+ * right-aligned, its keys and times for the rows, its outputs.  Everything
+ * is allocated by the backend (in the call's context) before the engine
+ * runs, so the engine call may run on the helper thread (helper.c) while
+ * the reader fills the query_batch again.
+ */
+typedef struct fq_batch
+{
+	const char *name;
+	const sm_seqmodel *m;
+	const quantile_opts *qo;
+	int			n,
+				maxlen;
+	float	   *x;				/* [n][maxlen][I], right-aligned */
+	int		   *lens;
+	char	  **keys;
+	sm_series_time *times;		/* or NULL */
+	uint64	   *seeds;
+	float	   *future,			/* [n][h][n_future], or NULL */
+			   *point,
+			   *quant;
+	sm_forecast_opts opts;
+} fq_batch;
+
+/* take the batch read so far out of qb (which is left empty, ready for the next) */
+static fq_batch *
+batch_take(const char *name, const sm_seqmodel *m, query_batch *qb, const quantile_opts *qo,
+		   uint64 seed, const fut_table *ft)
 {
 	const int	I = m->I,
 				F = m->F,
 				h = qo->opts.horizon;
-	float	   *x;
-	float	   *point,
-			   *quant,
-			   *future = NULL;
-	uint64	   *seeds;
-	sm_error	err;
+	fq_batch   *b = palloc0(sizeof(fq_batch));
 
-	if (qb->n == 0)
-		return;
+	b->name = name;
+	b->m = m;
+	b->qo = qo;
+	b->n = qb->n;
+	b->maxlen = qb->maxlen;
 	/* right-align every series in [n][maxlen][I] */
-	x = MemoryContextAllocExtended(CurrentMemoryContext,
-								   sizeof(float) * (size_t) qb->n * qb->maxlen * I,
-								   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	seeds = palloc(sizeof(uint64) * qb->n);
+	b->x = MemoryContextAllocExtended(CurrentMemoryContext,
+									  sizeof(float) * (size_t) qb->n * qb->maxlen * I,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	b->seeds = palloc(sizeof(uint64) * qb->n);
 	for (int s = 0; s < qb->n; s++)
 	{
-		memcpy(x + ((size_t) s * qb->maxlen + (qb->maxlen - qb->lens[s])) * I,
+		memcpy(b->x + ((size_t) s * qb->maxlen + (qb->maxlen - qb->lens[s])) * I,
 			   qb->vals + qb->offs[s], sizeof(float) * (size_t) qb->lens[s] * I);
 		/* a series' samples depend on the seed and its key, not its batch */
-		seeds[s] = seed ^ hash_bytes_extended((const unsigned char *) qb->keys[s],
-											  (int) strlen(qb->keys[s]), 0);
+		b->seeds[s] = seed ^ hash_bytes_extended((const unsigned char *) qb->keys[s],
+												 (int) strlen(qb->keys[s]), 0);
 	}
-	qo->opts.series_seeds = seeds;
+	b->lens = palloc(sizeof(int) * qb->n);
+	memcpy(b->lens, qb->lens, sizeof(int) * qb->n);
+	/* the keys (and times) go with the batch; the reader gets new arrays */
+	b->keys = qb->keys;
+	qb->keys = palloc(sizeof(char *) * QUERY_BATCH_SERIES);
+	if (qb->times)
+	{
+		b->times = qb->times;
+		qb->times = palloc(sizeof(sm_series_time) * QUERY_BATCH_SERIES);
+	}
+	b->opts = qo->opts;
+	b->opts.series_seeds = b->seeds;
 	if (ft)
 	{
 		/* [n][h][n_future], in the batch's series order */
-		future = MemoryContextAllocExtended(CurrentMemoryContext,
-											sizeof(float) * (size_t) qb->n * h * ft->nf, MCXT_ALLOC_HUGE);
-		for (int s = 0; s < qb->n; s++)
-			memcpy(future + (size_t) s * h * ft->nf, future_of_series(ft, qb->keys[s]),
+		b->future = MemoryContextAllocExtended(CurrentMemoryContext,
+											   sizeof(float) * (size_t) b->n * h * ft->nf, MCXT_ALLOC_HUGE);
+		for (int s = 0; s < b->n; s++)
+			memcpy(b->future + (size_t) s * h * ft->nf, future_of_series(ft, b->keys[s]),
 				   sizeof(float) * (size_t) h * ft->nf);
 	}
-	qo->opts.future = future;
-	point = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (size_t) qb->n * h * F,
-									   MCXT_ALLOC_HUGE);
-	quant = qo->nq ? MemoryContextAllocExtended(CurrentMemoryContext,
-												sizeof(float) * (size_t) qb->n * h * F * qo->nq,
-												MCXT_ALLOC_HUGE) : NULL;
-	SM_PG_CHECK(sm_seqmodel_forecast(m, x, qb->n, qb->maxlen, qb->lens, &qo->opts, point, quant, &err), &err);
-	sm_pg_check_output(name, point, (size_t) qb->n * h * F);
-	for (int s = 0; s < qb->n; s++)
-		emit_forecast_rows(rsinfo, qb->keys[s], qo, F, m->sh.targets, point + (size_t) s * h * F,
-						   quant ? quant + (size_t) s * h * F * qo->nq : NULL,
-						   qb->times ? &qb->times[s] : NULL);
-	qo->opts.future = NULL;
-	if (future)
-		pfree(future);
-	pfree(x);
-	pfree(point);
-	if (quant)
-		pfree(quant);
-	pfree(seeds);
-	for (int s = 0; s < qb->n; s++)
-		pfree(qb->keys[s]);
+	b->opts.future = b->future;
+	b->point = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(float) * (size_t) b->n * h * F,
+										  MCXT_ALLOC_HUGE);
+	b->quant = qo->nq ? MemoryContextAllocExtended(CurrentMemoryContext,
+												   sizeof(float) * (size_t) b->n * h * F * qo->nq,
+												   MCXT_ALLOC_HUGE) : NULL;
 	qb->n = 0;
 	qb->maxlen = 0;
 	qb->used = 0;
+	return b;
+}
+
+/* the engine's part of a batch: on the backend, or detached on the helper thread */
+static sm_status
+batch_compute(void *arg, sm_error *err)
+{
+	fq_batch   *b = arg;
+
+	return sm_seqmodel_forecast(b->m, b->x, b->n, b->maxlen, b->lens, &b->opts, b->point, b->quant, err);
+}
+
+/* after the engine: raise its error, or check and return the batch's rows; then free it */
+static void
+batch_finish(fq_batch *b, sm_status rc, sm_error *err, ReturnSetInfo *rsinfo)
+{
+	const int	F = b->m->F,
+				h = b->qo->opts.horizon;
+
+	SM_PG_CHECK(rc, err);
+	sm_pg_check_output(b->name, b->point, (size_t) b->n * h * F);
+	for (int s = 0; s < b->n; s++)
+		emit_forecast_rows(rsinfo, b->keys[s], b->qo, F, b->m->sh.targets, b->point + (size_t) s * h * F,
+						   b->quant ? b->quant + (size_t) s * h * F * b->qo->nq : NULL,
+						   b->times ? &b->times[s] : NULL);
+	for (int s = 0; s < b->n; s++)
+		pfree(b->keys[s]);
+	pfree(b->keys);
+	if (b->times)
+		pfree(b->times);
+	if (b->future)
+		pfree(b->future);
+	if (b->quant)
+		pfree(b->quant);
+	pfree(b->x);
+	pfree(b->point);
+	pfree(b->lens);
+	pfree(b->seeds);
+	pfree(b);
 }
 
 /*
@@ -1087,18 +1151,59 @@ typedef struct fq_reader
 				step;
 	float	   *v;
 	query_batch qb;
+	fq_batch   *inflight;		/* the batch on the helper thread, or NULL */
+	int			batches;		/* run so far */
 	HTAB	   *done;
 	uint64		rows;
 } fq_reader;
 
-/* forecast (or backtest) the batch read so far */
+/* the batch on the helper thread, if any: wait for it and return its rows */
 static void
-run_batch(fq_reader *r)
+collect_batch(fq_reader *r)
 {
+	fq_batch   *b = r->inflight;
+	sm_error	err;
+	sm_status	rc;
+
+	if (b == NULL)
+		return;
+	sm_error_clear(&err);
+	rc = sm_pg_helper_wait(r, &err);
+	r->inflight = NULL;
+	batch_finish(b, rc, &err, r->rsinfo);
+}
+
+/*
+ * Forecast (or backtest) the batch read so far.  With seqmodel.threads of
+ * 2 or more, a batch that is not the last goes to the helper thread and
+ * the reader goes on with the next batch's rows meanwhile (helper.c); the
+ * rows still come back in batch order, each batch's after the one before.
+ * The engine's threads are the setting's; the reader is the backend's own.
+ */
+static void
+run_batch(fq_reader *r, bool last)
+{
+	/* a batch outlives the row being read (fq_receive runs in the row's context) */
+	MemoryContext old = MemoryContextSwitchTo(r->ctx);
+	fq_batch   *b;
+	sm_error	err;
+
+	collect_batch(r);
+	r->batches++;
 	if (r->bt)
 		run_backtest_batch(r->name, r->m, &r->qb, r->qo, r->rsinfo, r->seed, r->bt);
-	else
-		run_query_batch(r->name, r->m, &r->qb, r->qo, r->rsinfo, r->seed, r->ft);
+	else if (r->qb.n > 0)
+	{
+		b = batch_take(r->name, r->m, &r->qb, r->qo, r->seed, r->ft);
+		if (!last && sm_threads >= 2 && sm_pg_helper_start(r, batch_compute, b))
+			r->inflight = b;
+		else
+		{
+			sm_error_clear(&err);
+			batch_finish(b, batch_compute(b, &err), &err, r->rsinfo);
+		}
+	}
+	MemoryContextSwitchTo(old);
 }
 
 /* the rows the query should return, for messages */
@@ -1186,9 +1291,10 @@ fq_receive(TupleTableSlot *slot, DestReceiver *self)
 			if (!r->key.byval)
 				pfree(DatumGetPointer(r->curkey));
 			if (r->qb.n == QUERY_BATCH_SERIES ||
+				(r->batches == 0 && sm_threads >= 2 && r->qb.n == QUERY_FIRST_BATCH_SERIES) ||
 				(int64) r->qb.n * r->qb.maxlen * m->I > QUERY_BATCH_VALUES ||
 				r->qb.used * (int64) sizeof(float) > sm_pg_buffer_limit())
-				run_batch(r);
+				run_batch(r, false);
 		}
 		if (hash_search(r->done, &h, HASH_FIND, NULL) != NULL)
 			ereport(ERROR,
@@ -1535,10 +1641,12 @@ forecast_query_run(FunctionCallInfo fcinfo, const char *fn, int qarg, sm_time_re
 		sm_pg_run_query(fn, query, (DestReceiver *) r, fq_shape(r));
 		if (r->have_cur)
 			finish_series(r->name, r->m, &r->qb, r->curtext, r->curstart, r->step, r->done, tr, bt);
-		run_batch(r);
+		run_batch(r, true);
 	}
 	PG_FINALLY();
 	{
+		/* on an error: no helper may outlive the batch it reads and writes */
+		sm_pg_helper_stop(r);
 		sm_cache_unpin(pin);
 	}
 	PG_END_TRY();

@@ -43,6 +43,7 @@ int			sm_work_mem_kb = WORK_MEM_KB_DEFAULT;
 static void
 work_mem_assign(int newval, void *extra)
 {
+	sm_pg_helper_quiesce_quietly();
 	sm_set_work_limit((size_t) newval * 1024,
 					  "Raise seqmodel.work_mem, or send fewer rows or steps per call.");
 }

@@ -85,6 +85,24 @@ void		sm_pg_device_describe(char *buf, size_t len);
 
 /* engine_hooks.c */
 void		sm_pg_install_hooks(void);
+
+/*
+ * helper.c: one engine call on a helper thread while the backend goes on
+ * (forecast_query's batches).  fn runs detached (sm_detach_begin): it must
+ * not touch PostgreSQL.  start returns false when the slot is taken or no
+ * thread could be made (run fn yourself then); wait collects the result
+ * (answering interrupts meanwhile); stop cancels and joins (for PG_FINALLY:
+ * never raises); quiesce waits for any call in flight, leaving its result
+ * to its owner: every other engine entry of the glue calls it first
+ * (quietly, without answering interrupts, from assign hooks).
+ */
+typedef sm_status (*sm_pg_helper_fn) (void *arg, sm_error *err);
+bool		sm_pg_helper_start(const void *owner, sm_pg_helper_fn fn, void *arg);
+sm_status	sm_pg_helper_wait(const void *owner, sm_error *err);
+bool		sm_pg_helper_busy(const void *owner);
+void		sm_pg_helper_stop(const void *owner);
+void		sm_pg_helper_quiesce(void);
+void		sm_pg_helper_quiesce_quietly(void);
 /* ereport(ERROR) an engine error, mapping its status to a SQLSTATE. */
 void		sm_pg_raise(const sm_error *err) pg_attribute_noreturn();
 /* report products the GPU failed since the last look, if any (device.c) */

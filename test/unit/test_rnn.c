@@ -5,7 +5,9 @@
  * scaling, mixed-length batches (tiles and padding), recursive, direct,
  * bidirectional, quantile and sampled forecasts, and cancellation.
  */
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sm_test.h"
 #include "sm_tests.h"
@@ -610,6 +612,107 @@ test_threads(void)
 }
 
 /*
+ * Detached calls (sm_detach_begin): a forecast on a thread of the host's
+ * own allocates with malloc, not through the hooks, polls the host's stop
+ * flag instead of should_abort, and gives the bits of a call made the
+ * usual way; the calling thread's hooks are untouched meanwhile.
+ */
+static int	hook_allocs = 0;
+
+static void *
+counting_alloc(size_t n)
+{
+	__atomic_fetch_add(&hook_allocs, 1, __ATOMIC_RELAXED);
+	return malloc(n);
+}
+
+static bool
+always_abort(void)
+{
+	return true;
+}
+
+typedef struct detached_call
+{
+	const sm_rnn *m;
+	const float *x;
+	const int  *len;
+	int			B,
+				T;
+	const sm_forecast_opts *opts;
+	float	   *y;
+	volatile int stop;
+	sm_status	rc;
+} detached_call;
+
+static void *
+detached_main(void *arg)
+{
+	detached_call *c = arg;
+	sm_error	err;
+
+	sm_detach_begin(&c->stop);
+	c->rc = sm_rnn_forecast(c->m, c->x, c->B, c->T, c->len, c->opts, c->y, NULL, &err);
+	sm_detach_end();
+	return NULL;
+}
+
+static void
+test_detached(void)
+{
+	const int	B = 300,
+				T = 30,
+				h = 4;
+	sm_model   *model = sm_test_make_model("lstm", "{\"input_size\": 1, \"hidden_size\": 12, \"num_layers\": 2, \"output_size\": 1}", 401, 0.5, true);
+	float	   *x = malloc(sizeof(float) * B * T),
+			   *a = malloc(sizeof(float) * B * h),
+			   *b = malloc(sizeof(float) * B * h);
+	int		   *len = malloc(sizeof(int) * B);
+	sm_forecast_opts opts = {.horizon = h};
+	detached_call c = {sm_rnn_of(model), x, len, B, T, &opts, b, 0, SM_OK};
+	sm_hooks	hooks = {counting_alloc, free, always_abort, NULL};
+	sm_error	err;
+	unsigned	seed = 9;
+	pthread_t	t;
+
+	for (int i = 0; i < B * T; i++)
+		x[i] = (float) sm_test_urand(&seed);
+	for (int i = 0; i < B; i++)
+		len[i] = 1 + i % T;
+	CHECK(sm_rnn_forecast(c.m, x, B, T, len, &opts, a, NULL, &err) == SM_OK);
+	for (int threads = 1; threads <= 2; threads++)
+	{
+		sm_set_threads(threads);
+		/* the hooks would abort every call and count every allocation */
+		sm_set_hooks(&hooks);
+		hook_allocs = 0;
+		memset(b, 0, sizeof(float) * B * h);
+		c.stop = 0;
+		CHECK(pthread_create(&t, NULL, detached_main, &c) == 0);
+		pthread_join(t, NULL);
+		CHECK(c.rc == SM_OK);
+		CHECK(hook_allocs == 0);
+		CHECK(memcmp(a, b, sizeof(float) * B * h) == 0);
+		/* the host's stop flag cancels it */
+		c.stop = 1;
+		CHECK(pthread_create(&t, NULL, detached_main, &c) == 0);
+		pthread_join(t, NULL);
+		CHECK(c.rc == SM_ERR_ABORTED);
+		CHECK(hook_allocs == 0);
+		/* and this thread still goes through the hooks */
+		CHECK(sm_rnn_forecast(c.m, x, B, T, len, &opts, b, NULL, &err) == SM_ERR_ABORTED);
+		CHECK(hook_allocs > 0);
+		sm_set_hooks(NULL);
+	}
+	sm_set_threads(1);
+	free(x);
+	free(a);
+	free(b);
+	free(len);
+	sm_model_free(model);
+}
+
+/*
  * One series on two threads: its layers' directions run side by side
  * (run_layers_pipelined in sm_rnn.c), or with W_hh of 512 kB or more each
  * step's units in two halves (run_direction_halves), bit-identical to one thread,
@@ -796,6 +899,7 @@ test_rnn(void)
 	test_quantiles_and_sampling();
 	test_config_errors();
 	test_threads();
+	test_detached();
 	test_pipelined_layers();
 	test_pipelined_forecast();
 	test_fused_steps();

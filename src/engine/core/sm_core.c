@@ -30,6 +30,21 @@ default_should_abort(void)
 
 static sm_hooks hooks = {default_alloc, default_free, default_should_abort, NULL};
 
+/* the stop flag of this thread's detached call, or NULL (sm_detach_begin) */
+static __thread const volatile int *detached_stop = NULL;
+
+void
+sm_detach_begin(const volatile int *stop)
+{
+	detached_stop = stop;
+}
+
+void
+sm_detach_end(void)
+{
+	detached_stop = NULL;
+}
+
 void
 sm_set_hooks(const sm_hooks *h)
 {
@@ -49,6 +64,8 @@ sm_set_hooks(const sm_hooks *h)
 void *
 sm_alloc(size_t size)
 {
+	if (detached_stop != NULL)
+		return malloc(size == 0 ? 1 : size);
 	return hooks.alloc(size == 0 ? 1 : size);
 }
 
@@ -75,13 +92,19 @@ sm_alloc_array(size_t n, size_t size)
 void
 sm_free(void *ptr)
 {
-	if (ptr != NULL)
+	if (ptr == NULL)
+		return;
+	if (detached_stop != NULL)
+		free(ptr);
+	else
 		hooks.free(ptr);
 }
 
 bool
 sm_should_abort(void)
 {
+	if (detached_stop != NULL)
+		return *detached_stop != 0;
 	return hooks.should_abort();
 }
 

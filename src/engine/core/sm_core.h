@@ -69,6 +69,21 @@ typedef struct sm_hooks
 void		sm_set_hooks(const sm_hooks *hooks);	/* NULL restores malloc/free */
 
 /*
+ * Detached calls: an engine call made on a thread of the host's own (the
+ * glue runs a batch on one while the backend reads the next batch's rows).
+ * Between sm_detach_begin and sm_detach_end, on the thread that called
+ * sm_detach_begin only, allocation is malloc / free instead of the hooks,
+ * should_abort is *stop != 0 (the host sets it to cancel the call), and
+ * nothing is reported.  What is allocated while detached must be freed
+ * while detached: an engine call does both (its results go to buffers the
+ * host allocated before).  The engine's settings (threads, kernel set), its
+ * product pool and the model are shared, so the host makes no other engine
+ * call until the detached one has returned.
+ */
+void		sm_detach_begin(const volatile int *stop);
+void		sm_detach_end(void);
+
+/*
  * The most workspace one engine call may take (sm_arena.h), 0 for no limit;
  * a call needing more fails with SM_ERR_LIMIT saying how much it needed,
  * with hint (the glue's words for raising the limit) as its hint.
