@@ -788,13 +788,16 @@ AV(sm_add_layernorm)(float *x, const float *b, const float *g, const float *beta
 #undef vsigmoid
 #undef vsigmoid_den
 #undef vsigmoid_den_n
+#undef vsilu
 #undef vstore
 #undef vtanh
 #undef vtanh_frac
 #undef vtanh_frac_n
 #undef VN_FOR
 #undef CELL_GROUP
-#undef CELL_GROUP
+#undef APPLY
+#undef BIAS_ACT
+#undef BIAS_ACT_ROW
 #undef AV
 #undef AV_FMA
 #undef VMIN
