@@ -14,6 +14,8 @@ Suite rnn (test/bench/rnn.sh):
     and W5_lstm_b1's batch-1 latency <= 0.3 ms (the compute-layer issue's targets)
   --sql FILE: lines "fq THREADS MS" and "predict THREADS MS_PER_CALL" (rnn_sql.sh):
     forecast_query over W1's 4096 series: SQL ms / engine W1 ms <= 1.1
+    ("scan THREADS MS", forecast_query's query alone, is printed beside it:
+    the executor's share of the SQL path)
     predict of one series: <= 1.1x the engine and <= 0.5 ms per call
 
 Suite tfm (test/bench/tfm.sh): also the engine's GFLOP/s (workloads.json's FLOP
@@ -147,7 +149,7 @@ def load_sql(path):
         for line in f:
             p = line.split()
             try:
-                if len(p) == 3 and p[0] in ("fq", "predict"):
+                if len(p) == 3 and p[0] in ("fq", "scan", "predict"):
                     sql[(p[0], int(p[1]))].append(float(p[2]))
                 elif len(p) == 4 and p[0] == "sql":
                     sql[(p[1], int(p[2]))].append(float(p[3]))
@@ -276,6 +278,14 @@ def sql_rnn(sql, sql_engine, engine_ref):
                 tgt, missed = f"{tgt}; <= {SQL_PREDICT_MAX_MS} ms {verdict(ok)}", missed + int(not ok)
             failed += missed
             print(f"{what:<34} {thr:>3} {fmt_ms(s):>9} {fmt_ms(e):>10} {fmt_ratio(r):>10}  {tgt}")
+            scan = sql.get(("scan", thr))
+            if kind == "fq" and scan and e:
+                # what the executor costs: the same query alone, its rows
+                # counted; at 1 thread it adds to the engine's time, at 2 the
+                # rows are read beside the batch in flight, on the same 2 cores
+                q = statistics.median(scan)
+                print(f"{'  its query alone':<34} {thr:>3} {fmt_ms(q):>9} {'':>10} {fmt_ratio(q / e):>10}"
+                      f"  (SQL - query) / engine = {fmt_ratio((s - q) / e)}")
     return failed
 
 

@@ -8,6 +8,8 @@
 # w1_ref.csv (series,y: PyTorch's output), written by rnn.sh; the model file
 # is $PEER_MODEL_DIR/lstm_forecast.safetensors.  Writes WORKDIR/sql.txt:
 #   fq THREADS MS            one forecast_query over the 4096 series (horizon 1)
+#   scan THREADS MS          forecast_query's own query alone, its rows counted
+#                            (what PostgreSQL's executor costs of the SQL path)
 #   predict THREADS MS       one seqmodel.predict of one series (per call)
 #   engine WORKLOAD THREADS MS   bench_rnn ($BENCH_RNN, if set): W1 alternated with
 #                            forecast_query, W5 timed just before predict
@@ -30,6 +32,9 @@ config='{"input_size": 1, "hidden_size": 64, "num_layers": 2, "output_size": 1, 
 # query's rows come in order from the index: what is timed is forecast_query,
 # not a sort of the whole table
 fq_sql="SELECT count(*) FROM seqmodel.forecast_query('w1', 'SELECT series, value FROM w1_input ORDER BY series, t', 1)"
+# the same query alone; count(value), not count(*): the value column must be
+# read, as forecast_query reads it (an index-only scan would skip the heap)
+scan_sql="SELECT count(value) FROM (SELECT series, value FROM w1_input ORDER BY series, t) s"
 
 has_fq=1; has_predict=1
 have forecast_query || { has_fq=0; note "seqmodel.forecast_query does not exist in the installed extension: batch SQL timing skipped"; }
@@ -97,11 +102,12 @@ for n in $threads_list; do
     for _ in $(seq $reps); do
         engine_ref "$n" "${BENCH_RNN:-}" W1_lstm
         [ $has_fq = 1 ] && time_sql "$n" forecast_query fq "$fq_sql" 1 1
+        [ $has_fq = 1 ] && time_sql "$n" "forecast_query's query alone" scan "$scan_sql" 1 1
     done
     if [ -n "$pred_arg" ]; then
         pq="SELECT count(seqmodel.predict('w1', $pred_arg)) FROM w1_one, generate_series(1, $calls)"
         time_sql "$n" predict predict "$pq" 1 $reps $calls     # ms per call
     fi
 done
-grep -E '^(engine|fq|predict) ' "$out" | sed 's/^/  /'
+grep -E '^(engine|fq|scan|predict) ' "$out" | sed 's/^/  /'
 exit 0
