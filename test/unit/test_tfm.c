@@ -172,6 +172,78 @@ test_decode(void)
 	sm_model_free(model);
 }
 
+/*
+ * logprob with a vocabulary large enough that the head runs in blocks of
+ * fewer rows than the batch (65 536 logits a row: 32 rows a block): blocks
+ * that cross sequences, a block boundary inside a sequence, one-token
+ * sequences; each score against log_softmax of the logits in double and
+ * against the sequence alone, at 1 and 2 threads.
+ */
+static void
+test_logprob_blocks(void)
+{
+	enum
+	{
+		V = 65536, NSEQ = 5
+	};
+	sm_model   *model = sm_test_make_model("gpt2",
+										   "{\"vocab_size\": 65536, \"n_positions\": 80, \"n_embd\": 8, \"n_layer\": 1,"
+										   " \"n_head\": 2, \"architectures\": [\"GPT2LMHeadModel\"], \"n_inner\": null}",
+										   13, 0.5, true);
+	const sm_tfm *m = model ? sm_tfm_of(model) : NULL;
+	int			lens[NSEQ] = {30, 1, 45, 2, 20};
+	int32_t		ids[98];
+	double		scores[NSEQ],
+				scores2[NSEQ];
+	sm_tfm_batch b = {.B = NSEQ, .lengths = lens, .ids = ids};
+	sm_error	err;
+	size_t		r = 0;
+
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	fill_ids(ids, 98, V, 7);
+	CHECK(sm_tfm_forward(m, &b, SM_TFM_OUT_LOGPROB, NULL, scores, &err) == SM_OK);
+	sm_set_threads(2);
+	CHECK(sm_tfm_forward(m, &b, SM_TFM_OUT_LOGPROB, NULL, scores2, &err) == SM_OK);
+	sm_set_threads(1);
+	for (int s = 0; s < NSEQ; s++)
+	{
+		sm_tfm_batch b1 = {.B = 1, .lengths = &lens[s], .ids = ids + r};
+		float	   *lg = malloc(sizeof(float) * (size_t) lens[s] * V);
+		double		one,
+					want = 0;
+
+		CHECK(lg != NULL);
+		if (lg == NULL)
+			break;
+		CHECK(sm_tfm_forward(m, &b1, SM_TFM_OUT_LOGITS, lg, NULL, &err) == SM_OK);
+		CHECK(sm_tfm_forward(m, &b1, SM_TFM_OUT_LOGPROB, NULL, &one, &err) == SM_OK);
+		for (int t = 0; t + 1 < lens[s]; t++)
+		{
+			const float *row = lg + (size_t) t * V;
+			double		mx = -INFINITY,
+						sum = 0;
+
+			for (int v = 0; v < V; v++)
+				mx = fmax(mx, row[v]);
+			for (int v = 0; v < V; v++)
+				sum += exp(row[v] - mx);
+			want += row[ids[r + t + 1]] - mx - log(sum);
+		}
+		if (lens[s] == 1)
+			CHECK(scores[s] == 0 && one == 0);
+		else
+			CHECK_MSG(fabs(scores[s] - want) < 1e-5 * fabs(want), "sequence %d: logprob %g vs %g", s, scores[s], want);
+		CHECK_MSG(fabs(scores[s] - one) <= 1e-6 * fabs(one), "sequence %d: batch %.17g vs alone %.17g", s, scores[s], one);
+		CHECK_MSG(fabs(scores2[s] - scores[s]) <= 1e-6 * fabs(scores[s]), "sequence %d: 2 threads %g vs %g",
+				  s, scores2[s], scores[s]);
+		free(lg);
+		r += (size_t) lens[s];
+	}
+	sm_model_free(model);
+}
+
 /* stored names with the arch's prefix, optional and ignored tensors */
 static void
 test_names(void)
@@ -360,6 +432,7 @@ test_tfm(void)
 							 " \"norm_first\": true, \"causal\": true, \"max_len\": 24}",
 							 SM_TFM_OUT_HIDDEN);
 	test_decode();
+	test_logprob_blocks();
 	test_names();
 	test_long();
 	test_cancel();

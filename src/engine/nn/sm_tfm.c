@@ -45,8 +45,28 @@
  */
 #define TILE_TOKENS 512
 #define Q_BLOCK 128				/* query rows per attention block */
-#define LM_ROWS 256				/* rows per language-model-head block (logprob): large, so the
-								 * head's [V, d] panels stream past many rows */
+/*
+ * Rows per language-model-head block (logprob): as many as fit LM_BLOCK_FLOATS
+ * logits, within [LM_ROWS_MIN, LM_ROWS_MAX].  Many rows, so the head's [V, d]
+ * panels stream past many rows; but a bounded block, so the call's workspace
+ * stays under glibc's largest mmap threshold (32 MB) and is reused from the
+ * heap batch after batch: at 256 rows GPT-2's 50 257 logits a row made a
+ * 51 MB block, mapped afresh by every call, and score_query's logprob over
+ * 2000 texts took 472 000 page faults and 8.2-9.5 s against 17 000 and 6.5 s
+ * at 32 rows (bench_text, AMD EPYC Zen 3).  A vocabulary of 8000 (W4) still
+ * gets 256 rows.  Each row's logits are the same whatever the block.
+ */
+#define LM_BLOCK_FLOATS (2 * 1024 * 1024)	/* 8 MB */
+#define LM_ROWS_MIN 16
+#define LM_ROWS_MAX 256
+
+static int
+lm_rows(const sm_tfm *m)
+{
+	int			rows = m->vocab > 0 ? LM_BLOCK_FLOATS / m->vocab : LM_ROWS_MAX;
+
+	return rows < LM_ROWS_MIN ? LM_ROWS_MIN : rows > LM_ROWS_MAX ? LM_ROWS_MAX : rows;
+}
 
 const sm_tfm *
 sm_tfm_of(const sm_model *model)
@@ -386,7 +406,7 @@ typedef struct tfm_ws
 			   *ctx,			/* [cap, d] attention output / pooled rows */
 			   *f,				/* [cap, ffn] feed-forward; also input rows (numeric) */
 			   *attn,			/* attention scratch: attn_sets sets of attn_floats */
-			   *lm;				/* [LM_ROWS, V] logits (logprob), or NULL */
+			   *lm;				/* [lm_rows, V] logits (logprob), or NULL */
 	size_t		attn_floats;
 	int			attn_sets;		/* heads that may run side by side (one tile: the threads) */
 } tfm_ws;
@@ -412,7 +432,7 @@ ws_carve(const sm_tfm *m, int cap, int max_keys, bool lm, int attn_sets, tfm_ws 
 	ws->attn_floats = sm_op_attention_scratch(Q_BLOCK, max_keys, m->dh);
 	ws->attn = sm_arena_take(a, ws->attn_floats * (size_t) attn_sets, sizeof(float));
 	if (lm)
-		ws->lm = sm_arena_take(a, (size_t) LM_ROWS * m->vocab, sizeof(float));
+		ws->lm = sm_arena_take(a, (size_t) lm_rows(m) * m->vocab, sizeof(float));
 }
 
 /* the arena of n_workers workspaces: measured, allocated, carved into ws[] */
@@ -768,6 +788,7 @@ logprob_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq,
 	const int	V = m->vocab;
 	size_t		n = 0;
 	size_t		seq_end;
+	const size_t block = (size_t) lm_rows(m);
 	int			sq = 0;
 
 	for (int i = 0; i < n_seq; i++)
@@ -776,16 +797,16 @@ logprob_output(const sm_tfm *m, tfm_ws *ws, const int *lengths, int n_seq,
 		scores[i] = 0;
 	}
 	/*
-	 * The head runs over blocks of LM_ROWS consecutive rows of the tile,
-	 * across sequences, so its [V, d] weight is packed once per block rather
-	 * than once per sequence (short texts: once per row or two).  Row r
+	 * The head runs over blocks of lm_rows consecutive rows of the tile,
+	 * across sequences, so its [V, d] weight streams past a block of rows
+	 * rather than past each sequence's (short texts: a row or two).  Row r
 	 * predicts token r + 1 unless it is the last of its sequence, whose
 	 * logits go unused.
 	 */
 	seq_end = (size_t) lengths[0];
-	for (size_t r0 = 0; r0 < n; r0 += LM_ROWS)
+	for (size_t r0 = 0; r0 < n; r0 += block)
 	{
-		int			rows = n - r0 < LM_ROWS ? (int) (n - r0) : LM_ROWS;
+		int			rows = n - r0 < block ? (int) (n - r0) : (int) block;
 
 		sm_op_matmul(m->lm, ws->x + r0 * d, d, rows, 0.0f, ws->lm, V);
 		add_lm_bias(m, ws->lm, rows);
