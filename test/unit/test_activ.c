@@ -339,6 +339,40 @@ test_activ(void)
 		CHECK(worst < 1e-6);
 	}
 
+	/*
+	 * log-sum-exp over lengths around the vector widths and a vocabulary's,
+	 * every value negative (a tail lane padded with 0 would be taken as the
+	 * maximum), the maximum first, last or inside, some -inf, against
+	 * double
+	 */
+	{
+		static const int lens[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 65, 257, 1000, 50257};
+		float	   *v = malloc(sizeof(float) * 50257);
+		double		worst = 0;
+
+		CHECK(v != NULL);
+		for (size_t li = 0; v && li < sizeof(lens) / sizeof(lens[0]); li++)
+			for (int where = 0; where < 3; where++)
+			{
+				int			n = lens[li],
+							at = where == 0 ? 0 : where == 1 ? n - 1 : n / 2;
+				double		mx = -INFINITY,
+							sum = 0;
+
+				for (int i = 0; i < n; i++)
+					v[i] = i % 11 == 5 ? -INFINITY : -20.0f - (float) ((i * 37) % 101) / 7.0f;
+				v[at] = -3.25f;
+				for (int i = 0; i < n; i++)
+					mx = fmax(mx, v[i]);
+				for (int i = 0; i < n; i++)
+					sum += exp(v[i] - mx);
+				worst = fmax(worst, fabs(sm_logsumexp(v, n) - (mx + log(sum))) / fabs(mx + log(sum)));
+			}
+		printf("logsumexp: max rel err %.2g\n", worst);
+		CHECK(worst < 1e-6);
+		free(v);
+	}
+
 	/* saturation and special values stay finite and exact at the ends */
 	{
 		float		v[6] = {-1000.0f, 1000.0f, 0.0f, -0.0f, 88.0f, -88.0f};

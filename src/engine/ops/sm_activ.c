@@ -49,6 +49,8 @@ typedef uint32_t v8u __attribute__((vector_size(32)));
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 typedef uint32_t v16u __attribute__((vector_size(64)));
+typedef float v4f __attribute__((vector_size(16)));	/* sm_logsumexp's halves */
+typedef double v4d __attribute__((vector_size(32)));	/* and their sums */
 
 #define COPIES8(c) (c), (c), (c), (c), (c), (c), (c), (c)
 

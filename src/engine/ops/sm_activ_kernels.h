@@ -694,12 +694,42 @@ static double
 AV(sm_logsumexp)(const float *x, int n)
 {
 	float		m = -INFINITY;
-	vf			sv = VF(0.0f);
+	v4d			s0 = {0},
+				s1 = {0};
 	double		sum = 0;
+	int			j = 0;
 
-	for (int j = 0; j < n; j++)
+	/*
+	 * The maximum by vectors, two apart (the scalar loop was one compare a
+	 * few cycles, half the time of a 50 257-logit row); the maximum is exact
+	 * in any order, so the result is the scalar loop's.  NaN is never taken,
+	 * as there.
+	 */
+	{
+		vf			m0 = VF(-INFINITY),
+					m1 = VF(-INFINITY);
+
+		for (; j + 2 * VL <= n; j += 2 * VL)
+		{
+			vf			v0 = vload(x + j, VL),
+						v1 = vload(x + j + VL, VL);
+
+			m0 = vsel(v0 > m0, v0, m0);
+			m1 = vsel(v1 > m1, v1, m1);
+		}
+		m0 = vsel(m1 > m0, m1, m0);
+		for (int k = 0; k < VL; k++)
+			m = m0[k] > m ? m0[k] : m;
+	}
+	for (; j < n; j++)
 		m = x[j] > m ? x[j] : m;
-	for (int j = 0; j < n; j += VL)
+	/*
+	 * The sum of exp(x - m) in double lanes: in float, the lane that holds
+	 * the maximum's 1 dropped every term below half its ulp, and over a
+	 * vocabulary of 50 257 those made a relative error of 7e-6 in the
+	 * result (unit-tested now).
+	 */
+	for (j = 0; j < n; j += VL)
 	{
 		int			c = n - j < VL ? n - j : VL;
 		vf			v = vexp(vload(x + j, c) - VF(m));
@@ -707,10 +737,12 @@ AV(sm_logsumexp)(const float *x, int n)
 		if (c < VL)
 			for (int k = c; k < VL; k++)
 				v[k] = 0.0f;
-		sv = sv + v;
+		/* two halves of four lanes: 256-bit double vectors, in registers */
+		s0 = s0 + __builtin_convertvector(__builtin_shufflevector(v, v, 0, 1, 2, 3), v4d);
+		s1 = s1 + __builtin_convertvector(__builtin_shufflevector(v, v, 4, 5, 6, 7), v4d);
 	}
-	for (int k = 0; k < VL; k++)
-		sum += sv[k];
+	for (int k = 0; k < 4; k++)
+		sum += s0[k] + s1[k];
 	return (double) m + log(sum);
 }
 
