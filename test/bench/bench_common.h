@@ -58,19 +58,17 @@ check(sm_status st, const sm_error *err, const char *what)
 		die("%s: %s%s%s", what, err->message, err->detail[0] ? ": " : "", err->detail);
 }
 
-/* $PEER_MODEL_DIR/<name>, whole, into a malloc'd buffer. */
+/* A file by its path, whole, into a malloc'd buffer; hint follows a failed open. */
 static inline uint8_t *
-read_file(const char *name, uint64_t *size)
+read_path(const char *path, uint64_t *size, const char *hint)
 {
-	char		path[4096];
 	FILE	   *f;
 	long		n;
 	uint8_t    *buf;
 
-	snprintf(path, sizeof(path), "%s/%s", model_dir, name);
 	f = fopen(path, "rb");
 	if (!f)
-		die("cannot open %s: %s (generate the peer models first: see README.md)", path, strerror(errno));
+		die("cannot open %s: %s%s", path, strerror(errno), hint);
 	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
 		die("cannot size %s", path);
 	buf = malloc(n > 0 ? (size_t) n : 1);
@@ -83,21 +81,41 @@ read_file(const char *name, uint64_t *size)
 	return buf;
 }
 
+/* $PEER_MODEL_DIR/<name>, whole, into a malloc'd buffer. */
+static inline uint8_t *
+read_file(const char *name, uint64_t *size)
+{
+	char		path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", model_dir, name);
+	return read_path(path, size, " (generate the peer models first: see README.md)");
+}
+
 /*
- * $PEER_MODEL_DIR/<name>, read and parsed as a .safetensors file; the
- * returned buffer holds the tensors' data (st->data_start on), so it lives as
- * long as *st is used.
+ * A .safetensors file by its path, read and parsed; the returned buffer
+ * holds the tensors' data (st->data_start on), so it lives as long as *st
+ * is used.
  */
 static inline uint8_t *
-read_safetensors(const char *name, sm_st_file *st)
+read_safetensors_path(const char *path, sm_st_file *st, const char *hint)
 {
 	uint64_t	size;
-	uint8_t    *data = read_file(name, &size);
+	uint8_t    *data = read_path(path, &size, hint);
 	sm_error	err;
 
 	sm_error_clear(&err);
-	check(sm_st_parse(data, size, st, &err), &err, name);
+	check(sm_st_parse(data, size, st, &err), &err, path);
 	return data;
+}
+
+/* $PEER_MODEL_DIR/<name>, read and parsed as a .safetensors file (as above) */
+static inline uint8_t *
+read_safetensors(const char *name, sm_st_file *st)
+{
+	char		path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", model_dir, name);
+	return read_safetensors_path(path, st, " (generate the peer models first: see README.md)");
 }
 
 static inline const sm_st_tensor *

@@ -92,42 +92,6 @@ typedef struct row
 } row;
 
 /*
- * read_file of bench_common.h reads $PEER_MODEL_DIR/<name>: point model_dir
- * at the path's folder and read its last component.
- */
-static uint8_t *
-read_path(const char *path, uint64_t *size)
-{
-	static char dir[4096];
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-	{
-		model_dir = ".";
-		return read_file(path, size);
-	}
-	if ((size_t) (slash - path) >= sizeof(dir))
-		die("path too long: %s", path);
-	memcpy(dir, path, (size_t) (slash - path));
-	dir[slash - path] = '\0';
-	model_dir = slash == path ? "" : dir;	/* "/x": "" + "/" + "x" */
-	return read_file(slash + 1, size);
-}
-
-/* read_safetensors, by path */
-static uint8_t *
-read_st_path(const char *path, sm_st_file *st)
-{
-	uint64_t	size;
-	uint8_t    *data = read_path(path, &size);
-	sm_error	err;
-
-	sm_error_clear(&err);
-	check(sm_st_parse(data, size, st, &err), &err, path);
-	return data;
-}
-
-/*
  * Parse CSV (RFC 4180, as PostgreSQL's COPY ... (FORMAT csv) with its
  * defaults: delimiter ',', quote and escape '"') in place: the fields are
  * unquoted into buf itself, each NUL-terminated.  Every record must have two
@@ -405,12 +369,12 @@ main(int argc, char **argv)
 				"without it (sm_set_threads still limits each call)\n", env ? env : "unset", threads);
 
 	/* the model, as import_safetensors + the backend's cache build it */
-	config = (char *) read_path(argv[4], &size);
+	config = (char *) read_path(argv[4], &size, "");
 	config = realloc(config, size + 1);
 	if (!config)
 		die("out of memory");
 	config[size] = '\0';
-	data = read_st_path(argv[5], &st);
+	data = read_safetensors_path(argv[5], &st, "");
 	model = load_tensors(arch, config, data, &st, &ignored);
 	ntensors = st.n_tensors;
 	sm_st_file_free(&st);
@@ -425,7 +389,7 @@ main(int argc, char **argv)
 		die("logprob needs a decoder with a language-model head");
 
 	/* the tokenizer, as sm_cache_tokenizer loads the stored tokenizer.json */
-	tok_json = (char *) read_path(argv[6], &size);
+	tok_json = (char *) read_path(argv[6], &size, "");
 	sm_error_clear(&err);
 	check(sm_tokenizer_load(tok_json, size, &tok, &err), &err, argv[6]);
 	free(tok_json);
@@ -434,7 +398,7 @@ main(int argc, char **argv)
 			sm_tokenizer_vocab_size(tok) - 1, p.m->vocab);
 
 	/* the rows (one spare byte: the last field's terminator) */
-	csv = (char *) read_path(argv[7], &size);
+	csv = (char *) read_path(argv[7], &size, "");
 	csv = realloc(csv, size + 1);
 	if (!csv)
 		die("out of memory");

@@ -35,19 +35,11 @@
 #include "nn/sm_beam.h"
 #include "nn/sm_encdec.h"
 
-/* bench_common.h reads $model_dir/<name>: point it at the path's own root */
-static uint8_t *
-read_path(const char *path, uint64_t *size)
-{
-	model_dir = path[0] == '/' ? "" : ".";
-	return read_file(path, size);
-}
-
 static int32_t **
 read_sources(const char *path, int *count, int **lens)
 {
 	uint64_t	size;
-	uint8_t    *text = read_path(path, &size);
+	uint8_t    *text = read_path(path, &size, "");
 	sm_json    *doc;
 	sm_error	err;
 	int32_t   **src;
@@ -104,7 +96,6 @@ main(int argc, char **argv)
 	uint64_t	size;
 	uint8_t    *data;
 	sm_st_file	st;
-	sm_error	err;
 	sm_model   *m;
 	sm_encdec	e;
 	int32_t   **src;
@@ -131,12 +122,10 @@ main(int argc, char **argv)
 	if (!env || atoi(env) != threads)
 		fprintf(stderr, "# warning: OPENBLAS_NUM_THREADS is %s, not %d\n", env ? env : "unset", threads);
 
-	config = (char *) read_path(argv[2], &size);
+	config = (char *) read_path(argv[2], &size, "");
 	config = realloc(config, size + 1);
 	config[size] = '\0';
-	data = read_path(st_path, &size);
-	sm_error_clear(&err);
-	check(sm_st_parse(data, size, &st, &err), &err, st_path);
+	data = read_safetensors_path(st_path, &st, "");
 	m = load_tensors("transformer_seq2seq", config, data, &st, &ignored);
 	fprintf(stderr, "# %s: %d tensors (%d ignored), %llu parameters\n", st_path, st.n_tensors, ignored,
 			(unsigned long long) sm_model_parameters(m));
