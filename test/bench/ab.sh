@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Two builds of the engine, alternated: the same benchmark binary (bench_rnn or
 # bench_tfm) built from two git revisions, run one after the other ROUNDS times,
-# with the median and the fastest of each build's per-run medians.  On the noisy
-# 2-core development VMs a change of a few percent is only visible this way:
-# runs of one build taken minutes apart compare two machines.
+# with the median and the fastest of each build's per-run medians, and each
+# round's median (a slow phase of the VM shows as a run of high values).  On
+# the noisy 2-core development VMs a change of a few percent is only visible
+# this way: runs of one build taken minutes apart compare two machines.
 #
 #   bash test/bench/ab.sh REV_A REV_B [BENCH] [THREADS] [ROUNDS] [WORKLOAD ...]
 #     BENCH     rnn (default) or tfm
@@ -60,5 +61,8 @@ for line in open(sys.argv[1]):
 ma, mb = statistics.median(t["a"]), statistics.median(t["b"])
 print("%-12s A %-10s median %9.3f ms (fastest %9.3f)   B %-10s median %9.3f ms (fastest %9.3f)   B/A %.3f"
       % (sys.argv[2], sys.argv[3], ma, min(t["a"]), sys.argv[4], mb, min(t["b"]), mb / ma))
+# each round's median, in run order
+print("%-12s A rounds %s" % ("", " ".join("%.4g" % v for v in t["a"])))
+print("%-12s B rounds %s" % ("", " ".join("%.4g" % v for v in t["b"])))
 EOF
 done
