@@ -6,6 +6,7 @@ void		test_dtype(void);
 void		test_safetensors(void);
 void		test_model(void);
 void		test_activ(void);
+void		test_attention(void);
 void		test_gemm(void);
 void		test_gemm_avx512(void);
 void		test_rnn(void);

@@ -50,6 +50,7 @@ main(void)
 			}
 			printf("== kernels %s (%s)\n", sets[i], sm_kernels_name(sm_ops_kernels()));
 			test_activ();
+			test_attention();
 			test_rnn();
 			test_rnn_state();
 			test_cov();

@@ -406,6 +406,8 @@ typedef struct tfm_ws
 			   *ctx,			/* [cap, d] attention output / pooled rows */
 			   *f,				/* [cap, ffn] feed-forward; also input rows (numeric) */
 			   *attn,			/* attention scratch: attn_sets sets of attn_floats */
+			   *attn_kv,		/* every head's keys and values packed (sm_attn.kv), or
+								 * NULL where no query run is longer than a block */
 			   *lm;				/* [lm_rows, V] logits (logprob), or NULL */
 	size_t		attn_floats;
 	int			attn_sets;		/* heads that may run side by side (one tile: the threads) */
@@ -431,6 +433,9 @@ ws_carve(const sm_tfm *m, int cap, int max_keys, bool lm, int attn_sets, tfm_ws 
 	ws->attn_sets = attn_sets;
 	ws->attn_floats = sm_op_attention_scratch(Q_BLOCK, max_keys, m->dh);
 	ws->attn = sm_arena_take(a, ws->attn_floats * (size_t) attn_sets, sizeof(float));
+	if (cap > Q_BLOCK)
+		ws->attn_kv = sm_arena_take(a, sm_op_attention_kv_scratch(m->heads, max_keys, m->dh),
+									sizeof(float));
 	if (lm)
 		ws->lm = sm_arena_take(a, (size_t) lm_rows(m) * m->vocab, sizeof(float));
 }
@@ -479,7 +484,8 @@ should_stop(const sm_par *par)
  * Attention of nq query rows (Q: row stride ldq) over nk keys / values
  * (strides ldk), into ctx (stride ldc), a block of Q_BLOCK query rows at a
  * time through the seam (all heads of a block in one call, side by side on
- * the product threads when ws has the scratch for it).  Causal: query i
+ * the product threads when ws has the scratch for it; the keys and values
+ * packed once for all blocks, in ws->attn_kv).  Causal: query i
  * sits at position q0 + i and sees keys 0 .. q0 + i.  Polls for cancel
  * every block (a long sequence's attention is most of a layer's work);
  * false when stopped.
@@ -490,7 +496,8 @@ attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V,
 {
 	sm_attn		a = {.heads = m->heads, .dh = m->dh, .k = K, .v = V, .ldk = ldk, .nk = nk,
 		.causal = m->causal, .scale = 1.0f / sqrtf((float) m->dh), .ldq = ldq, .ldc = ldc,
-	.scratch = ws->attn, .set_floats = ws->attn_floats, .sets = ws->attn_sets};
+	.scratch = ws->attn, .set_floats = ws->attn_floats, .sets = ws->attn_sets,
+	.kv = nq > Q_BLOCK ? ws->attn_kv : NULL};
 
 	for (int b0 = 0; b0 < nq; b0 += Q_BLOCK)
 	{
@@ -500,6 +507,7 @@ attend(const sm_tfm *m, const float *Q, int ldq, const float *K, const float *V,
 		a.ctx = ctx + (size_t) b0 * ldc;
 		a.nq = nq - b0 < Q_BLOCK ? nq - b0 : Q_BLOCK;
 		a.q0 = q0 + b0;
+		a.kv_ready = b0 > 0;	/* the first block packed them */
 		sm_op_attention(&a);
 	}
 	return true;

@@ -28,18 +28,15 @@ sm_op_attention_scratch(int nq, int nk, int dh)
 	return scores_floats(nq, nk) + (qk > sv ? qk : sv);
 }
 
-void
-sm_attention_head(const sm_backend *be, const sm_attn *a, int h, float *scratch)
+size_t
+sm_op_attention_kv_scratch(int heads, int nk, int dh)
 {
-	const float *q = a->q + (size_t) h * a->dh;
-	const float *k = a->k + (size_t) h * a->dh;
-	const float *v = a->v + (size_t) h * a->dh;
-	float	   *c = a->ctx + (size_t) h * a->dh;
-	float	   *s = scratch;
-	float	   *pk = scratch + scores_floats(a->nq, a->nk);
-	int			kn = a->causal && a->q0 + a->nq < a->nk ? a->q0 + a->nq : a->nk;
+	return (size_t) heads * (sm_op_gemm_scratch(nk, dh) + sm_op_gemm_scratch(dh, nk));
+}
 
-	be->gemm(true, a->nq, kn, a->dh, a->scale, q, a->ldq, k, a->ldk, 0.0f, s, kn, pk);
+void
+sm_attention_softmax_rows(const sm_backend *be, const sm_attn *a, float *s, int kn)
+{
 	for (int i = 0; i < a->nq; i++)
 	{
 		float	   *row = s + (size_t) i * kn;
@@ -49,6 +46,21 @@ sm_attention_head(const sm_backend *be, const sm_attn *a, int h, float *scratch)
 		if (valid < kn)
 			memset(row + valid, 0, sizeof(float) * (size_t) (kn - valid));
 	}
+}
+
+void
+sm_attention_head(const sm_backend *be, const sm_attn *a, int h, float *scratch)
+{
+	const float *q = a->q + (size_t) h * a->dh;
+	const float *k = a->k + (size_t) h * a->dh;
+	const float *v = a->v + (size_t) h * a->dh;
+	float	   *c = a->ctx + (size_t) h * a->dh;
+	float	   *s = scratch;
+	float	   *pk = scratch + scores_floats(a->nq, a->nk);
+	int			kn = sm_attention_keys(a);
+
+	be->gemm(true, a->nq, kn, a->dh, a->scale, q, a->ldq, k, a->ldk, 0.0f, s, kn, pk);
+	sm_attention_softmax_rows(be, a, s, kn);
 	be->gemm(false, a->nq, a->dh, kn, 1.0f, s, kn, v, a->ldk, 0.0f, c, a->ldc, pk);
 }
 

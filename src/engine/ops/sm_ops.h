@@ -90,6 +90,17 @@ typedef struct sm_attn
 	float	   *scratch;
 	size_t		set_floats;
 	int			sets;
+
+	/*
+	 * kv: NULL, or sm_op_attention_kv_scratch(heads, nk, dh) floats where the
+	 * CPU kernels keep every head's keys and values packed across the query
+	 * blocks of one attention (a sequence of 512 tokens in blocks of 128
+	 * packed them 4 times); kv_ready: this call's k, v and nk are those of
+	 * the previous call with this kv, which packed them (a later block of
+	 * the same queries).  Other backends ignore both.
+	 */
+	float	   *kv;
+	bool		kv_ready;
 } sm_attn;
 
 struct sm_backend;
@@ -97,8 +108,20 @@ struct sm_backend;
 /* floats of scratch one worker of sm_op_attention needs for nq x nk blocks of head size dh */
 size_t		sm_op_attention_scratch(int nq, int nk, int dh);
 
+/* the keys a's block sees: all nk, or (causal) up to its last query's position */
+static inline int
+sm_attention_keys(const sm_attn *a)
+{
+	return a->causal && a->q0 + a->nq < a->nk ? a->q0 + a->nq : a->nk;
+}
+
+/* floats of sm_attn.kv for heads heads of size dh over nk keys */
+size_t		sm_op_attention_kv_scratch(int heads, int nk, int dh);
+
 /* head h of a through be's gemm and softmax, in scratch (one set) */
 void		sm_attention_head(const struct sm_backend *be, const sm_attn *a, int h, float *scratch);
+/* the softmax of head h's scores s (a->nq rows of kn) through be, a causal row's unseen keys zeroed */
+void		sm_attention_softmax_rows(const struct sm_backend *be, const sm_attn *a, float *s, int kn);
 /* every head, one after another, in the first scratch set */
 void		sm_attention_serial(const struct sm_backend *be, const sm_attn *a);
 

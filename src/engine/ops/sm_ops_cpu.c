@@ -359,6 +359,46 @@ gemm_here(bool b_trans, int M, int N, int K, float alpha, const float *A, int ld
 
 static const sm_backend cpu_here = {.name = "cpu (one thread)", .gemm = gemm_here, .softmax = sm_softmax};
 
+/*
+ * Head h with its keys and values packed in a->kv (sm_attn), once per
+ * attention: the first query block packs all nk keys, later ones
+ * (kv_ready) reuse them.  A block that sees fewer keys (causal) reads the
+ * first kn of them: the score columns past kn and the value rows past kn
+ * are never used, so the bits are those of packing kn keys per block.
+ * here: on a pool thread (no nested pool), else the product may split.
+ */
+static void
+attention_head_kv(const sm_attn *a, int h, float *scratch, bool here)
+{
+	const sm_kernels k = current();
+	const size_t kfl = sm_op_gemm_scratch(a->nk, a->dh),
+				vfl = sm_op_gemm_scratch(a->dh, a->nk);
+	float	   *base = a->kv + (size_t) h * (kfl + vfl);
+	float	   *pk = align64(base),
+			   *pv = align64(base + kfl);
+	const size_t ks = sm_pack_stride(a->dh),
+				vs = sm_pack_stride(a->nk);
+	const int	kn = sm_attention_keys(a);
+	float	   *s = scratch;
+	float	   *c = a->ctx + (size_t) h * a->dh;
+	const float *q = a->q + (size_t) h * a->dh;
+
+	if (!a->kv_ready)
+	{
+		sm_pack_into(pk, a->k + (size_t) h * a->dh, a->ldk, a->nk, a->dh, false);
+		sm_pack_into(pv, a->v + (size_t) h * a->dh, a->ldk, a->dh, a->nk, true);
+	}
+	if (here)
+		sm_gemm_packed(k, pk, ks, kn, a->dh, q, a->ldq, 0, a->nq, a->scale, 0.0f, s, kn);
+	else
+		product(k, pk, ks, kn, a->dh, q, a->ldq, a->nq, a->scale, 0.0f, s, kn, NULL, NULL);
+	sm_attention_softmax_rows(&sm_cpu_backend, a, s, kn);
+	if (here)
+		sm_gemm_packed(k, pv, vs, a->dh, kn, s, kn, 0, a->nq, 1.0f, 0.0f, c, a->ldc);
+	else
+		product(k, pv, vs, a->dh, kn, s, kn, a->nq, 1.0f, 0.0f, c, a->ldc, NULL, NULL);
+}
+
 typedef struct attn_job
 {
 	const sm_attn *a;
@@ -370,9 +410,13 @@ static void
 attn_part(void *arg, int i)
 {
 	const attn_job *j = arg;
+	float	   *scratch = j->a->scratch + (size_t) i * j->a->set_floats;
 
 	for (int h = i; h < j->a->heads; h += j->parts)
-		sm_attention_head(&cpu_here, j->a, h, j->a->scratch + (size_t) i * j->a->set_floats);
+		if (j->a->kv)
+			attention_head_kv(j->a, h, scratch, true);
+		else
+			sm_attention_head(&cpu_here, j->a, h, scratch);
 }
 
 /*
@@ -390,9 +434,18 @@ cpu_attention(const sm_attn *a)
 
 	if (parts > a->heads)
 		parts = a->heads;
-	if (current() == SM_KERNELS_BLAS || parts <= 1 || macs < PARALLEL_MIN_MACS)
+	if (current() == SM_KERNELS_BLAS)
 	{
-		sm_attention_serial(&sm_cpu_backend, a);
+		sm_attention_serial(&sm_cpu_backend, a);	/* OpenBLAS packs for itself */
+		return;
+	}
+	if (parts <= 1 || macs < PARALLEL_MIN_MACS)
+	{
+		for (int h = 0; h < a->heads; h++)
+			if (a->kv)
+				attention_head_kv(a, h, a->scratch, false);
+			else
+				sm_attention_head(&sm_cpu_backend, a, h, a->scratch);
 		return;
 	}
 	{
