@@ -1,7 +1,8 @@
 /*
  * activ.c -- the fused passes' own speed, L1-hot, one thread: the LSTM and
- * GRU cells (ns per hidden unit, H = 64) and bias + activation over rows of
- * 1024 (ns per element, 8 and 128 rows: in L1 and in L2).  Not a comparison
+ * GRU cells (ns per hidden unit, H = 64), bias + activation over rows of
+ * 1024 (ns per element, 8 and 128 rows: in L1 and in L2) and softmax over
+ * attention rows of 128 and 512 keys.  Not a comparison
  * with a peer: what a change to ops/sm_activ_kernels.h costs or saves.
  * Best of 20 rounds (the developer machines are noisy: compare two builds
  * alternately, several times).
@@ -111,5 +112,31 @@ main(void)
 			free(x);
 			free(x0);
 		}
+	/* softmax over attention rows: 128 rows of 128 and of 512 keys (64 and 256 kB: L2) */
+	for (int keys = 128; keys <= 512; keys *= 4)
+	{
+		size_t		n = (size_t) 128 * keys;
+		float	   *x = malloc(n * sizeof(float)),
+				   *x0 = malloc(n * sizeof(float));
+		double		best = 1e9;
+
+		for (size_t i = 0; i < n; i++)
+			x0[i] = (float) ((int) (i * 7919 % 20001) - 10000) / 2500.0f;
+		for (int r = 0; r < 50; r++)
+		{
+			double		t;
+
+			for (size_t i = 0; i < n; i++)
+				x[i] = x0[i];
+			t = now();
+			for (int row = 0; row < 128; row++)
+				sm_softmax(x + (size_t) row * keys, keys);
+			t = now() - t;
+			best = t < best ? t : best;
+		}
+		printf("softmax   128 x %4d: %.3f ns per element\n", keys, best / n * 1e9);
+		free(x);
+		free(x0);
+	}
 	return 0;
 }
